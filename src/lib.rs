@@ -1,0 +1,5 @@
+//! Rustbot: a native desktop AI chatbot. The library holds the engine, providers, storage,
+//! tools and the doors (CLI, HTTP server, native-messaging host) that drive them.
+
+pub mod engine;
+pub mod llm;

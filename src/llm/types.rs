@@ -1,0 +1,200 @@
+//! Provider-neutral request and stream types: the engine sees only these, never wire formats.
+
+use serde::{Deserialize, Serialize};
+
+/// Who wrote a message in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions for the model.
+    System,
+    /// The person using Rustbot.
+    User,
+    /// The model.
+    Assistant,
+    /// The result of a tool call, sent back to the model.
+    Tool,
+}
+
+/// A tool call the model asked for, fully assembled from its streamed fragments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The provider's id for this call; results refer back to it.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as a JSON text (as the model wrote it; may be invalid JSON).
+    pub arguments: String,
+}
+
+/// One message of the history sent to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text (may be empty for an assistant message that only calls tools).
+    pub content: String,
+    /// Tool calls made by an assistant message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `Tool` message: the id of the call this is the result of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl ChatMessage {
+    /// A plain text message.
+    pub fn text(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::text(Role::User, content)
+    }
+
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::text(Role::Assistant, content)
+    }
+
+    /// The result of the tool call `call_id`.
+    pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Tool,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.into()),
+        }
+    }
+}
+
+/// A tool the model may call, as described to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    /// The tool's name.
+    pub name: String,
+    /// What the tool does, for the model.
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub parameters: serde_json::Value,
+}
+
+/// One request for a streamed answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model id, as the provider names it.
+    pub model: String,
+    /// The system prompt, if any (kept apart because Anthropic takes it apart).
+    pub system: Option<String>,
+    /// The conversation so far, oldest first, without the system prompt.
+    pub messages: Vec<ChatMessage>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// Upper bound on the answer's tokens.
+    pub max_tokens: Option<u32>,
+    /// Tools the model may call.
+    pub tools: Vec<ToolSpec>,
+}
+
+/// Why an answer ended, as the provider said it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model finished its answer.
+    Stop,
+    /// The token limit was reached.
+    Length,
+    /// The model wants tools to be run.
+    ToolCalls,
+    /// The provider filtered the answer.
+    ContentFilter,
+    /// Any other reason, verbatim.
+    Other(String),
+}
+
+impl FinishReason {
+    /// Maps a provider's finish/stop reason string to a `FinishReason`.
+    pub fn from_wire(reason: &str) -> Self {
+        match reason {
+            "stop" | "end_turn" | "stop_sequence" => Self::Stop,
+            "length" | "max_tokens" => Self::Length,
+            "tool_calls" | "tool_use" | "function_call" => Self::ToolCalls,
+            "content_filter" | "refusal" => Self::ContentFilter,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    /// The short name used in events and summaries.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+/// Token counts (and cost when the server reports it) for one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens of the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens of the answer.
+    pub completion_tokens: u64,
+    /// Cost in US dollars as reported by the server (OpenRouter), if it did.
+    pub cost_usd: Option<f64>,
+}
+
+/// One event of a streamed answer, provider-neutral.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// A piece of the answer's text.
+    TextDelta(String),
+    /// A fragment of a tool call; fragments with the same `index` belong together.
+    ToolCallDelta {
+        /// Position of the call in the answer (content block index for Anthropic).
+        index: usize,
+        /// The call id, when this fragment carries it.
+        id: Option<String>,
+        /// The tool name, when this fragment carries it (complete, never a fragment).
+        name: Option<String>,
+        /// The next piece of the JSON arguments text.
+        arguments_fragment: String,
+    },
+    /// Token usage (may come in several parts; later values replace earlier non-zero ones).
+    Usage(Usage),
+    /// The request failed before any token and will be tried again after `delay_ms`.
+    Retrying {
+        /// The attempt about to be made (1 for the first retry).
+        attempt: u32,
+        /// How long until it is made.
+        delay_ms: u64,
+        /// What went wrong, as a sentence.
+        reason: String,
+    },
+    /// The answer is complete.
+    Finished(FinishReason),
+}
+
+/// What a provider knows about one model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The model id to put in requests.
+    pub id: String,
+    /// A human name, when the provider gives one.
+    pub name: Option<String>,
+    /// Context window in tokens, when known.
+    pub context_length: Option<u64>,
+    /// Price per prompt token in USD, when known.
+    pub prompt_price_usd: Option<f64>,
+    /// Price per completion token in USD, when known.
+    pub completion_price_usd: Option<f64>,
+}
