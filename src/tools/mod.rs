@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub use approval::{
     ApprovalMode, ApprovalPolicy, ApprovedBy, CliApproval, Decision, DeniedBy, ToolsConfig,
 };
-pub use mcp::{McpFailure, McpManager, McpOptions};
-pub use mcp_config::{McpServerConfig, import_claude_desktop};
+pub use mcp::{McpError, McpFailure, McpManager, McpOptions, McpTool};
+pub use mcp_config::{McpConfigError, McpServerConfig, import_claude_desktop};
 pub use registry::{ToolFilter, ToolInfo, ToolRegistry, ToolResult, ValidatedCall};
 pub use workspace::{Workspace, WorkspaceError};
 

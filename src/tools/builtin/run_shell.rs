@@ -118,7 +118,9 @@ impl Tool for RunShell {
             _ = ctx.cancel.cancelled() => End::Cancelled,
         };
         // Whatever way it ended, nothing of the group may outlive the call; this also
-        // closes pipes held by background children so the readers reach EOF.
+        // closes pipes held by background children so the readers reach EOF. (Once sh is
+        // reaped its pgid could in theory be recycled, but only after every member is gone
+        // and the pid space wrapped, within these microseconds.)
         guard.kill();
         if !matches!(end, End::Exited(_)) {
             let _ = child.wait().await;
