@@ -6,3 +6,4 @@ pub mod config;
 pub mod engine;
 pub mod llm;
 pub mod logging;
+pub mod tools;
