@@ -2,7 +2,6 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, params};
@@ -16,14 +15,6 @@ pub const DB_FILE: &str = "rustbot.db";
 
 /// How long a write waits for another connection's lock by default.
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-// Error conversion has no access to the store, so the timeout in use is kept here.
-static BUSY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(5_000);
-
-/// The busy timeout most recently configured, for error messages.
-pub(crate) fn busy_timeout_ms() -> u64 {
-    BUSY_TIMEOUT_MS.load(Ordering::Relaxed)
-}
 
 /// Knobs for `Store::open_with`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +52,6 @@ impl Store {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let millis = u64::try_from(options.busy_timeout.as_millis()).unwrap_or(u64::MAX);
-        BUSY_TIMEOUT_MS.store(millis, Ordering::Relaxed);
         let path = data_dir.join(DB_FILE);
         let session = Session::create(data_dir)?;
 
@@ -155,7 +144,9 @@ fn open_checked(path: &Path, options: OpenOptions) -> Result<Connection> {
     // FULL: every commit (the user's message, each 500 ms flush) survives a power cut too.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
-    migrations::migrate(&mut conn)?;
+    if found < SCHEMA_VERSION {
+        migrations::migrate(&mut conn)?;
+    }
     Ok(conn)
 }
 

@@ -21,12 +21,9 @@ pub enum StoreError {
     },
     /// Another connection held the write lock for longer than the busy timeout.
     #[error(
-        "The database is locked by another Rustbot window or command and stayed locked for {waited_ms} ms; nothing was changed. Close the other program or wait for it to finish, then try again."
+        "The database is locked by another Rustbot window or command and stayed locked longer than the wait limit (5 seconds by default); nothing was changed. Close the other program or wait for it to finish, then try again."
     )]
-    Busy {
-        /// How long we waited before giving up.
-        waited_ms: u64,
-    },
+    Busy,
     /// SQLite reported SQLITE_FULL.
     #[error(
         "The disk holding the database is full, so the last change was not saved; everything saved before it is intact. Free some disk space and try again."
@@ -89,10 +86,7 @@ impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
         match err.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => StoreError::DiskFull,
-            // SQLite only gives up after the busy timeout, so that is how long we waited.
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy {
-                waited_ms: crate::store::db::busy_timeout_ms(),
-            },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Busy,
             Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt {
                 detail: err.to_string(),
             },
