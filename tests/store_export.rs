@@ -38,7 +38,8 @@ fn rich(s: &Store) {
     let old = say(s, Some(q), Role::Assistant, "Use sort.");
     let mut call = NewMessage::new("c", Role::Assistant, "");
     call.parent_id = Some(q);
-    call.tool_calls = Some(r#"[{"id":"call_1","name":"docs__search","arguments":"{\"q\":\"sort\"}"}]"#.into());
+    call.tool_calls =
+        Some(r#"[{"id":"call_1","name":"docs__search","arguments":"{\"q\":\"sort\"}"}]"#.into());
     let call = s.append_message(&call).unwrap();
     let mut result = NewMessage::new("c", Role::Tool, "slice::sort, sort_by_key");
     result.parent_id = Some(call);
@@ -122,7 +123,12 @@ fn normalized(json: &str) -> Value {
         fix(&mut u["message_id"]);
         u["conversation_id"] = Value::from("C");
     }
-    for (i, t) in v["tool_calls"].as_array_mut().unwrap().iter_mut().enumerate() {
+    for (i, t) in v["tool_calls"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
         fix(&mut t["message_id"]);
         t["conversation_id"] = Value::from("C");
         t["id"] = Value::from(i);
@@ -139,7 +145,10 @@ fn json_round_trip_is_lossless() {
     // Into an empty database: same id, byte-for-byte the same export.
     let (_d2, b) = open();
     assert_eq!(b.import_json(&exported).unwrap(), "c");
-    assert_eq!(without_export_time(&b.export_json("c").unwrap()), without_export_time(&exported));
+    assert_eq!(
+        without_export_time(&b.export_json("c").unwrap()),
+        without_export_time(&exported)
+    );
     assert_eq!(b.active_path("c").unwrap().len(), 4);
 
     // Into the same database: the id is taken, so a new conversation with a new id.
@@ -157,27 +166,59 @@ fn export_contains_only_the_expected_fields() {
     rich(&s);
     let v: Value = serde_json::from_str(&s.export_json("c").unwrap()).unwrap();
     let keys = |v: &Value| -> BTreeSet<String> { v.as_object().unwrap().keys().cloned().collect() };
-    let set = |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
+    let set =
+        |names: &[&str]| -> BTreeSet<String> { names.iter().map(|s| s.to_string()).collect() };
     assert_eq!(v["format"], "rustbot.conversation");
     assert_eq!(v["version"], 1);
     assert_eq!(
         keys(&v),
-        set(&["format", "version", "exported_at", "conversation", "messages", "usage", "tool_calls"])
+        set(&[
+            "format",
+            "version",
+            "exported_at",
+            "conversation",
+            "messages",
+            "usage",
+            "tool_calls"
+        ])
     );
     assert_eq!(
         keys(&v["conversation"]),
         set(&[
-            "id", "title", "provider", "model", "system_prompt", "agent", "created_at",
-            "updated_at", "pinned", "archived", "selected_leaf_id"
+            "id",
+            "title",
+            "provider",
+            "model",
+            "system_prompt",
+            "agent",
+            "created_at",
+            "updated_at",
+            "pinned",
+            "archived",
+            "selected_leaf_id"
         ])
     );
     for m in v["messages"].as_array().unwrap() {
         assert_eq!(
             keys(m),
             set(&[
-                "id", "conversation_id", "parent_id", "role", "content", "status", "error",
-                "model", "tool_call_id", "tool_calls", "prompt_tokens", "completion_tokens",
-                "cost_usd", "ttft_ms", "duration_ms", "created_at", "updated_at"
+                "id",
+                "conversation_id",
+                "parent_id",
+                "role",
+                "content",
+                "status",
+                "error",
+                "model",
+                "tool_call_id",
+                "tool_calls",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_usd",
+                "ttft_ms",
+                "duration_ms",
+                "created_at",
+                "updated_at"
             ])
         );
     }
@@ -190,10 +231,16 @@ fn markdown_shows_the_active_path_readably() {
     let (_d, s) = open();
     rich(&s);
     let md = s.export_markdown("c").unwrap();
-    assert!(md.starts_with("# Sorting in Rust\n\n_openrouter · gpt-x · "), "{md}");
+    assert!(
+        md.starts_with("# Sorting in Rust\n\n_openrouter · gpt-x · "),
+        "{md}"
+    );
     assert!(md.contains("## System\n\nYou are terse.\n"));
     assert!(md.contains("## User\n\nHow do I sort a Vec?\n"));
-    assert!(!md.contains("Use sort."), "the other branch is not exported");
+    assert!(
+        !md.contains("Use sort."),
+        "the other branch is not exported"
+    );
     assert!(md.contains("**Tool calls**\n\n```json\n["));
     assert!(md.contains("## Tool result (call_1)\n\n```\nslice::sort, sort_by_key\n```"));
     // The stopped answer's open code block is closed, so the status line is not swallowed.
@@ -219,10 +266,16 @@ fn imports_openai_messages() {
         .unwrap();
     let conv = s.conversation(&id).unwrap().unwrap();
     assert_eq!(conv.system_prompt, "Be kind.");
-    assert_eq!(conv.title.as_deref(), Some("Hello there, how are you today?"));
+    assert_eq!(
+        conv.title.as_deref(),
+        Some("Hello there, how are you today?")
+    );
     let path = s.active_path(&id).unwrap();
     let roles: Vec<_> = path.iter().map(|m| m.role).collect();
-    assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool, Role::Assistant]);
+    assert_eq!(
+        roles,
+        [Role::User, Role::Assistant, Role::Tool, Role::Assistant]
+    );
     assert!(path[1].tool_calls.as_deref().unwrap().contains("clock"));
     assert_eq!(path[2].tool_call_id.as_deref(), Some("t1"));
     assert_eq!(path[3].content, "It is noon.");
@@ -234,12 +287,21 @@ fn imports_openai_messages() {
         .unwrap();
     let conv2 = s.conversation(&id2).unwrap().unwrap();
     assert_eq!(conv2.model, "llama3");
-    assert_eq!(s.active_path(&id2).unwrap()[1].model.as_deref(), Some("llama3"));
+    assert_eq!(
+        s.active_path(&id2).unwrap()[1].model.as_deref(),
+        Some("llama3")
+    );
 
     let bad_role = s.import_openai_messages(r#"[{"role":"wizard","content":"x"}]"#);
     assert!(matches!(bad_role, Err(StoreError::Import(m)) if m.contains("wizard")));
-    assert!(matches!(s.import_openai_messages("not json"), Err(StoreError::Import(_))));
-    assert!(matches!(s.import_json(r#"{"format":"other"}"#), Err(StoreError::Import(_))));
+    assert!(matches!(
+        s.import_openai_messages("not json"),
+        Err(StoreError::Import(_))
+    ));
+    assert!(matches!(
+        s.import_json(r#"{"format":"other"}"#),
+        Err(StoreError::Import(_))
+    ));
     // A failed import leaves nothing behind.
     assert_eq!(s.list_conversations(&Default::default()).unwrap().len(), 2);
 }
@@ -255,5 +317,10 @@ fn import_rejects_broken_trees_without_side_effects() {
     assert!(err.to_string().contains("missing"), "{err}");
     assert!(s.conversation("other").unwrap().is_none());
     v["version"] = Value::from(99);
-    assert!(s.import_json(&v.to_string()).unwrap_err().to_string().contains("newer"));
+    assert!(
+        s.import_json(&v.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("newer")
+    );
 }

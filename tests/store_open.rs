@@ -74,7 +74,12 @@ fn migrates_v1_keeping_data_and_building_the_chain() {
     let texts: Vec<_> = path.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(
         texts,
-        ["what is a lifetime", "a lifetime is a region", "and borrowing?", "half an answer"]
+        [
+            "what is a lifetime",
+            "a lifetime is a region",
+            "and borrowing?",
+            "half an answer"
+        ]
     );
     assert_eq!(path[0].parent_id, None);
     assert_eq!(path[3].parent_id, Some(path[2].id));
@@ -126,14 +131,23 @@ fn newer_database_is_refused_and_left_untouched() {
     let before = std::fs::read(&db).unwrap();
     let err = Store::open(dir.path()).err().unwrap();
     match &err {
-        StoreError::TooNew { found, supported, .. } => {
+        StoreError::TooNew {
+            found, supported, ..
+        } => {
             assert_eq!((*found, *supported), (99, SCHEMA_VERSION));
         }
         other => panic!("expected TooNew, got {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("newer Rustbot") && msg.contains("Update Rustbot"), "{msg}");
-    assert_eq!(std::fs::read(&db).unwrap(), before, "the file must not change");
+    assert!(
+        msg.contains("newer Rustbot") && msg.contains("Update Rustbot"),
+        "{msg}"
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the file must not change"
+    );
     assert!(!dir.path().join("rustbot.db-wal").exists());
 }
 
@@ -145,14 +159,24 @@ fn corrupt_file_is_moved_aside_and_a_fresh_one_starts() {
     std::fs::write(&db, &garbage).unwrap();
 
     let store = Store::open(dir.path()).unwrap();
-    let moved = store.moved_aside().expect("the open reports where the file went").to_path_buf();
+    let moved = store
+        .moved_aside()
+        .expect("the open reports where the file went")
+        .to_path_buf();
     let name = moved.file_name().unwrap().to_string_lossy().to_string();
     assert!(name.starts_with("rustbot.db.corrupt-"), "{name}");
-    assert_eq!(std::fs::read(&moved).unwrap(), garbage, "the damaged file is kept as is");
+    assert_eq!(
+        std::fs::read(&moved).unwrap(),
+        garbage,
+        "the damaged file is kept as is"
+    );
     store
         .create_conversation("c", &NewConversation::default())
         .unwrap();
-    assert_eq!(store.list_conversations(&Default::default()).unwrap().len(), 1);
+    assert_eq!(
+        store.list_conversations(&Default::default()).unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -192,7 +216,11 @@ fn streaming_answer_becomes_stopped_on_reopen() {
     assert_eq!(m.status, MessageStatus::Stopped);
     assert_eq!(m.content, "Hello, wor");
     assert_eq!(store.messages("c").unwrap().len(), 2, "nothing duplicated");
-    assert_eq!(store.search("wor", 5).unwrap().len(), 1, "recovered text is indexed");
+    assert_eq!(
+        store.search("wor", 5).unwrap().len(),
+        1,
+        "recovered text is indexed"
+    );
 }
 
 #[test]
@@ -232,7 +260,9 @@ fn locked_database_gives_a_clear_error_after_the_timeout() {
         .unwrap();
     drop(store);
     let locker = Connection::open(dir.path().join("rustbot.db")).unwrap();
-    locker.execute_batch("BEGIN EXCLUSIVE; UPDATE conversations SET pinned = 1;").unwrap();
+    locker
+        .execute_batch("BEGIN EXCLUSIVE; UPDATE conversations SET pinned = 1;")
+        .unwrap();
 
     let options = OpenOptions {
         busy_timeout: Duration::from_millis(300),

@@ -1,8 +1,6 @@
 //! Full-text search: ranking, snippets, and the index following inserts, updates and deletes.
 
-use rustbot::store::{
-    MessageFinish, MessageStatus, NewConversation, NewMessage, Role, Store,
-};
+use rustbot::store::{MessageFinish, MessageStatus, NewConversation, NewMessage, Role, Store};
 
 fn setup() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +58,10 @@ fn titles_are_searchable_and_follow_renames() {
     let (_dir, s) = setup();
     let hits = s.search("lifetimes", 10).unwrap();
     assert_eq!(hits.len(), 1);
-    assert_eq!((hits[0].conversation_id.as_str(), hits[0].message_id), ("c1", None));
+    assert_eq!(
+        (hits[0].conversation_id.as_str(), hits[0].message_id),
+        ("c1", None)
+    );
     assert!(hits[0].snippet.contains("[lifetimes]"));
     s.rename("c1", "Ownership").unwrap();
     assert!(s.search("lifetimes", 10).unwrap().is_empty());
@@ -101,7 +102,10 @@ fn index_stays_in_sync_with_updates_and_deletes() {
     // The external-content index agrees with its table (FTS5's own consistency check).
     let check = rusqlite::Connection::open(s.path()).unwrap();
     check
-        .execute("INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')", [])
+        .execute(
+            "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')",
+            [],
+        )
         .unwrap();
 }
 
@@ -111,9 +115,11 @@ fn searches_many_conversations() {
     let s = Store::open(dir.path()).unwrap();
     for i in 0..200 {
         let id = format!("c{i}");
-        s.create_conversation(&id, &NewConversation::default()).unwrap();
+        s.create_conversation(&id, &NewConversation::default())
+            .unwrap();
         let text = if i % 50 == 0 { "needle here" } else { "hay" };
-        s.append_message(&NewMessage::new(&id, Role::User, text)).unwrap();
+        s.append_message(&NewMessage::new(&id, Role::User, text))
+            .unwrap();
     }
     assert_eq!(s.search("needle", 100).unwrap().len(), 4);
 }

@@ -70,7 +70,10 @@ fn edit_and_regenerate_add_siblings_and_switching_follows() {
     let all = s.messages("c").unwrap();
     assert_eq!(all.len(), 7);
     assert_eq!(s.message(q1).unwrap().unwrap().content, "q1");
-    assert_eq!(s.conversation("c").unwrap().unwrap().selected_leaf_id, Some(a1b));
+    assert_eq!(
+        s.conversation("c").unwrap().unwrap().selected_leaf_id,
+        Some(a1b)
+    );
 }
 
 #[test]
@@ -83,10 +86,16 @@ fn parents_must_exist_in_the_same_conversation() {
     m.parent_id = Some(qa);
     assert!(matches!(s.append_message(&m), Err(StoreError::Invalid(_))));
     m.parent_id = Some(MessageId(999));
-    assert!(matches!(s.append_message(&m), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.append_message(&m),
+        Err(StoreError::NotFound { .. })
+    ));
     let missing = NewMessage::new("nope", Role::User, "z");
     let err = s.append_message(&missing).unwrap_err();
-    assert!(err.to_string().contains("conversation nope does not exist"), "{err}");
+    assert!(
+        err.to_string().contains("conversation nope does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -117,9 +126,15 @@ fn streaming_then_finish_keeps_metrics() {
     assert_eq!(m.status, MessageStatus::Failed);
     assert_eq!(m.error.as_deref(), Some("connection reset"));
     assert_eq!((m.prompt_tokens, m.completion_tokens), (Some(12), Some(3)));
-    assert_eq!((m.ttft_ms, m.duration_ms, m.cost_usd), (Some(150), Some(900), Some(0.25)));
+    assert_eq!(
+        (m.ttft_ms, m.duration_ms, m.cost_usd),
+        (Some(150), Some(900), Some(0.25))
+    );
     // A finished answer is never appended to again.
-    assert!(matches!(s.update_streaming(a, "more"), Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        s.update_streaming(a, "more"),
+        Err(StoreError::Invalid(_))
+    ));
 }
 
 #[test]
@@ -133,14 +148,27 @@ fn list_orders_pinned_then_recent_and_filters_archived() {
     s.set_pinned("three", true).unwrap();
     s.set_archived("two", true).unwrap();
     let ids = |f: ListFilter| -> Vec<String> {
-        s.list_conversations(&f).unwrap().into_iter().map(|c| c.id).collect()
+        s.list_conversations(&f)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
     };
     assert_eq!(ids(ListFilter::default()), ["three", "one"]);
-    let all = ListFilter { include_archived: true, ..Default::default() };
+    let all = ListFilter {
+        include_archived: true,
+        ..Default::default()
+    };
     assert_eq!(ids(all), ["three", "one", "two"]);
-    let archived = ListFilter { archived_only: true, ..Default::default() };
+    let archived = ListFilter {
+        archived_only: true,
+        ..Default::default()
+    };
     assert_eq!(ids(archived), ["two"]);
-    let limited = ListFilter { limit: Some(1), ..Default::default() };
+    let limited = ListFilter {
+        limit: Some(1),
+        ..Default::default()
+    };
     assert_eq!(ids(limited), ["three"]);
     let one = &s.list_conversations(&ListFilter::default()).unwrap()[1];
     assert_eq!(one.message_count, 1);
@@ -154,10 +182,16 @@ fn titles_rename_and_delete() {
     assert!(s.set_title_if_empty("c", "Generated").unwrap());
     s.rename("c", "Mine").unwrap();
     assert!(!s.set_title_if_empty("c", "Late generated").unwrap());
-    assert_eq!(s.conversation("c").unwrap().unwrap().title.as_deref(), Some("Mine"));
+    assert_eq!(
+        s.conversation("c").unwrap().unwrap().title.as_deref(),
+        Some("Mine")
+    );
     let dup = s.create_conversation("c", &NewConversation::default());
     assert!(matches!(dup, Err(StoreError::Invalid(_))));
-    assert!(matches!(s.rename("x", "t"), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.rename("x", "t"),
+        Err(StoreError::NotFound { .. })
+    ));
 
     let q = say(&s, "c", None, Role::User, "q");
     s.record_usage(&UsageRecord {
@@ -176,7 +210,10 @@ fn titles_rename_and_delete() {
     assert!(s.message(q).unwrap().is_none());
     // The money was spent even if the conversation is gone.
     assert_eq!(s.usage_totals(None).unwrap().cost_usd, 1.5);
-    assert!(matches!(s.delete_conversation("c"), Err(StoreError::NotFound { .. })));
+    assert!(matches!(
+        s.delete_conversation("c"),
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -193,16 +230,27 @@ fn usage_totals_by_model_and_since() {
         cost_usd: cost,
         at,
     };
-    s.record_usage(&rec("big", 100, 10, Some(2.0), 1_000)).unwrap();
-    s.record_usage(&rec("big", 50, 5, Some(1.0), 3_000)).unwrap();
+    s.record_usage(&rec("big", 100, 10, Some(2.0), 1_000))
+        .unwrap();
+    s.record_usage(&rec("big", 50, 5, Some(1.0), 3_000))
+        .unwrap();
     s.record_usage(&rec("small", 10, 1, None, 3_000)).unwrap();
     let all = s.usage_totals(None).unwrap();
-    assert_eq!((all.requests, all.prompt_tokens, all.completion_tokens), (3, 160, 16));
+    assert_eq!(
+        (all.requests, all.prompt_tokens, all.completion_tokens),
+        (3, 160, 16)
+    );
     assert_eq!(all.cost_usd, 3.0);
     assert_eq!(all.by_model.len(), 2);
-    assert_eq!((all.by_model[0].model.as_str(), all.by_model[0].requests), ("big", 2));
+    assert_eq!(
+        (all.by_model[0].model.as_str(), all.by_model[0].requests),
+        ("big", 2)
+    );
     let recent = s.usage_totals(Some(2_000)).unwrap();
-    assert_eq!((recent.requests, recent.prompt_tokens, recent.cost_usd), (2, 60, 1.0));
+    assert_eq!(
+        (recent.requests, recent.prompt_tokens, recent.cost_usd),
+        (2, 60, 1.0)
+    );
 }
 
 #[test]
@@ -238,7 +286,8 @@ fn tool_calls_are_recorded_and_updated() {
 fn event_log_is_bounded() {
     let (_dir, s) = store();
     for i in 0..5 {
-        s.append_event(Some("c"), "state", &format!(r#"{{"n":{i}}}"#)).unwrap();
+        s.append_event(Some("c"), "state", &format!(r#"{{"n":{i}}}"#))
+            .unwrap();
     }
     s.append_event(None, "pricing", "{}").unwrap();
     let recent = s.recent_events(3).unwrap();

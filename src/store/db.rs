@@ -4,7 +4,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, params};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior, params};
 
 use super::error::{Result, StoreError};
 use super::migrations::{self, SCHEMA_VERSION};
@@ -77,6 +77,17 @@ impl Store {
         };
         store.recover_interrupted()?;
         Ok(store)
+    }
+
+    /// Starts a transaction that takes the write lock up front.
+    ///
+    /// A deferred transaction that reads first and writes later fails at once with
+    /// SQLITE_BUSY (no waiting) when another connection wrote in between; IMMEDIATE waits.
+    pub(crate) fn write_tx(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
     }
 
     /// Path of the database file.
@@ -261,5 +272,47 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         let _ = fs::remove_file(self.dir.join(format!("{}.lock", self.id)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Store;
+    use crate::store::{NewConversation, NewMessage, Role, StoreError};
+
+    #[test]
+    fn disk_full_is_reported_and_nothing_saved_is_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .create_conversation("c", &NewConversation::default())
+            .unwrap();
+        let kept = store
+            .append_message(&NewMessage::new("c", Role::User, "saved before"))
+            .unwrap();
+        // Cap the file at its current size: the next growth fails with SQLITE_FULL.
+        let pages: i64 = store
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .unwrap();
+        store
+            .conn
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
+        let big = "x".repeat(1 << 20);
+        let err = store
+            .append_message(&NewMessage::new("c", Role::User, &big))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::DiskFull), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("disk") && msg.contains("full") && msg.contains("intact"),
+            "{msg}"
+        );
+        assert_eq!(store.messages("c").unwrap().len(), 1);
+        assert_eq!(
+            store.message(kept).unwrap().unwrap().content,
+            "saved before"
+        );
     }
 }

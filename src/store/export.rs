@@ -125,7 +125,7 @@ impl Store {
                 file.version
             )));
         }
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         let taken: Option<i64> = tx
             .query_row(
                 "SELECT 1 FROM conversations WHERE id = ?1",
@@ -266,7 +266,7 @@ impl Store {
                 .map(|(_, content, ..)| fallback_title(content))
         });
         let id = uuid::Uuid::now_v7().to_string();
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         // Statements on `self.conn` run inside `tx`: it is the same connection.
         self.create_conversation(
             &id,

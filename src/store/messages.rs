@@ -103,7 +103,7 @@ pub(crate) fn insert_message(
 impl Store {
     /// Adds a message and makes it the conversation's selected leaf.
     pub fn append_message(&self, new: &NewMessage) -> Result<MessageId> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.write_tx()?;
         let id = insert_message(&tx, &self.session.id, new)?;
         tx.commit()?;
         Ok(id)
