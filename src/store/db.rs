@@ -90,6 +90,12 @@ impl Store {
         )?)
     }
 
+    /// The raw connection, for benchmarks that batch fixture writes; not for application code.
+    #[doc(hidden)]
+    pub fn connection_for_bench(&self) -> &Connection {
+        &self.conn
+    }
+
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
