@@ -6,4 +6,5 @@ pub mod config;
 pub mod engine;
 pub mod llm;
 pub mod logging;
+pub mod store;
 pub mod tools;
