@@ -49,8 +49,10 @@ fn sse_decoding(c: &mut Criterion) {
                     .chunks(16 * 1024)
                     .map(|c| Ok(Bytes::copy_from_slice(c)))
                     .collect();
-                let mut events =
-                    std::pin::pin!(sse_events(futures::stream::iter(parts), Duration::from_secs(5)));
+                let mut events = std::pin::pin!(sse_events(
+                    futures::stream::iter(parts),
+                    Duration::from_secs(5)
+                ));
                 let mut decoder = OpenAiDecoder::new("bench");
                 let mut out = Vec::with_capacity(4);
                 let mut n = 0usize;
