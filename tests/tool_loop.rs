@@ -108,6 +108,30 @@ fn ask_runs_a_streamed_read_file_call_and_answers_with_its_result() {
     assert_eq!(msgs[2]["role"], "tool");
     assert_eq!(msgs[2]["tool_call_id"], "call_1");
     assert!(msgs[2]["content"].as_str().unwrap().contains("kiwi"));
+
+    // The call, its decision and its result are stored with the conversation.
+    let id = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("conversation: "))
+        .unwrap()
+        .to_string();
+    let export = isolated(&home)
+        .args(["conversations", "export", &id, "--format", "json"])
+        .output()
+        .unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    let call = &export["tool_calls"][0];
+    assert_eq!(call["name"], "read_file");
+    assert_eq!(call["status"], "succeeded");
+    assert_eq!(call["approval"], "auto");
+    assert!(call["result"].as_str().unwrap().contains("kiwi"));
+    let roles: Vec<&str> = export["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "assistant"]);
 }
 
 #[test]
