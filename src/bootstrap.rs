@@ -45,6 +45,8 @@ pub struct DoorOptions {
     pub workspace: Option<PathBuf>,
     /// Whether to keep conversations in the store.
     pub store: bool,
+    /// Whether to ask the model for conversation titles (long-lived doors: GUI, serve).
+    pub titles: bool,
 }
 
 /// A running engine and what it holds.
@@ -112,6 +114,7 @@ pub async fn start(
         context_tokens: settings.context_tokens,
         tools,
         store: store.clone(),
+        generate_titles: opts.titles,
     };
     let engine = engine::start(config, &tokio::runtime::Handle::current());
     Ok(Started {

@@ -352,3 +352,69 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
             .starts_with("3 ")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_exchange_gets_a_title_from_the_model_else_keeps_the_plain_one() {
+    let data = tempfile::tempdir().unwrap();
+    let store = rustbot::store::StoreHandle::open(data.path()).unwrap();
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["Paris."], false),
+        openai_answer(&["\"Capital of France\""], false),
+        openai_answer(&["Rome."], false),
+        vec![Step::Bytes(json_response(
+            "400 Bad Request",
+            "",
+            r#"{"error":{"message":"no titles today"}}"#,
+        ))],
+    ]);
+    let provider = build_provider(ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: None,
+        network: NetworkSettings::default(),
+    })
+    .unwrap();
+    let h = engine::start(
+        EngineConfig {
+            store: Some(store.clone()),
+            generate_titles: true,
+            ..EngineConfig::new(provider, "m")
+        },
+        &tokio::runtime::Handle::current(),
+    );
+    let sub = h.subscribe();
+    let conv = send(&h, "What is the capital of France, please?");
+    until_done(&sub, &conv).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ev = tokio::time::timeout_at(deadline.into(), sub.recv())
+            .await
+            .expect("a title within 5 s");
+        if let EngineEvent::TitleChanged { title, .. } = ev {
+            assert_eq!(title, "Capital of France");
+            break;
+        }
+    }
+    let key = conv.0.clone();
+    let stored = store
+        .call(move |s| s.conversation(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.title.as_deref(), Some("Capital of France"));
+
+    // A failed title request leaves the plain title from the first words.
+    let other = send(&h, "And of Italy?");
+    until_done(&sub, &other).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let key = other.0.clone();
+    let stored = store
+        .call(move |s| s.conversation(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.title.as_deref(), Some("And of Italy?"));
+    assert_eq!(server.requests().len(), 4);
+}

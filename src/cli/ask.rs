@@ -36,6 +36,8 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                 },
                 workspace: args.workspace.clone(),
                 store: true,
+                // A one-shot process exits before a title could arrive.
+                titles: false,
             },
         )
         .await?;

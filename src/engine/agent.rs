@@ -58,6 +58,8 @@ pub struct EngineConfig {
     pub tools: Option<ToolSetup>,
     /// Where conversations are kept, if anywhere.
     pub store: Option<StoreHandle>,
+    /// Whether to ask the model for a title after a conversation's first exchange.
+    pub generate_titles: bool,
 }
 
 impl EngineConfig {
@@ -72,6 +74,7 @@ impl EngineConfig {
             context_tokens: 32_768,
             tools: None,
             store: None,
+            generate_titles: false,
         }
     }
 }
@@ -92,6 +95,10 @@ pub(crate) enum Input {
         conversation: ConversationId,
         run: u64,
         results: Vec<(String, ToolResult)>,
+    },
+    Title {
+        conversation: ConversationId,
+        title: String,
     },
 }
 
@@ -173,6 +180,10 @@ impl Engine {
                     run,
                     results,
                 } => self.tools_finished(&conversation, run, results).await,
+                Input::Title {
+                    conversation,
+                    title,
+                } => self.apply_title(&conversation, title).await,
             }
         }
     }
@@ -474,6 +485,7 @@ impl Engine {
             .to_string();
         self.go(id, AgentState::Idle);
         self.finish(id, RunStatus::Complete, reason, None).await;
+        self.maybe_request_title(id);
     }
 
     async fn stop(&mut self, id: &ConversationId) {

@@ -257,6 +257,13 @@ pub enum EngineEvent {
         /// Whether the call failed (or was denied).
         is_error: bool,
     },
+    /// The conversation got a title from the model.
+    TitleChanged {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The new title.
+        title: String,
+    },
     /// The run ended; `text` is the whole answer as kept.
     Done {
         /// The conversation.
@@ -301,6 +308,7 @@ impl EngineEvent {
             | EngineEvent::ToolCall { conversation, .. }
             | EngineEvent::ToolDecision { conversation, .. }
             | EngineEvent::ToolResult { conversation, .. }
+            | EngineEvent::TitleChanged { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. } => None,
@@ -321,6 +329,7 @@ impl EngineEvent {
             EngineEvent::ToolCall { .. } => "tool_call",
             EngineEvent::ToolDecision { .. } => "tool_decision",
             EngineEvent::ToolResult { .. } => "tool_result",
+            EngineEvent::TitleChanged { .. } => "title_changed",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
             EngineEvent::Lagged { .. } => "lagged",

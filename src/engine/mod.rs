@@ -8,6 +8,7 @@ mod persist;
 pub mod queue;
 mod run;
 pub mod state;
+mod titles;
 mod tool_loop;
 
 pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};
