@@ -8,7 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::ResolvedSettings;
-use crate::engine::{self, EngineConfig, EngineHandle, ToolSetup};
+use crate::engine::{self, EngineConfig, EngineEvent, EngineHandle, ToolSetup};
 use crate::llm::{LlmError, build_provider};
 use crate::store::{StoreError, StoreHandle};
 use crate::tools::{
@@ -67,6 +67,28 @@ pub fn workspace_dir(settings: &ResolvedSettings, flag: Option<PathBuf>) -> Path
         .unwrap_or_else(|| settings.paths.data_dir.join("workspace"))
 }
 
+/// Keeps the engine's event log in the store (text deltas are left out: the messages hold the
+/// text), after pruning entries older than `keep_days`. Writes are queued in event order.
+fn log_events(engine: &EngineHandle, store: StoreHandle, keep_days: u32) {
+    store.send("prune the event log", move |s| {
+        s.prune_events(keep_days).map(|_| ())
+    });
+    engine.add_sink(move |event| {
+        if matches!(event, EngineEvent::Text { .. }) {
+            return;
+        }
+        let Ok(json) = serde_json::to_string(event) else {
+            return;
+        };
+        let conversation = event.conversation().map(|c| c.0.clone());
+        let kind = event.kind();
+        store.send("log an engine event", move |s| {
+            s.append_event(conversation.as_deref(), kind, &json)
+                .map(|_| ())
+        });
+    });
+}
+
 /// Starts the engine on the current tokio runtime.
 pub async fn start(
     settings: &ResolvedSettings,
@@ -117,6 +139,9 @@ pub async fn start(
         generate_titles: opts.titles,
     };
     let engine = engine::start(config, &tokio::runtime::Handle::current());
+    if let Some(store) = &store {
+        log_events(&engine, store.clone(), settings.config.event_log_days);
+    }
     Ok(Started {
         engine,
         store,

@@ -57,6 +57,25 @@ fn a_stored_conversation_is_listed_continued_exported_and_imported() {
     let first = ask(&["What is the capital of France?"]);
     let id = conversation_id(&first.stderr);
     ok(first);
+    // The engine's events are logged in the store, text deltas aside.
+    let store = rustbot::store::Store::open(&home.path().join("data")).unwrap();
+    let kinds: Vec<String> = store
+        .recent_events(100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    drop(store);
+    for kind in [
+        "conversation_created",
+        "user_message",
+        "state",
+        "usage",
+        "done",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.iter().any(|k| k == "text"));
     let second = ask(&["--conversation", &id, "How many people live there?"]);
     assert!(!String::from_utf8_lossy(&second.stderr).contains("conversation: "));
     assert_eq!(ok(second), "About 2.1 million.");

@@ -124,6 +124,10 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                     eprintln!("{}", summary(metrics));
                 }
                 handle.send(Command::Shutdown);
+                if let Some(store) = &started.store {
+                    // A barrier: every write queued before it (event log included) is done.
+                    let _ = store.call(|_| ()).await;
+                }
                 return Ok(match status {
                     RunStatus::Complete => ExitCode::SUCCESS,
                     RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),

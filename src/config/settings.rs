@@ -136,6 +136,8 @@ pub struct Config {
     pub ui: UiSettings,
     /// Model rounds with tool calls allowed in one turn.
     pub max_tool_rounds: u32,
+    /// Days of engine events kept in the store's event log.
+    pub event_log_days: u32,
     /// Root folder of the file and shell tools (default: `workspace` in the data dir).
     pub workspace: Option<std::path::PathBuf>,
     /// Tool approval modes and time limit (`[tools]`).
@@ -157,6 +159,7 @@ impl Default for Config {
             network: NetworkSettings::default(),
             ui: UiSettings::default(),
             max_tool_rounds: 10,
+            event_log_days: 30,
             workspace: None,
             tools: Default::default(),
             mcp_servers: Default::default(),

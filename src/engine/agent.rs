@@ -120,6 +120,11 @@ impl EngineHandle {
         self.bus.subscribe(None)
     }
 
+    /// Calls `sink` synchronously for every event, in order (it must only queue work).
+    pub fn add_sink(&self, sink: impl Fn(&EngineEvent) + Send + Sync + 'static) {
+        self.bus.add_sink(sink);
+    }
+
     /// Subscribes and calls `waker` after each event (the UI passes `request_repaint`).
     pub fn subscribe_with_waker(&self, waker: impl Fn() + Send + Sync + 'static) -> Subscription {
         self.bus.subscribe(Some(Box::new(waker)))
