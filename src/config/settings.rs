@@ -142,6 +142,10 @@ pub struct Config {
     pub tools: crate::tools::ToolsConfig,
     /// MCP servers (`[mcp_servers.NAME]`).
     pub mcp_servers: std::collections::BTreeMap<String, crate::tools::McpServerConfig>,
+    /// `rustbot serve` (`[serve]`).
+    pub serve: crate::server::ServeSettings,
+    /// `rustbot native-host` (`[native_host]`).
+    pub native_host: crate::server::NativeHostSettings,
 }
 
 impl Default for Config {
@@ -160,6 +164,8 @@ impl Default for Config {
             workspace: None,
             tools: Default::default(),
             mcp_servers: Default::default(),
+            serve: Default::default(),
+            native_host: Default::default(),
         }
     }
 }
