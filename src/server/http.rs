@@ -96,11 +96,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::server::completions::chat_completions),
         )
         .route("/v1/models", get(list_models))
+        // The last layer runs first: the rate limit also counts unauthorised attempts, so a
+        // token cannot be guessed quickly.
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), auth))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             rate_limit,
-        ))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
+        ));
     Router::new()
         .route("/health", get(health))
         .merge(api)
