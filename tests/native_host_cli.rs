@@ -264,3 +264,44 @@ fn stored_conversations_can_be_listed_and_read() {
     assert_eq!(messages[0]["content"], "hello");
     assert_eq!(messages[1]["content"], "Hi!");
 }
+
+#[test]
+fn install_writes_a_manifest_and_a_launcher_that_runs_the_host() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("hosts");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustbot"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
+        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
+        .args(["native-host", "install", "--browser", "chrome"])
+        .args(["--extension-id", "abcdefghijklmnopabcdefghijklmnop"])
+        .arg("--manifest-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(ORIGIN), "{stdout}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("org.rustbot.host.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["name"], "org.rustbot.host");
+    assert_eq!(manifest["type"], "stdio");
+    assert_eq!(manifest["allowed_origins"], json!([ORIGIN]));
+    let launcher = manifest["path"].as_str().unwrap();
+    let script = std::fs::read_to_string(launcher).unwrap();
+    assert!(script.contains("native-host \"$@\""), "{script}");
+    // The launcher starts the host, which refuses the (not yet allowed) origin with a frame.
+    let run = Command::new(launcher)
+        .arg(ORIGIN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("origin_refused"));
+}

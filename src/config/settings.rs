@@ -344,6 +344,8 @@ mod tests {
         let c = Config::parse(text, Path::new("config.example.toml")).unwrap();
         assert_eq!(c.network, NetworkSettings::default());
         assert_eq!(c.provider, "openrouter");
+        assert_eq!(c.serve, crate::server::ServeSettings::default());
+        assert_eq!(c.native_host, crate::server::NativeHostSettings::default());
     }
 
     #[test]
