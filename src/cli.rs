@@ -3,9 +3,12 @@
 mod ask;
 mod conversations;
 mod models;
+mod native_host;
+mod serve;
 mod tools;
 
 pub use conversations::{ConversationsCommand, ExportFormat};
+pub use native_host::NativeHostCommand;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +77,21 @@ pub enum Commands {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve an OpenAI-compatible HTTP API over the engine (docs/serve.md).
+    Serve {
+        /// Address to listen on (default: [serve] listen, 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Browser native-messaging host on stdin/stdout (docs/native-messaging.md).
+    NativeHost {
+        /// `install`, or nothing to serve a browser.
+        #[command(subcommand)]
+        command: Option<NativeHostCommand>,
+        /// What the browser passes: the caller's origin (Firefox: manifest path, extension id).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -146,6 +164,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Commands::Models) => models::run(&cli.global),
         Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
         Some(Commands::Tools { json }) => tools::run(&cli.global, json),
+        Some(Commands::Serve { listen }) => serve::run(&cli.global, listen),
+        Some(Commands::NativeHost { command, args }) => {
+            native_host::run(&cli.global, command, args)
+        }
         None => Ok(ExitCode::SUCCESS),
     };
     match result {

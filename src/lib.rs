@@ -7,5 +7,6 @@ pub mod config;
 pub mod engine;
 pub mod llm;
 pub mod logging;
+pub mod server;
 pub mod store;
 pub mod tools;

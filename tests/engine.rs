@@ -77,6 +77,7 @@ fn send(h: &EngineHandle, text: &str) -> ConversationId {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: text.into(),
+        model: None,
     });
     conv
 }
@@ -113,6 +114,7 @@ async fn a_full_turn_emits_the_expected_states_and_metrics() {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: "again".into(),
+        model: None,
     });
     until_done(&sub, &conv).await;
     let body = server.requests()[1].json();
@@ -296,6 +298,7 @@ async fn a_second_message_while_a_run_is_active_is_refused_with_a_reason() {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: "two".into(),
+        model: None,
     });
     let events = until_done(&sub, &conv).await;
     assert!(events.iter().any(
@@ -330,6 +333,7 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
         h.send(Command::SendMessage {
             conversation: conv.clone(),
             text: format!("{i} {}", "word ".repeat(100)),
+            model: None,
         });
         for e in until_done(&sub, &conv).await {
             if let EngineEvent::ContextTrimmed { dropped_turns, .. } = e {

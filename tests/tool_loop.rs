@@ -234,6 +234,7 @@ fn send(h: &rustbot::engine::EngineHandle, text: &str) -> ConversationId {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: text.into(),
+        model: None,
     });
     conv
 }

@@ -73,6 +73,7 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
         handle.send(Command::SendMessage {
             conversation: conversation.clone(),
             text: prompt,
+            model: None,
         });
         let mut out = Printer::new(args.events);
         let mut interrupted = false;

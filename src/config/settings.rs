@@ -144,6 +144,10 @@ pub struct Config {
     pub tools: crate::tools::ToolsConfig,
     /// MCP servers (`[mcp_servers.NAME]`).
     pub mcp_servers: std::collections::BTreeMap<String, crate::tools::McpServerConfig>,
+    /// `rustbot serve` (`[serve]`).
+    pub serve: crate::server::ServeSettings,
+    /// `rustbot native-host` (`[native_host]`).
+    pub native_host: crate::server::NativeHostSettings,
 }
 
 impl Default for Config {
@@ -163,6 +167,8 @@ impl Default for Config {
             workspace: None,
             tools: Default::default(),
             mcp_servers: Default::default(),
+            serve: Default::default(),
+            native_host: Default::default(),
         }
     }
 }
@@ -341,6 +347,8 @@ mod tests {
         let c = Config::parse(text, Path::new("config.example.toml")).unwrap();
         assert_eq!(c.network, NetworkSettings::default());
         assert_eq!(c.provider, "openrouter");
+        assert_eq!(c.serve, crate::server::ServeSettings::default());
+        assert_eq!(c.native_host, crate::server::NativeHostSettings::default());
     }
 
     #[test]

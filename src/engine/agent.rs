@@ -200,7 +200,11 @@ impl Engine {
                 self.bus
                     .publish(EngineEvent::ConversationCreated { conversation });
             }
-            Command::SendMessage { conversation, text } => {
+            Command::SendMessage {
+                conversation,
+                text,
+                model,
+            } => {
                 self.ensure_loaded(&conversation).await;
                 if self.refuse_if_active(&conversation) {
                     return;
@@ -215,7 +219,26 @@ impl Engine {
                     conversation: conversation.clone(),
                     text,
                 });
-                self.start_run(&conversation).await;
+                self.start_run(&conversation, model).await;
+            }
+            Command::Seed {
+                conversation,
+                history,
+            } => {
+                if self.conversations.contains_key(&conversation) {
+                    self.error(
+                        Some(&conversation),
+                        "this conversation already exists: seed a new id".into(),
+                    );
+                    return;
+                }
+                let conv = self.conversation(&conversation);
+                conv.ephemeral = true;
+                conv.history = history;
+            }
+            Command::Forget { conversation } => {
+                self.stop(&conversation).await;
+                self.conversations.remove(&conversation);
             }
             Command::Retry { conversation } => {
                 self.ensure_loaded(&conversation).await;
@@ -233,7 +256,7 @@ impl Engine {
                     self.error(Some(&conversation), "there is no message to retry".into());
                     return;
                 }
-                self.start_run(&conversation).await;
+                self.start_run(&conversation, None).await;
             }
             Command::Stop { conversation } => self.stop(&conversation).await,
             Command::SetModel { model } => self.config.model = model,
@@ -296,9 +319,10 @@ impl Engine {
         }
     }
 
-    async fn start_run(&mut self, id: &ConversationId) {
+    async fn start_run(&mut self, id: &ConversationId, model: Option<String>) {
         self.next_run += 1;
-        let mut run = Run::new(self.next_run, self.config.model.clone());
+        let model = model.unwrap_or_else(|| self.config.model.clone());
+        let mut run = Run::new(self.next_run, model);
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
         self.send_round(id);
@@ -434,7 +458,12 @@ impl Engine {
     }
 
     pub(crate) fn current_run(&mut self, id: &ConversationId) -> Option<u64> {
-        self.conversation(id).run.as_ref().map(|r| r.id)
+        // A lookup, not `conversation()`: late events of a forgotten conversation must not
+        // bring it back.
+        self.conversations
+            .get(id)
+            .and_then(|c| c.run.as_ref())
+            .map(|r| r.id)
     }
 
     fn mark_first_token(&mut self, id: &ConversationId) {

@@ -62,6 +62,23 @@ pub enum Command {
         conversation: ConversationId,
         /// The user's text.
         text: String,
+        /// The model for this run only (None: the engine's model). The HTTP API and the
+        /// native host pass the client's choice here, since `SetModel` would change it for all.
+        model: Option<String>,
+    },
+    /// Start a conversation that lives in memory only (never stored), holding these earlier
+    /// messages: OpenAI clients send the whole history with every request.
+    Seed {
+        /// The id the caller chose.
+        conversation: ConversationId,
+        /// The earlier messages, oldest first.
+        history: Vec<crate::llm::ChatMessage>,
+    },
+    /// Forget a conversation held in memory (stopping its run first); the store is untouched.
+    /// Doors that seed a conversation per request send this when done, so memory stays bounded.
+    Forget {
+        /// The conversation to forget.
+        conversation: ConversationId,
     },
     /// Answer the last user message again (after a failure, or to regenerate).
     Retry {

@@ -119,6 +119,8 @@ pub(crate) struct Conversation {
     pub leaf: Option<MessageId>,
     /// The newest stored user message (a retry answers it again, as a sibling).
     pub last_user: Option<MessageId>,
+    /// Kept in memory only, never stored (`Command::Seed`).
+    pub ephemeral: bool,
 }
 
 impl Conversation {
@@ -129,6 +131,7 @@ impl Conversation {
             run: None,
             leaf: None,
             last_user: None,
+            ephemeral: false,
         }
     }
 }

@@ -20,7 +20,7 @@ const TITLE_CONTEXT_CHARS: usize = 2000;
 impl Engine {
     /// Asks for a title when the conversation has just had its first exchange.
     pub(crate) fn maybe_request_title(&mut self, id: &ConversationId) {
-        if !self.config.generate_titles || self.config.store.is_none() {
+        if !self.config.generate_titles || self.store_for(id).is_none() {
             return;
         }
         let history = &self.conversation(id).history;
@@ -59,7 +59,7 @@ impl Engine {
 
     /// Stores a generated title unless the user renamed the conversation meanwhile.
     pub(crate) async fn apply_title(&mut self, id: &ConversationId, title: String) {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let key = id.0.clone();
