@@ -45,8 +45,10 @@ pub struct DoorOptions {
     pub workspace: Option<PathBuf>,
     /// Whether to keep conversations in the store.
     pub store: bool,
-    /// Whether to ask the model for conversation titles (long-lived doors: GUI, serve).
+    /// Whether to ask the model for conversation titles (long-lived doors: the GUI).
     pub titles: bool,
+    /// Whether to fetch the provider's model list (prices, context lengths) at start.
+    pub refresh_models: bool,
 }
 
 /// A running engine and what it holds.
@@ -137,6 +139,9 @@ pub async fn start(
         tools,
         store: store.clone(),
         generate_titles: opts.titles,
+        budget: settings.config.budget,
+        models_cache: Some(settings.paths.data_dir.join("models.json")),
+        refresh_models: opts.refresh_models,
     };
     let engine = engine::start(config, &tokio::runtime::Handle::current());
     if let Some(store) = &store {

@@ -5,6 +5,7 @@ mod conversations;
 mod models;
 mod native_host;
 mod serve;
+mod stats;
 mod tools;
 
 pub use conversations::{ConversationsCommand, ExportFormat};
@@ -71,6 +72,15 @@ pub enum Commands {
         /// What to do.
         #[command(subcommand)]
         command: ConversationsCommand,
+    },
+    /// Token and cost totals: today, this month, and all time (or since a date).
+    Stats {
+        /// Only usage from this UTC date on (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List every tool the model may call, with source, approval mode and schema.
     Tools {
@@ -164,6 +174,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Commands::Models) => models::run(&cli.global),
         Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
         Some(Commands::Tools { json }) => tools::run(&cli.global, json),
+        Some(Commands::Stats { since, json }) => stats::run(&cli.global, since, json),
         Some(Commands::Serve { listen }) => serve::run(&cli.global, listen),
         Some(Commands::NativeHost { command, args }) => {
             native_host::run(&cli.global, command, args)

@@ -112,6 +112,23 @@ fn a_stored_conversation_is_listed_continued_exported_and_imported() {
             .starts_with("What is the capital")
     );
 
+    let stats: serde_json::Value = serde_json::from_str(&ok(rustbot(&home)
+        .args(["stats", "--json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(stats["requests"], 2);
+    assert_eq!(stats["prompt_tokens"], 14);
+    assert_eq!(stats["completion_tokens"], 2);
+    assert_eq!(stats["today"]["requests"], 2);
+    assert_eq!(stats["by_model"][0]["model"], "default");
+    let future: serde_json::Value = serde_json::from_str(&ok(rustbot(&home)
+        .args(["stats", "--json", "--since", "2999-01-01"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(future["requests"], 0);
+
     let md = ok(rustbot(&home)
         .args(["conversations", "export", &id, "--format", "md"])
         .output()

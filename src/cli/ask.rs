@@ -38,6 +38,7 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                 store: true,
                 // A one-shot process exits before a title could arrive.
                 titles: false,
+                refresh_models: false,
             },
         )
         .await?;

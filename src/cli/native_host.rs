@@ -75,6 +75,7 @@ pub(super) fn run(
             DoorOptions {
                 // API clients name their own conversations.
                 titles: false,
+                refresh_models: false,
                 tools,
                 approve: host_settings.approve.into(),
                 workspace: None,

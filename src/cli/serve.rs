@@ -44,6 +44,7 @@ pub(super) fn run(global: &GlobalOpts, listen: Option<String>) -> anyhow::Result
             DoorOptions {
                 // API clients name their own conversations.
                 titles: false,
+                refresh_models: false,
                 tools,
                 approve: serve_settings.approve.into(),
                 workspace: None,

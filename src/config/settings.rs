@@ -142,6 +142,8 @@ pub struct Config {
     pub workspace: Option<std::path::PathBuf>,
     /// Tool approval modes and time limit (`[tools]`).
     pub tools: crate::tools::ToolsConfig,
+    /// Spending limits (`[budget]`).
+    pub budget: crate::engine::budget::BudgetLimits,
     /// MCP servers (`[mcp_servers.NAME]`).
     pub mcp_servers: std::collections::BTreeMap<String, crate::tools::McpServerConfig>,
     /// `rustbot serve` (`[serve]`).
@@ -166,6 +168,7 @@ impl Default for Config {
             event_log_days: 30,
             workspace: None,
             tools: Default::default(),
+            budget: Default::default(),
             mcp_servers: Default::default(),
             serve: Default::default(),
             native_host: Default::default(),

@@ -9,13 +9,17 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::budget::BudgetLimits;
 use crate::engine::bus::{EventBus, Subscription};
-use crate::engine::context::{ANSWER_RESERVE_TOKENS, fit_history};
+use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::engine::run::{Conversation, Run};
+use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
-use crate::llm::{ChatMessage, ChatRequest, FinishReason, LlmError, Provider, Role, StreamEvent};
+use crate::llm::{
+    ChatMessage, ChatRequest, FinishReason, LlmError, ModelInfo, Provider, Role, StreamEvent,
+};
 use crate::store::StoreHandle;
 use crate::tools::{ApprovalPolicy, ToolFilter, ToolRegistry, ToolResult};
 
@@ -60,6 +64,12 @@ pub struct EngineConfig {
     pub store: Option<StoreHandle>,
     /// Whether to ask the model for a title after a conversation's first exchange.
     pub generate_titles: bool,
+    /// Spending limits.
+    pub budget: BudgetLimits,
+    /// Where the provider's model list (prices, context lengths) is cached.
+    pub models_cache: Option<PathBuf>,
+    /// Whether to fetch the model list at start (Low priority).
+    pub refresh_models: bool,
 }
 
 impl EngineConfig {
@@ -75,6 +85,9 @@ impl EngineConfig {
             tools: None,
             store: None,
             generate_titles: false,
+            budget: BudgetLimits::default(),
+            models_cache: None,
+            refresh_models: false,
         }
     }
 }
@@ -100,6 +113,7 @@ pub(crate) enum Input {
         conversation: ConversationId,
         title: String,
     },
+    Models(Vec<ModelInfo>),
 }
 
 /// The doors' handle on a running engine: cheap to clone, never blocks.
@@ -137,7 +151,16 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
         queue: Arc::new(EventQueue::new()),
         bus: EventBus::new(),
     };
+    let models = load_models_cache(config.models_cache.as_ref())
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    if config.refresh_models {
+        refresh_models(Arc::clone(&config.provider), Arc::clone(&handle.queue));
+    }
     let engine = Engine {
+        models,
+        memory_spend: MemorySpend::default(),
         config,
         queue: Arc::clone(&handle.queue),
         bus: handle.bus.clone(),
@@ -151,6 +174,8 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
 
 pub(crate) struct Engine {
     pub config: EngineConfig,
+    pub models: HashMap<String, ModelInfo>,
+    pub memory_spend: MemorySpend,
     pub queue: Arc<EventQueue<Input>>,
     pub bus: EventBus,
     pub clock: Instant,
@@ -176,7 +201,13 @@ impl Engine {
                     conversation,
                     run,
                     event,
-                } => self.stream_event(&conversation, run, event),
+                } => {
+                    let text = matches!(event, Ok(StreamEvent::TextDelta(_)));
+                    self.stream_event(&conversation, run, event);
+                    if text {
+                        self.enforce_budget(&conversation).await;
+                    }
+                }
                 Input::StreamEnded { conversation, run } => {
                     self.stream_ended(&conversation, run).await
                 }
@@ -189,6 +220,7 @@ impl Engine {
                     conversation,
                     title,
                 } => self.apply_title(&conversation, title).await,
+                Input::Models(models) => self.set_models(models),
             }
         }
     }
@@ -209,6 +241,10 @@ impl Engine {
                 if self.refuse_if_active(&conversation) {
                     return;
                 }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed {
+                    return;
+                }
                 if !self.persist_user_message(&conversation, &text).await {
                     return;
                 }
@@ -219,7 +255,7 @@ impl Engine {
                     conversation: conversation.clone(),
                     text,
                 });
-                self.start_run(&conversation, model).await;
+                self.start_run(&conversation, model, headroom).await;
             }
             Command::Seed {
                 conversation,
@@ -245,6 +281,10 @@ impl Engine {
                 if self.refuse_if_active(&conversation) {
                     return;
                 }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed {
+                    return;
+                }
                 let conv = self.conversation(&conversation);
                 // The answer being retried (partial or complete) is dropped from what is sent;
                 // in the store it stays, and the new answer becomes its sibling.
@@ -256,9 +296,12 @@ impl Engine {
                     self.error(Some(&conversation), "there is no message to retry".into());
                     return;
                 }
-                self.start_run(&conversation, None).await;
+                self.start_run(&conversation, None, headroom).await;
             }
             Command::Stop { conversation } => self.stop(&conversation).await,
+            Command::AllowOverBudget { conversation } => {
+                self.conversation(&conversation).budget_override = true;
+            }
             Command::SetModel { model } => self.config.model = model,
             Command::ApproveTool {
                 conversation,
@@ -319,10 +362,16 @@ impl Engine {
         }
     }
 
-    async fn start_run(&mut self, id: &ConversationId, model: Option<String>) {
+    async fn start_run(
+        &mut self,
+        id: &ConversationId,
+        model: Option<String>,
+        budget_headroom_usd: Option<f64>,
+    ) {
         self.next_run += 1;
         let model = model.unwrap_or_else(|| self.config.model.clone());
         let mut run = Run::new(self.next_run, model);
+        run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
         self.send_round(id);
@@ -330,9 +379,12 @@ impl Engine {
 
     /// Sends the history (fitted to the context window) for the next model round.
     pub(crate) fn send_round(&mut self, id: &ConversationId) {
-        let budget = self
-            .config
-            .context_tokens
+        let model = self.conversation(id).run.as_ref().map(|r| r.model.clone());
+        let context_tokens = model
+            .and_then(|m| self.models.get(&m))
+            .and_then(|info| info.context_length)
+            .unwrap_or(self.config.context_tokens);
+        let budget = context_tokens
             .saturating_sub(
                 self.config
                     .max_tokens
@@ -358,9 +410,15 @@ impl Engine {
             .map(|t| t.registry.specs(&t.filter))
             .unwrap_or_default();
         let (temperature, max_tokens) = (self.config.temperature, self.config.max_tokens);
+        let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
+            + messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content) + 4)
+                .sum::<u64>();
         let Some(run) = self.conversation(id).run.as_mut() else {
             return;
         };
+        run.prompt_estimate = prompt_estimate;
         let request = ChatRequest {
             model: run.model.clone(),
             system,
@@ -572,7 +630,10 @@ impl Engine {
                 format!("not run: the turn ended ({})", status.as_str()),
             ));
         }
-        let metrics = run.metrics(Instant::now());
+        let metrics = run.metrics(Instant::now(), self.models.get(&run.model));
+        if let Some(cost) = metrics.cost_usd {
+            self.memory_spend.add(id, cost);
+        }
         self.persist_finish(id, &run, status, error.clone(), &metrics)
             .await;
         self.bus.publish(EngineEvent::Done {

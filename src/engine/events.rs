@@ -111,6 +111,11 @@ pub enum Command {
         /// The model id.
         model: String,
     },
+    /// Let the conversation's next message through even if a spending limit is reached.
+    AllowOverBudget {
+        /// The conversation.
+        conversation: ConversationId,
+    },
     /// Stop every run and end the engine.
     Shutdown,
 }
@@ -274,6 +279,17 @@ pub enum EngineEvent {
         /// Whether the call failed (or was denied).
         is_error: bool,
     },
+    /// Spending is at 80% of a budget or more (the run still goes ahead).
+    BudgetWarning {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Which budget.
+        scope: crate::engine::budget::BudgetScope,
+        /// Spent so far in USD.
+        spent_usd: f64,
+        /// The limit in USD.
+        limit_usd: f64,
+    },
     /// The conversation got a title from the model.
     TitleChanged {
         /// The conversation.
@@ -326,6 +342,7 @@ impl EngineEvent {
             | EngineEvent::ToolDecision { conversation, .. }
             | EngineEvent::ToolResult { conversation, .. }
             | EngineEvent::TitleChanged { conversation, .. }
+            | EngineEvent::BudgetWarning { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. } => None,
@@ -347,6 +364,7 @@ impl EngineEvent {
             EngineEvent::ToolDecision { .. } => "tool_decision",
             EngineEvent::ToolResult { .. } => "tool_result",
             EngineEvent::TitleChanged { .. } => "title_changed",
+            EngineEvent::BudgetWarning { .. } => "budget_warning",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
             EngineEvent::Lagged { .. } => "lagged",
