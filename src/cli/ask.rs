@@ -92,7 +92,17 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             if event.conversation().is_some_and(|c| *c != conversation) {
                 continue;
             }
-            out.event(&event)?;
+            if let Err(e) = out.event(&event) {
+                if is_broken_pipe(&e) {
+                    // The reader went away (`rustbot ask ... | head`): stop quietly.
+                    handle.send(Command::Stop {
+                        conversation: conversation.clone(),
+                    });
+                    handle.send(Command::Shutdown);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(e);
+            }
             if let EngineEvent::ToolCall {
                 call_id,
                 name,
@@ -169,6 +179,13 @@ async fn ask_approval(name: &str, arguments: &str) -> Option<ApprovalScope> {
         "a" => Some(ApprovalScope::Always),
         _ => None,
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn read_prompt(words: &[String]) -> anyhow::Result<String> {
