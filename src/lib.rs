@@ -9,4 +9,5 @@ pub mod llm;
 pub mod logging;
 pub mod server;
 pub mod store;
+pub mod time;
 pub mod tools;

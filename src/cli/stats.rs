@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::cli::GlobalOpts;
-use crate::engine::budget::{DAY_MS, day_start_ms, days_from_civil, month_start_ms};
+use crate::engine::budget::{day_start_ms, month_start_ms};
 use crate::store::{Store, UsageTotals, now_ms};
+use crate::time::{DAY_MS, days_from_civil};
 
 /// Parses `YYYY-MM-DD` as the start of that UTC day, in unix milliseconds.
 fn parse_date(s: &str) -> anyhow::Result<i64> {

@@ -130,8 +130,7 @@ pub fn headroom_usd(limits: &BudgetLimits, spend: &Spend) -> Option<f64> {
         .reduce(f64::min)
 }
 
-/// Milliseconds in a day.
-pub const DAY_MS: i64 = 86_400_000;
+use crate::time::{DAY_MS, civil_from_days, days_from_civil};
 
 /// Unix milliseconds of the start of the UTC day containing `now_ms`.
 pub fn day_start_ms(now_ms: i64) -> i64 {
@@ -142,31 +141,6 @@ pub fn day_start_ms(now_ms: i64) -> i64 {
 pub fn month_start_ms(now_ms: i64) -> i64 {
     let (y, m, _) = civil_from_days(now_ms.div_euclid(DAY_MS));
     days_from_civil(y, m, 1) * DAY_MS
-}
-
-/// (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's algorithm: one
-/// calendar function does not justify a date crate).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Day number since 1970-01-01 of a civil date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
