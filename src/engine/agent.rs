@@ -259,6 +259,10 @@ impl Engine {
                 self.start_run(&conversation, None).await;
             }
             Command::Stop { conversation } => self.stop(&conversation).await,
+            Command::SetAgent {
+                conversation,
+                agent,
+            } => self.set_agent(&conversation, agent).await,
             Command::SetModel { model } => self.config.model = model,
             Command::ApproveTool {
                 conversation,
@@ -321,7 +325,9 @@ impl Engine {
 
     async fn start_run(&mut self, id: &ConversationId, model: Option<String>) {
         self.next_run += 1;
-        let model = model.unwrap_or_else(|| self.config.model.clone());
+        let model = model
+            .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
+            .unwrap_or_else(|| self.config.model.clone());
         let mut run = Run::new(self.next_run, model);
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
@@ -339,7 +345,7 @@ impl Engine {
                     .map_or(ANSWER_RESERVE_TOKENS, u64::from),
             )
             .max(1);
-        let system = self.config.system_prompt.clone();
+        let system = self.system_prompt_for(id);
         let (messages, dropped) =
             fit_history(system.as_deref(), &self.conversation(id).history, budget);
         if !self.go(id, AgentState::Sending) {
@@ -351,13 +357,18 @@ impl Engine {
                 dropped_turns: dropped,
             });
         }
-        let tools = self
+        let mut tools = self
             .config
             .tools
             .as_ref()
             .map(|t| t.registry.specs(&t.filter))
             .unwrap_or_default();
-        let (temperature, max_tokens) = (self.config.temperature, self.config.max_tokens);
+        tools.retain(|t| self.agent_allows(id, &t.name));
+        let temperature = self
+            .agent(id)
+            .and_then(|a| a.temperature)
+            .or(self.config.temperature);
+        let max_tokens = self.config.max_tokens;
         let Some(run) = self.conversation(id).run.as_mut() else {
             return;
         };

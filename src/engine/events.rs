@@ -48,6 +48,23 @@ pub enum ApprovalScope {
     Always,
 }
 
+/// What the engine needs to answer as an agent: everything already resolved, so the engine
+/// never reads agent files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentProfile {
+    /// The agent's name (stored with the conversation).
+    pub name: String,
+    /// Replaces the engine's system prompt (`None`: keep it).
+    pub system_prompt: Option<String>,
+    /// Replaces the engine's model (`None`: keep it; a `SendMessage` model still wins).
+    pub model: Option<String>,
+    /// Replaces the engine's temperature (`None`: keep it).
+    pub temperature: Option<f32>,
+    /// The tools the agent may call, within those the engine offers. Enforced: a call to any
+    /// other tool gets an error result and never runs.
+    pub tools: crate::tools::ToolFilter,
+}
+
 /// A request to the engine. The UI, `ask`, `serve` and `native-host` speak only this.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -105,6 +122,15 @@ pub enum Command {
         conversation: ConversationId,
         /// The call's id.
         call_id: String,
+    },
+    /// Answer in this conversation as this agent from the next run on (`None`: no agent, the
+    /// engine's own system prompt, model and tools). Sent before `NewConversation` (or the
+    /// first `SendMessage`), the agent's name is stored with the conversation.
+    SetAgent {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The agent, resolved by the door (see `agents::Agent::profile`).
+        agent: Option<AgentProfile>,
     },
     /// Use this model for requests from now on.
     SetModel {

@@ -5,6 +5,7 @@ pub mod bus;
 pub mod context;
 pub mod events;
 mod persist;
+mod persona;
 pub mod queue;
 mod run;
 pub mod state;
@@ -13,6 +14,8 @@ mod tool_loop;
 
 pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};
 pub use bus::{EventBus, Subscription};
-pub use events::{ApprovalScope, Command, ConversationId, EngineEvent, RunMetrics, RunStatus};
+pub use events::{
+    AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, RunMetrics, RunStatus,
+};
 pub use queue::{EventQueue, Priority};
 pub use state::{AgentState, StateMachine};

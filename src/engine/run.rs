@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::context::estimate_tokens;
-use crate::engine::events::RunMetrics;
+use crate::engine::events::{AgentProfile, RunMetrics};
 use crate::engine::state::StateMachine;
 use crate::llm::{ChatMessage, FinishReason, LlmError, ToolCall, ToolCallAccumulator, Usage};
 use crate::store::MessageId;
@@ -121,6 +121,8 @@ pub(crate) struct Conversation {
     pub last_user: Option<MessageId>,
     /// Kept in memory only, never stored (`Command::Seed`).
     pub ephemeral: bool,
+    /// The agent answering here (`Command::SetAgent`).
+    pub agent: Option<AgentProfile>,
 }
 
 impl Conversation {
@@ -132,6 +134,7 @@ impl Conversation {
             leaf: None,
             last_user: None,
             ephemeral: false,
+            agent: None,
         }
     }
 }
