@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::parse::parse_agent;
 use super::{Agent, AgentLoadError, AgentSource};
-use crate::config::{ResolvedSettings, UiSettings};
+use crate::config::{Config, Paths, UiSettings};
 
 /// The agent new conversations use, and the one the settings' instructions and personality
 /// belong to.
@@ -90,12 +90,26 @@ impl AgentRegistry {
         (registry, problems)
     }
 
-    /// `load` of the folder next to the config in use, with the settings' instructions and
+    /// `load` of the folder next to the config in use, with the config's instructions and
     /// personality applied to the default agent.
-    pub fn load_for(settings: &ResolvedSettings) -> (AgentRegistry, Vec<AgentLoadError>) {
-        let (mut registry, problems) = Self::load(&settings.paths.agents_dir());
-        registry.apply_preferences(&settings.config.ui);
+    pub fn load_for(paths: &Paths, config: &Config) -> (AgentRegistry, Vec<AgentLoadError>) {
+        let (mut registry, problems) = Self::load(&paths.agents_dir());
+        registry.apply_preferences(&config.ui);
         (registry, problems)
+    }
+
+    /// The agent called `name`, or an error that lists the names there are.
+    pub fn require(&self, name: &str) -> Result<&Agent, String> {
+        self.get(name).ok_or_else(|| {
+            format!(
+                "no agent is called `{name}`: the agents are {}{}",
+                self.names().join(", "),
+                self.dir
+                    .as_ref()
+                    .map(|d| format!(" (add your own as Markdown files in {})", d.display()))
+                    .unwrap_or_default()
+            )
+        })
     }
 
     /// Adds a user agent; a clash with an earlier user file is returned as an error.

@@ -53,9 +53,10 @@ impl std::fmt::Debug for AgentWatcher {
 }
 
 impl AgentWatcher {
-    /// Watches `dir` (created if missing). After each burst of changes the folder is loaded
-    /// again and, if the agents or problems differ from the last load, `on_change` is called
-    /// on the watcher's thread (the UI passes a closure that stores it and requests a repaint).
+    /// Watches `dir` (created if missing). After each burst of changes (settled for
+    /// `DEBOUNCE`) the folder is loaded again and `on_change` gets the result, on the watcher's
+    /// thread (the UI passes a closure that stores it and requests a repaint). The registry is
+    /// the raw folder: apply the settings' preferences (`apply_preferences`) in the callback.
     pub fn start(
         dir: &Path,
         on_change: impl Fn(AgentRegistry, Vec<AgentLoadError>) + Send + 'static,
@@ -119,8 +120,6 @@ fn reload_loop(
     rx: &mpsc::Receiver<()>,
     on_change: impl Fn(AgentRegistry, Vec<AgentLoadError>),
 ) {
-    let (mut last, problems) = AgentRegistry::load(dir);
-    let mut last_problems = describe(&problems);
     while rx.recv().is_ok() {
         loop {
             match rx.recv_timeout(DEBOUNCE) {
@@ -130,15 +129,6 @@ fn reload_loop(
             }
         }
         let (registry, problems) = AgentRegistry::load(dir);
-        let described = describe(&problems);
-        if registry != last || described != last_problems {
-            last = registry.clone();
-            last_problems = described;
-            on_change(registry, problems);
-        }
+        on_change(registry, problems);
     }
-}
-
-fn describe(problems: &[AgentLoadError]) -> Vec<String> {
-    problems.iter().map(ToString::to_string).collect()
 }
