@@ -213,3 +213,61 @@ async fn switching_the_agent_changes_the_next_request_and_the_name_is_stored() {
         .unwrap();
     assert_eq!(conv.agent.as_deref(), Some("writer"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switching_the_profile_sends_the_next_request_elsewhere() {
+    let ws = tempfile::tempdir().unwrap();
+    let engine_server = ScriptedServer::start(vec![
+        openai_answer(&["a"], false),
+        openai_answer(&["c"], false),
+    ]);
+    let profile_server = ScriptedServer::start(vec![openai_answer(&["b"], false)]);
+    let handle = start(&engine_server, ws.path(), None);
+    let sub = handle.subscribe();
+    let id = ConversationId::new();
+    let config = rustbot::config::Config::parse(
+        &format!(
+            "[profiles.local]\nprovider = \"custom\"\nbase_url = \"{}\"\nmodel = \"local-model\"\n",
+            profile_server.base_url()
+        ),
+        std::path::Path::new("config.toml"),
+    )
+    .unwrap();
+    let paths = rustbot::config::Paths::resolve(
+        Some(ws.path().join("config.toml")),
+        Some(ws.path().join("data")),
+    )
+    .unwrap();
+    let overrides = rustbot::config::Overrides::default();
+    let settings = rustbot::config::ResolvedSettings::resolve(config, &overrides, paths).unwrap();
+    let local = rustbot::bootstrap::provider_profile(&settings, &overrides, "local").unwrap();
+    assert!(rustbot::bootstrap::provider_profile(&settings, &overrides, "nope").is_err());
+    for (text, profile) in [
+        ("one", None),
+        ("two", Some(Some(local.clone()))),
+        ("three", Some(None)),
+    ] {
+        if let Some(profile) = profile {
+            handle.send(Command::SetProfile {
+                conversation: id.clone(),
+                profile,
+            });
+        }
+        handle.send(Command::SendMessage {
+            conversation: id.clone(),
+            text: text.into(),
+            model: None,
+        });
+        until_done(&sub).await;
+    }
+    let to_engine = engine_server.requests();
+    let to_profile = profile_server.requests();
+    assert_eq!((to_engine.len(), to_profile.len()), (2, 1));
+    assert_eq!(to_engine[0].json()["model"], "engine-model");
+    let b = to_profile[0].json();
+    assert_eq!(b["model"], "local-model");
+    // The history goes along: the profile's request holds the first exchange.
+    assert_eq!(b["messages"].as_array().unwrap().len(), 4, "{b}");
+    assert_eq!(to_engine[1].json()["model"], "engine-model");
+    handle.send(Command::Shutdown);
+}

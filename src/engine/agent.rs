@@ -262,7 +262,11 @@ impl Engine {
             Command::SetAgent {
                 conversation,
                 agent,
-            } => self.set_agent(&conversation, agent).await,
+            } => self.configure(&conversation, |c| c.agent = agent).await,
+            Command::SetProfile {
+                conversation,
+                profile,
+            } => self.configure(&conversation, |c| c.profile = profile).await,
             Command::SetModel { model } => self.config.model = model,
             Command::ApproveTool {
                 conversation,
@@ -327,7 +331,7 @@ impl Engine {
         self.next_run += 1;
         let model = model
             .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
-            .unwrap_or_else(|| self.config.model.clone());
+            .unwrap_or_else(|| self.base_model(id));
         let mut run = Run::new(self.next_run, model);
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
@@ -386,7 +390,7 @@ impl Engine {
             model: request.model.clone(),
         });
         tokio::spawn(stream_task(
-            Arc::clone(&self.config.provider),
+            self.provider_for(id),
             request,
             cancel,
             Arc::clone(&self.queue),

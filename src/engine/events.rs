@@ -65,6 +65,37 @@ pub struct AgentProfile {
     pub tools: crate::tools::ToolFilter,
 }
 
+/// A provider profile for one conversation (`Command::SetProfile`): the door builds the
+/// provider from a `[profiles.NAME]` table (`ResolvedSettings::resolve_with_profile`, then
+/// `llm::build_provider`).
+#[derive(Clone)]
+pub struct ProviderProfile {
+    /// The profile's name.
+    pub name: String,
+    /// The provider its requests go to.
+    pub provider: std::sync::Arc<dyn crate::llm::Provider>,
+    /// The model to ask (an agent's or a message's own model still wins).
+    pub model: String,
+}
+
+impl fmt::Debug for ProviderProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderProfile")
+            .field("name", &self.name)
+            .field("provider", &self.provider.id())
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl PartialEq for ProviderProfile {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.model == other.model
+            && std::sync::Arc::ptr_eq(&self.provider, &other.provider)
+    }
+}
+
 /// A request to the engine. The UI, `ask`, `serve` and `native-host` speak only this.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -131,6 +162,14 @@ pub enum Command {
         conversation: ConversationId,
         /// The agent, resolved by the door (see `agents::Agent::profile`).
         agent: Option<AgentProfile>,
+    },
+    /// Send this conversation's requests through this provider profile from the next run on
+    /// (`None`: the engine's own provider and model).
+    SetProfile {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The profile, with its provider already built.
+        profile: Option<ProviderProfile>,
     },
     /// Use this model for requests from now on.
     SetModel {

@@ -15,7 +15,8 @@ mod tool_loop;
 pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};
 pub use bus::{EventBus, Subscription};
 pub use events::{
-    AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, RunMetrics, RunStatus,
+    AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, ProviderProfile, RunMetrics,
+    RunStatus,
 };
 pub use queue::{EventQueue, Priority};
 pub use state::{AgentState, StateMachine};

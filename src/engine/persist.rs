@@ -22,8 +22,8 @@ impl Engine {
         self.config.store.clone()
     }
 
-    fn provider_id(&self) -> String {
-        self.config.provider.id().to_string()
+    fn provider_id(&self, id: &ConversationId) -> String {
+        self.provider_for(id).id().to_string()
     }
 
     /// Creates the conversation in the store (if there is one).
@@ -35,10 +35,10 @@ impl Engine {
         let agent = self.agent(id);
         let new = NewConversation {
             title: None,
-            provider: self.provider_id(),
+            provider: self.provider_id(id),
             model: agent
                 .and_then(|a| a.model.clone())
-                .unwrap_or_else(|| self.config.model.clone()),
+                .unwrap_or_else(|| self.base_model(id)),
             system_prompt: self.system_prompt_for(id).unwrap_or_default(),
             agent: agent.map(|a| a.name.clone()),
         };
@@ -315,7 +315,7 @@ impl Engine {
         let usage = (metrics.tokens_reported).then(|| UsageRecord {
             conversation_id: Some(id.0.clone()),
             message_id: Some(mid),
-            provider: self.provider_id(),
+            provider: self.provider_id(id),
             model: metrics.model.clone(),
             prompt_tokens: metrics.prompt_tokens as i64,
             completion_tokens: metrics.completion_tokens as i64,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::context::estimate_tokens;
-use crate::engine::events::{AgentProfile, RunMetrics};
+use crate::engine::events::{AgentProfile, ProviderProfile, RunMetrics};
 use crate::engine::state::StateMachine;
 use crate::llm::{ChatMessage, FinishReason, LlmError, ToolCall, ToolCallAccumulator, Usage};
 use crate::store::MessageId;
@@ -123,6 +123,8 @@ pub(crate) struct Conversation {
     pub ephemeral: bool,
     /// The agent answering here (`Command::SetAgent`).
     pub agent: Option<AgentProfile>,
+    /// The provider profile answering here (`Command::SetProfile`).
+    pub profile: Option<ProviderProfile>,
 }
 
 impl Conversation {
@@ -135,6 +137,7 @@ impl Conversation {
             last_user: None,
             ephemeral: false,
             agent: None,
+            profile: None,
         }
     }
 }
