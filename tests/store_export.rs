@@ -31,6 +31,7 @@ fn rich(s: &Store) {
         model: "gpt-x".into(),
         system_prompt: "You are terse.".into(),
         agent: Some("coder".into()),
+        profile: None,
     };
     s.create_conversation("c", &new).unwrap();
     s.set_pinned("c", true).unwrap();
@@ -191,6 +192,7 @@ fn export_contains_only_the_expected_fields() {
             "model",
             "system_prompt",
             "agent",
+            "profile",
             "created_at",
             "updated_at",
             "pinned",

@@ -41,6 +41,11 @@ impl Engine {
                 .unwrap_or_else(|| self.base_model(id)),
             system_prompt: self.system_prompt_for(id).unwrap_or_default(),
             agent: agent.map(|a| a.name.clone()),
+            profile: self
+                .conversation(id)
+                .profile
+                .as_ref()
+                .map(|p| p.name.clone()),
         };
         let key = id.0.clone();
         let result = store

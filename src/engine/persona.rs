@@ -56,12 +56,33 @@ impl Engine {
     ) {
         if self.conversations.contains_key(id) {
             change(self.conversation(id));
+            self.save_persona_names(id);
             return;
         }
         let stored = self.load_stored(id).await;
         change(self.conversation(id));
-        if !stored {
+        if stored {
+            self.save_persona_names(id);
+        } else {
             self.create_conversation(id).await;
         }
+    }
+
+    /// Records the conversation's agent and profile names in the store, when it is stored.
+    fn save_persona_names(&mut self, id: &ConversationId) {
+        let Some(store) = self.store_for(id) else {
+            return;
+        };
+        let conv = self.conversation(id);
+        let agent = conv.agent.as_ref().map(|a| a.name.clone());
+        let profile = conv.profile.as_ref().map(|p| p.name.clone());
+        let key = id.0.clone();
+        store.send("save the conversation's agent and profile", move |s| {
+            if s.conversation(&key)?.is_some() {
+                s.set_agent(&key, agent.as_deref())?;
+                s.set_profile(&key, profile.as_deref())?;
+            }
+            Ok(())
+        });
     }
 }

@@ -6,7 +6,7 @@ use super::error::{Result, StoreError};
 use super::{Conversation, ConversationSummary, ListFilter, NewConversation, Store, now_ms};
 
 pub(crate) const CONVERSATION_COLUMNS: &str = "id, title, provider, model, system_prompt, agent, \
-     created_at, updated_at, pinned, archived, selected_leaf_id";
+     created_at, updated_at, pinned, archived, selected_leaf_id, profile";
 
 pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<Conversation> {
     Ok(Conversation {
@@ -21,6 +21,7 @@ pub(crate) fn conversation_from_row(r: &Row<'_>) -> rusqlite::Result<Conversatio
         pinned: r.get(8)?,
         archived: r.get(9)?,
         selected_leaf_id: r.get(10)?,
+        profile: r.get(11)?,
     })
 }
 
@@ -60,8 +61,8 @@ impl Store {
         let now = now_ms();
         let inserted = self.conn.execute(
             "INSERT INTO conversations
-                (id, title, provider, model, system_prompt, agent, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                (id, title, provider, model, system_prompt, agent, created_at, updated_at, profile)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)
              ON CONFLICT(id) DO NOTHING",
             params![
                 id,
@@ -70,7 +71,8 @@ impl Store {
                 new.model,
                 new.system_prompt,
                 new.agent,
-                now
+                now,
+                new.profile
             ],
         )?;
         if inserted == 0 {
@@ -128,6 +130,24 @@ impl Store {
         let changed = self.conn.execute(
             "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, title, now_ms()],
+        )?;
+        expect_one(changed, id)
+    }
+
+    /// Records the agent (persona) that answers in the conversation.
+    pub fn set_agent(&self, id: &str, agent: Option<&str>) -> Result<()> {
+        let changed = self.conn.execute(
+            "UPDATE conversations SET agent = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, agent, now_ms()],
+        )?;
+        expect_one(changed, id)
+    }
+
+    /// Records the provider profile the conversation uses.
+    pub fn set_profile(&self, id: &str, profile: Option<&str>) -> Result<()> {
+        let changed = self.conn.execute(
+            "UPDATE conversations SET profile = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, profile, now_ms()],
         )?;
         expect_one(changed, id)
     }

@@ -141,8 +141,8 @@ impl Store {
         };
         tx.execute(
             "INSERT INTO conversations (id, title, provider, model, system_prompt, agent,
-                 created_at, updated_at, pinned, archived)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 created_at, updated_at, pinned, archived, profile)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 id,
                 conv.title,
@@ -153,7 +153,8 @@ impl Store {
                 conv.created_at,
                 conv.updated_at,
                 conv.pinned,
-                conv.archived
+                conv.archived,
+                conv.profile
             ],
         )?;
         let mut new_ids: HashMap<MessageId, MessageId> = HashMap::new();
@@ -277,6 +278,7 @@ impl Store {
                 model: model.clone().unwrap_or_default(),
                 system_prompt: system.join("\n\n"),
                 agent: None,
+                profile: None,
             },
         )?;
         let mut parent = None;

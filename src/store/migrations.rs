@@ -142,7 +142,13 @@ END;
 "#;
 
 /// All migrations in order; index i upgrades version i to i+1.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// v4: the provider profile a conversation uses.
+pub const V4: &str = r#"
+ALTER TABLE conversations ADD COLUMN profile TEXT;
+"#;
+
+/// Every migration in order; `MIGRATIONS[n]` takes a database from version n to n + 1.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -147,6 +147,8 @@ pub struct NewConversation {
     pub system_prompt: String,
     /// Agent (persona) name, if one was chosen.
     pub agent: Option<String>,
+    /// Provider profile name, if one was chosen.
+    pub profile: Option<String>,
 }
 
 /// A stored conversation with all its metadata.
@@ -164,6 +166,9 @@ pub struct Conversation {
     pub system_prompt: String,
     /// Agent (persona) name.
     pub agent: Option<String>,
+    /// Provider profile name.
+    #[serde(default)]
+    pub profile: Option<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
     /// Last change (new message, rename), unix ms.
