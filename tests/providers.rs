@@ -425,3 +425,55 @@ async fn models_are_listed_with_context_and_prices() {
             .starts_with("GET /v1/models")
     );
 }
+
+/// Replays bytes captured from a real server (tests/fixtures), dribbled.
+fn captured(name: &str) -> Vec<Step> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    vec![
+        Step::Bytes(sse_head()),
+        Step::Dribble(std::fs::read(path).unwrap()),
+    ]
+}
+
+#[tokio::test]
+async fn captured_llama_server_stream_with_usage_and_timings() {
+    let server = ScriptedServer::start(vec![captured("llama_server_text.sse")]);
+    let out = run(&provider(ProviderKind::Custom, &server, 5)).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    assert!(!out.text.trim().is_empty());
+    assert!(
+        out.events
+            .contains(&StreamEvent::Usage(rustbot::llm::Usage {
+                prompt_tokens: 35,
+                completion_tokens: 29,
+                cost_usd: None
+            }))
+    );
+    assert_eq!(
+        out.events.last(),
+        Some(&StreamEvent::Finished(FinishReason::Stop))
+    );
+}
+
+#[tokio::test]
+async fn captured_llama_cpp_python_tool_call_with_repeated_names() {
+    let server = ScriptedServer::start(vec![captured("llama_cpp_python_tool_call.sse")]);
+    let out = run(&provider(ProviderKind::Custom, &server, 5)).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+    let mut acc = ToolCallAccumulator::default();
+    out.events.iter().for_each(|e| acc.push(e));
+    let calls = acc.finish();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].name, "read_file",
+        "the repeated name is not doubled"
+    );
+    let args: serde_json::Value = serde_json::from_str(&calls[0].arguments).unwrap();
+    assert!(args["path"].is_string(), "{args}");
+    assert_eq!(
+        out.events.last(),
+        Some(&StreamEvent::Finished(FinishReason::ToolCalls))
+    );
+}
