@@ -1,0 +1,397 @@
+//! The eframe application: drains engine events into the view-model at the start of each frame
+//! (within a small time budget), draws the panels, and applies their actions at the end of the
+//! frame. Never blocks: settings are saved on a background thread.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Command, ConversationId};
+use crate::ui::chat::{ChatAction, ChatView};
+use crate::ui::input::{InputAction, InputBox};
+use crate::ui::link::EngineLink;
+use crate::ui::panels;
+use crate::ui::settings::{SettingsAction, SettingsPage, UiSettings};
+use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
+use crate::ui::view_model::{ViewModel, now_ms};
+
+/// Drain engine events for at most this long per frame, then draw and come back.
+const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+
+/// Saves settings somewhere durable (config file, keyring). Runs on a background thread;
+/// returns the sentence to show when it fails.
+pub type SaveSettingsFn = Box<dyn Fn(&UiSettings) -> Result<(), String> + Send>;
+
+/// The part of the window's state eframe saves between runs (window size and position are
+/// saved by eframe itself).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PersistedUi {
+    /// The page shown last.
+    pub page: Page,
+}
+
+/// An action from any panel, applied by the app at the end of the frame.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppAction {
+    /// From the sidebar.
+    Sidebar(SidebarAction),
+    /// From the chat view.
+    Chat(ChatAction),
+    /// From the input box.
+    Input(InputAction),
+    /// From the settings page.
+    Settings(SettingsAction),
+}
+
+/// Everything the app needs at start.
+pub struct AppParts {
+    /// The engine.
+    pub engine: EngineLink,
+    /// The settings in effect at start.
+    pub settings: UiSettings,
+    /// Where changed settings go; `None` keeps them for this run only.
+    pub save_settings: Option<SaveSettingsFn>,
+}
+
+struct SettingsSaver {
+    to_thread: mpsc::Sender<UiSettings>,
+    errors: mpsc::Receiver<String>,
+}
+
+impl SettingsSaver {
+    fn spawn(save: SaveSettingsFn, ctx: egui::Context) -> Self {
+        let (to_thread, from_ui) = mpsc::channel::<UiSettings>();
+        let (error_tx, errors) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("rustbot-settings-saver".into())
+            .spawn(move || {
+                while let Ok(mut settings) = from_ui.recv() {
+                    // Only the latest settings matter.
+                    while let Ok(newer) = from_ui.try_recv() {
+                        settings = newer;
+                    }
+                    let message = match save(&settings) {
+                        Ok(()) => String::new(),
+                        Err(e) => format!("Could not save the settings: {e}"),
+                    };
+                    if error_tx.send(message).is_err() {
+                        break;
+                    }
+                    ctx.request_repaint();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("could not start the settings saver thread: {e}");
+        }
+        Self { to_thread, errors }
+    }
+}
+
+/// The Rustbot window.
+pub struct RustbotApp {
+    persisted: PersistedUi,
+    vm: ViewModel,
+    engine: EngineLink,
+    chat: ChatView,
+    input: InputBox,
+    sidebar: Sidebar,
+    settings_page: SettingsPage,
+    applied: UiSettings,
+    saver: Option<SettingsSaver>,
+    events: panels::EventLog,
+}
+
+impl RustbotApp {
+    /// Builds the app inside eframe (or an egui_kittest harness).
+    pub fn new(cc: &eframe::CreationContext<'_>, parts: AppParts) -> Self {
+        let persisted: PersistedUi = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        Self::with_context(&cc.egui_ctx, parts, persisted)
+    }
+
+    /// Builds the app for an existing context.
+    pub fn with_context(ctx: &egui::Context, parts: AppParts, persisted: PersistedUi) -> Self {
+        let AppParts {
+            engine,
+            settings,
+            save_settings,
+        } = parts;
+        engine.attach(ctx);
+        apply_look(ctx, &settings);
+        let saver = save_settings.map(|save| SettingsSaver::spawn(save, ctx.clone()));
+        let mut input = InputBox::default();
+        input.request_focus();
+        Self {
+            persisted,
+            vm: ViewModel::new(),
+            engine,
+            chat: ChatView::default(),
+            input,
+            sidebar: Sidebar::default(),
+            settings_page: SettingsPage::new(settings.clone()),
+            applied: settings,
+            saver,
+            events: panels::EventLog::default(),
+        }
+    }
+
+    /// The view-model (for tests and storage).
+    pub fn view_model(&self) -> &ViewModel {
+        &self.vm
+    }
+
+    /// The view-model, to fill it from storage.
+    pub fn view_model_mut(&mut self) -> &mut ViewModel {
+        &mut self.vm
+    }
+
+    /// The page shown.
+    pub fn page(&self) -> Page {
+        self.persisted.page
+    }
+
+    /// The settings in effect.
+    pub fn settings(&self) -> &UiSettings {
+        &self.applied
+    }
+
+    /// Drains waiting engine events into the view-model, for at most [`DRAIN_BUDGET`].
+    fn drain_events(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        let now = now_ms();
+        while let Some(event) = self.engine.try_recv() {
+            self.vm.apply(&event, now);
+            self.events.push(&event, now);
+            if start.elapsed() > DRAIN_BUDGET {
+                // More may be waiting: draw what we have and come back.
+                ctx.request_repaint();
+                break;
+            }
+        }
+        if let Some(saver) = &self.saver {
+            while let Ok(message) = saver.errors.try_recv() {
+                self.settings_page.status = (!message.is_empty()).then_some(message);
+            }
+        }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context, actions: &mut Vec<AppAction>) {
+        let new_chat = KeyboardShortcut::new(Modifiers::COMMAND, Key::N);
+        let search = KeyboardShortcut::new(Modifiers::COMMAND, Key::K);
+        let settings = KeyboardShortcut::new(Modifiers::COMMAND, Key::Comma);
+        ctx.input_mut(|i| {
+            if i.consume_shortcut(&new_chat) {
+                actions.push(AppAction::Sidebar(SidebarAction::NewChat));
+            }
+            if i.consume_shortcut(&search) {
+                self.sidebar.focus_search();
+            }
+            if i.consume_shortcut(&settings) {
+                actions.push(AppAction::Sidebar(SidebarAction::Navigate(Page::Settings)));
+            }
+        });
+    }
+
+    fn chat_page_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<AppAction>) {
+        if let Some(message) = self.applied.missing_key_message() {
+            egui::Frame::new()
+                .stroke((1.0, ui.visuals().warn_fg_color))
+                .corner_radius(6.0)
+                .inner_margin(8)
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.horizontal_wrapped(|ui| {
+                        ui.colored_label(ui.visuals().warn_fg_color, message);
+                        if ui.button("Open Settings").clicked() {
+                            actions
+                                .push(AppAction::Sidebar(SidebarAction::Navigate(Page::Settings)));
+                        }
+                    });
+                });
+            ui.add_space(6.0);
+        }
+        if let Some(notice) = self.vm.global_notices.last().cloned() {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(ui.visuals().error_fg_color, notice);
+                if ui.small_button("Dismiss").clicked() {
+                    self.vm.global_notices.clear();
+                }
+            });
+        }
+
+        let selected = self.vm.selected();
+        let run_active = selected.is_some_and(|c| c.run.is_active());
+        let last_user = selected.and_then(|c| c.last_user_text()).map(str::to_owned);
+        egui::Panel::bottom("rustbot_input")
+            .show_separator_line(false)
+            .frame(egui::Frame::new().inner_margin(egui::Margin::symmetric(0, 8)))
+            .show(ui, |ui| {
+                if let Some(a) = self.input.ui(ui, run_active, last_user.as_deref()) {
+                    actions.push(AppAction::Input(a));
+                }
+            });
+
+        match self.vm.selected() {
+            Some(conv) => {
+                if let Some(a) = self.chat.ui(ui, conv) {
+                    actions.push(AppAction::Chat(a));
+                }
+            }
+            None => {
+                ui.add_space(ui.available_height() * 0.35);
+                ui.vertical_centered(|ui| {
+                    ui.heading("Ask anything.");
+                    ui.weak("Enter sends · Shift+Enter adds a line · Esc stops");
+                });
+            }
+        }
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, action: AppAction) {
+        let now = now_ms();
+        match action {
+            AppAction::Sidebar(SidebarAction::NewChat) => {
+                self.persisted.page = Page::Chat;
+                // A conversation is created when its first message is sent, so an empty
+                // "New chat" leaves nothing behind.
+                self.vm.clear_selection();
+                self.input.request_focus();
+            }
+            AppAction::Sidebar(SidebarAction::Select(id)) => {
+                self.persisted.page = Page::Chat;
+                self.vm.select(id, now);
+                self.chat.scroll_to_latest();
+                self.input.request_focus();
+            }
+            AppAction::Sidebar(SidebarAction::Navigate(page)) => {
+                self.persisted.page = page;
+                if page == Page::Chat {
+                    self.input.request_focus();
+                }
+            }
+            AppAction::Input(InputAction::Send(text)) => {
+                let conversation = match self.vm.selected_id() {
+                    Some(id) => id.clone(),
+                    None => {
+                        let id = ConversationId::new();
+                        self.engine.send(Command::NewConversation {
+                            conversation: id.clone(),
+                        });
+                        self.vm.select(id.clone(), now);
+                        id
+                    }
+                };
+                self.vm.user_sent(&conversation, &text, now);
+                self.engine
+                    .send(Command::SendMessage { conversation, text });
+                self.chat.scroll_to_latest();
+            }
+            AppAction::Input(InputAction::Stop) => {
+                if let Some(id) = self.vm.selected_id().cloned() {
+                    self.stop(id);
+                }
+            }
+            AppAction::Chat(ChatAction::Retry(conversation)) => {
+                self.vm.retry_requested(&conversation, now);
+                self.engine.send(Command::Retry { conversation });
+                self.chat.scroll_to_latest();
+                self.input.request_focus();
+            }
+            AppAction::Settings(SettingsAction::Changed(settings)) => {
+                self.apply_settings(ctx, settings);
+            }
+        }
+    }
+
+    fn stop(&mut self, conversation: ConversationId) {
+        self.vm.stop_requested(&conversation);
+        self.engine.send(Command::Stop { conversation });
+        self.input.request_focus();
+    }
+
+    fn apply_settings(&mut self, ctx: &egui::Context, settings: UiSettings) {
+        if settings == self.applied {
+            return;
+        }
+        if settings.model != self.applied.model && !settings.model.trim().is_empty() {
+            self.engine.send(Command::SetModel {
+                model: settings.model.trim().to_string(),
+            });
+        }
+        if settings.theme != self.applied.theme || settings.font_size != self.applied.font_size {
+            apply_look(ctx, &settings);
+        }
+        if let Some(saver) = &self.saver
+            && saver.to_thread.send(settings.clone()).is_err()
+        {
+            self.settings_page.status = Some("Could not save the settings.".into());
+        }
+        self.applied = settings;
+    }
+}
+
+impl eframe::App for RustbotApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain_events(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        let mut actions = Vec::new();
+        self.shortcuts(&ctx, &mut actions);
+
+        egui::Panel::left("rustbot_sidebar")
+            .resizable(true)
+            .default_size(240.0)
+            .size_range(160.0..=420.0)
+            .show(ui, |ui| {
+                if let Some(a) = self.sidebar.ui(ui, &self.vm, self.persisted.page, now_ms()) {
+                    actions.push(AppAction::Sidebar(a));
+                }
+            });
+
+        egui::CentralPanel::default_margins().show(ui, |ui| match self.persisted.page {
+            Page::Chat => self.chat_page_ui(ui, &mut actions),
+            Page::Settings => {
+                if let Some(a) = self.settings_page.ui(ui) {
+                    actions.push(AppAction::Settings(a));
+                }
+            }
+            Page::Events => self.events.ui(ui),
+            Page::Stats => panels::stats_ui(ui, &self.vm, &self.events),
+        });
+
+        for action in actions {
+            self.apply(&ctx, action);
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+    }
+}
+
+/// Applies theme and font size to every style (dark and light), and turns off the text
+/// cursor's blinking so an idle window requests no repaints.
+pub fn apply_look(ctx: &egui::Context, settings: &UiSettings) {
+    use egui::{FontId, TextStyle};
+    ctx.set_theme(settings.theme.preference());
+    let size = settings.font_size.clamp(8.0, 40.0);
+    ctx.all_styles_mut(|style| {
+        style.visuals.text_cursor.blink = false;
+        style.text_styles = [
+            (TextStyle::Small, FontId::proportional(size * 0.75)),
+            (TextStyle::Body, FontId::proportional(size)),
+            (TextStyle::Button, FontId::proportional(size)),
+            (TextStyle::Heading, FontId::proportional(size * 1.4)),
+            (TextStyle::Monospace, FontId::monospace(size * 0.95)),
+        ]
+        .into();
+    });
+}

@@ -1,0 +1,656 @@
+//! What the window shows, kept apart from how it is drawn: conversations, their messages and
+//! the run state of each. Pure data updated by [`EngineEvent`]s and by the user's own actions;
+//! no egui in here, so it is tested without a window.
+
+use std::collections::HashMap;
+
+use crate::engine::{ConversationId, EngineEvent, RunStatus};
+
+/// Milliseconds since the Unix epoch (wall clock), as shown next to messages.
+pub type UnixMs = i64;
+
+/// The wall clock now, in [`UnixMs`].
+pub fn now_ms() -> UnixMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The person at the keyboard.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStatus {
+    /// A user message sent but not yet confirmed by the engine.
+    Pending,
+    /// An answer still streaming in.
+    Streaming,
+    /// Finished normally (or a confirmed user message).
+    Complete,
+    /// The user stopped the answer; the text is the partial answer.
+    Stopped,
+    /// An error ended the answer; `error` says why.
+    Failed,
+}
+
+impl From<RunStatus> for MessageStatus {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Complete => MessageStatus::Complete,
+            RunStatus::Stopped => MessageStatus::Stopped,
+            RunStatus::Failed => MessageStatus::Failed,
+        }
+    }
+}
+
+/// One message as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageVm {
+    /// Unique within the view-model; stable while the message lives (used for caches and ids).
+    pub id: u64,
+    /// Who wrote it.
+    pub role: Role,
+    /// The text (Markdown for answers).
+    pub text: String,
+    /// The model that answered (answers only).
+    pub model: Option<String>,
+    /// When it was written or began.
+    pub created_ms: UnixMs,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// The engine's sentence when it failed.
+    pub error: Option<String>,
+    /// Bumped on every change, so caches of parsed or measured content know to refresh.
+    pub revision: u64,
+}
+
+/// What a conversation's run is doing, for the Send/Stop button and the status line.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum RunState {
+    /// Nothing running: the user may send.
+    #[default]
+    Idle,
+    /// A message was sent; waiting for the engine to start the request.
+    Sending,
+    /// The request is out; waiting for the first token.
+    Waiting {
+        /// The model asked.
+        model: String,
+    },
+    /// A failed request will be tried again.
+    Retrying {
+        /// The attempt about to be made.
+        attempt: u32,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Tokens are arriving.
+    Streaming,
+    /// Stop was asked for; waiting for the engine to end the run.
+    Stopping,
+}
+
+impl RunState {
+    /// Whether a run is in flight (the Send button is a Stop button then).
+    pub fn is_active(&self) -> bool {
+        !matches!(self, RunState::Idle)
+    }
+}
+
+/// One conversation as shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationVm {
+    /// Its id.
+    pub id: ConversationId,
+    /// The title shown in the sidebar.
+    pub title: String,
+    /// When it was created.
+    pub created_ms: UnixMs,
+    /// When something last happened in it.
+    pub updated_ms: UnixMs,
+    /// Its messages, oldest first.
+    pub messages: Vec<MessageVm>,
+    /// What its run is doing.
+    pub run: RunState,
+    /// An error sentence not tied to a message (e.g. the engine refused the request).
+    pub notice: Option<String>,
+    /// Older turns left out of the last request, if any.
+    pub trimmed_turns: Option<usize>,
+}
+
+/// The title a conversation gets before it has a user message.
+pub const UNTITLED: &str = "New chat";
+
+impl ConversationVm {
+    fn new(id: ConversationId, now: UnixMs) -> Self {
+        Self {
+            id,
+            title: UNTITLED.to_string(),
+            created_ms: now,
+            updated_ms: now,
+            messages: Vec::new(),
+            run: RunState::Idle,
+            notice: None,
+            trimmed_turns: None,
+        }
+    }
+
+    /// The answer being streamed now, if any.
+    pub fn streaming_answer(&self) -> Option<&MessageVm> {
+        self.messages
+            .last()
+            .filter(|m| m.role == Role::Assistant && m.status == MessageStatus::Streaming)
+    }
+
+    /// The text of the last user message (for "Up edits the last message").
+    pub fn last_user_text(&self) -> Option<&str> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| m.text.as_str())
+    }
+}
+
+/// A row of the sidebar's conversation list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    /// Its id.
+    pub id: ConversationId,
+    /// Its title.
+    pub title: String,
+    /// When something last happened in it.
+    pub updated_ms: UnixMs,
+    /// Whether a run is in flight.
+    pub running: bool,
+}
+
+/// Everything the window shows that comes from the engine or the user's actions.
+#[derive(Debug, Default)]
+pub struct ViewModel {
+    conversations: Vec<ConversationVm>,
+    index: HashMap<ConversationId, usize>,
+    selected: Option<ConversationId>,
+    next_message_id: u64,
+    next_revision: u64,
+    /// Errors not tied to a conversation, newest last.
+    pub global_notices: Vec<String>,
+    /// Events the engine dropped for us since the start (we fell behind).
+    pub lagged_events: u64,
+}
+
+const TITLE_CHARS: usize = 48;
+
+impl ViewModel {
+    /// An empty view-model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// All conversations in the order they were first seen.
+    pub fn conversations(&self) -> &[ConversationVm] {
+        &self.conversations
+    }
+
+    /// One conversation.
+    pub fn conversation(&self, id: &ConversationId) -> Option<&ConversationVm> {
+        self.index.get(id).map(|&i| &self.conversations[i])
+    }
+
+    /// The conversation shown in the chat view.
+    pub fn selected(&self) -> Option<&ConversationVm> {
+        self.selected.as_ref().and_then(|id| self.conversation(id))
+    }
+
+    /// The id of the conversation shown in the chat view.
+    pub fn selected_id(&self) -> Option<&ConversationId> {
+        self.selected.as_ref()
+    }
+
+    /// Shows this conversation (adding it if unknown).
+    pub fn select(&mut self, id: ConversationId, now: UnixMs) {
+        self.ensure(&id, now);
+        self.selected = Some(id);
+    }
+
+    /// Shows no conversation (a new chat not yet sent).
+    pub fn clear_selection(&mut self) {
+        self.selected = None;
+    }
+
+    /// Sidebar rows: newest activity first, filtered by `query` (case-insensitive, in titles
+    /// and message text).
+    pub fn summaries(&self, query: &str) -> Vec<ConversationSummary> {
+        let query = query.trim().to_lowercase();
+        let mut rows: Vec<ConversationSummary> = self
+            .conversations
+            .iter()
+            .filter(|c| {
+                query.is_empty()
+                    || c.title.to_lowercase().contains(&query)
+                    || c.messages
+                        .iter()
+                        .any(|m| m.text.to_lowercase().contains(&query))
+            })
+            .map(|c| ConversationSummary {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                updated_ms: c.updated_ms,
+                running: c.run.is_active(),
+            })
+            .collect();
+        rows.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(b.id.cmp(&a.id)));
+        rows
+    }
+
+    /// Adds a conversation the engine (or storage) knows about, keeping an existing one.
+    pub fn add_conversation(&mut self, id: ConversationId, title: Option<String>, now: UnixMs) {
+        let conv = self.ensure(&id, now);
+        if let Some(title) = title {
+            conv.title = title;
+        }
+    }
+
+    /// Records the user's message the moment it is sent, before the engine confirms it.
+    pub fn user_sent(&mut self, id: &ConversationId, text: &str, now: UnixMs) {
+        let message = self.new_message(Role::User, text.to_string(), None, now);
+        let conv = self.ensure(id, now);
+        conv.messages.push(MessageVm {
+            status: MessageStatus::Pending,
+            ..message
+        });
+        conv.run = RunState::Sending;
+        conv.notice = None;
+        conv.updated_ms = now;
+        if conv.title == UNTITLED {
+            conv.title = title_from(text);
+        }
+    }
+
+    /// Records that the user asked to answer the last message again.
+    pub fn retry_requested(&mut self, id: &ConversationId, now: UnixMs) {
+        let conv = self.ensure(id, now);
+        conv.run = RunState::Sending;
+        conv.notice = None;
+    }
+
+    /// Records that the user asked to stop the run.
+    pub fn stop_requested(&mut self, id: &ConversationId) {
+        if let Some(&i) = self.index.get(id)
+            && self.conversations[i].run.is_active()
+        {
+            self.conversations[i].run = RunState::Stopping;
+        }
+    }
+
+    /// Applies one engine event. Events of conversations not yet seen add them.
+    pub fn apply(&mut self, event: &EngineEvent, now: UnixMs) {
+        match event {
+            EngineEvent::ConversationCreated { conversation } => {
+                self.ensure(conversation, now);
+            }
+            EngineEvent::UserMessage { conversation, text } => {
+                let revision = self.bump();
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                if let Some(pending) = conv
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.status == MessageStatus::Pending && m.text == *text)
+                {
+                    pending.status = MessageStatus::Complete;
+                    pending.revision = revision;
+                } else {
+                    // Sent by another door (serve, native host) or before we subscribed.
+                    let message = self.new_message(Role::User, text.clone(), None, now);
+                    let conv = self.ensure(conversation, now);
+                    if conv.title == UNTITLED {
+                        conv.title = title_from(text);
+                    }
+                    conv.messages.push(message);
+                }
+            }
+            EngineEvent::State { .. } => {}
+            EngineEvent::RunStarted {
+                conversation,
+                model,
+            } => {
+                let message = self.new_message(Role::Assistant, String::new(), Some(model), now);
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                conv.notice = None;
+                if conv.streaming_answer().is_none() {
+                    conv.messages.push(MessageVm {
+                        status: MessageStatus::Streaming,
+                        ..message
+                    });
+                }
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Waiting {
+                        model: model.clone(),
+                    };
+                }
+            }
+            EngineEvent::ContextTrimmed {
+                conversation,
+                dropped_turns,
+            } => {
+                self.ensure(conversation, now).trimmed_turns = Some(*dropped_turns);
+            }
+            EngineEvent::Text {
+                conversation,
+                delta,
+            } => {
+                let revision = self.bump();
+                let message = self.new_message(Role::Assistant, String::new(), None, now);
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                if conv.streaming_answer().is_none() {
+                    conv.messages.push(MessageVm {
+                        status: MessageStatus::Streaming,
+                        ..message
+                    });
+                }
+                if let Some(last) = conv.messages.last_mut() {
+                    last.text.push_str(delta);
+                    last.revision = revision;
+                }
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Streaming;
+                }
+            }
+            EngineEvent::Usage { .. } => {}
+            EngineEvent::Retrying {
+                conversation,
+                attempt,
+                reason,
+                ..
+            } => {
+                let conv = self.ensure(conversation, now);
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Retrying {
+                        attempt: *attempt,
+                        reason: reason.clone(),
+                    };
+                }
+            }
+            EngineEvent::Done {
+                conversation,
+                status,
+                text,
+                error,
+                metrics,
+                ..
+            } => {
+                let revision = self.bump();
+                let message = self.new_message(Role::Assistant, String::new(), None, now);
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                conv.run = RunState::Idle;
+                if conv.streaming_answer().is_none() {
+                    if text.is_empty() && error.is_none() && *status == RunStatus::Complete {
+                        return;
+                    }
+                    conv.messages.push(message);
+                }
+                if let Some(last) = conv.messages.last_mut() {
+                    last.text.clone_from(text);
+                    last.status = (*status).into();
+                    last.error.clone_from(error);
+                    if !metrics.model.is_empty() {
+                        last.model = Some(metrics.model.clone());
+                    }
+                    last.revision = revision;
+                }
+            }
+            EngineEvent::Error {
+                conversation: Some(conversation),
+                message,
+            } => {
+                let conv = self.ensure(conversation, now);
+                conv.notice = Some(message.clone());
+                if matches!(conv.run, RunState::Sending | RunState::Stopping)
+                    && conv.streaming_answer().is_none()
+                {
+                    conv.run = RunState::Idle;
+                }
+            }
+            EngineEvent::Error {
+                conversation: None,
+                message,
+            } => self.global_notices.push(message.clone()),
+            EngineEvent::Lagged { dropped } => self.lagged_events += dropped,
+        }
+    }
+
+    fn ensure(&mut self, id: &ConversationId, now: UnixMs) -> &mut ConversationVm {
+        let i = match self.index.get(id) {
+            Some(&i) => i,
+            None => {
+                self.conversations
+                    .push(ConversationVm::new(id.clone(), now));
+                let i = self.conversations.len() - 1;
+                self.index.insert(id.clone(), i);
+                i
+            }
+        };
+        &mut self.conversations[i]
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.next_revision += 1;
+        self.next_revision
+    }
+
+    fn new_message(
+        &mut self,
+        role: Role,
+        text: String,
+        model: Option<&String>,
+        now: UnixMs,
+    ) -> MessageVm {
+        self.next_message_id += 1;
+        let revision = self.bump();
+        MessageVm {
+            id: self.next_message_id,
+            role,
+            text,
+            model: model.cloned(),
+            created_ms: now,
+            status: MessageStatus::Complete,
+            error: None,
+            revision,
+        }
+    }
+}
+
+/// A sidebar title from the first user message: its first line, shortened.
+pub fn title_from(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+    let Some(line) = line else {
+        return UNTITLED.to_string();
+    };
+    if line.chars().count() <= TITLE_CHARS {
+        line.to_string()
+    } else {
+        let mut short: String = line.chars().take(TITLE_CHARS - 1).collect();
+        short.push('…');
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RunMetrics;
+
+    fn conv(s: &str) -> ConversationId {
+        ConversationId::from(s)
+    }
+
+    fn text(c: &str, delta: &str) -> EngineEvent {
+        EngineEvent::Text {
+            conversation: conv(c),
+            delta: delta.into(),
+        }
+    }
+
+    fn done(c: &str, status: RunStatus, text: &str, error: Option<&str>) -> EngineEvent {
+        EngineEvent::Done {
+            conversation: conv(c),
+            status,
+            reason: "x".into(),
+            text: text.into(),
+            error: error.map(String::from),
+            metrics: RunMetrics {
+                model: "m1".into(),
+                ..RunMetrics::default()
+            },
+        }
+    }
+
+    fn started(c: &str) -> EngineEvent {
+        EngineEvent::RunStarted {
+            conversation: conv(c),
+            model: "m1".into(),
+        }
+    }
+
+    #[test]
+    fn a_sent_message_streams_an_answer_and_ends_idle() {
+        let mut vm = ViewModel::new();
+        vm.select(conv("a"), 1);
+        vm.user_sent(&conv("a"), "Hello there", 2);
+        assert_eq!(
+            vm.selected().map(|c| c.run.clone()),
+            Some(RunState::Sending)
+        );
+        vm.apply(
+            &EngineEvent::UserMessage {
+                conversation: conv("a"),
+                text: "Hello there".into(),
+            },
+            3,
+        );
+        vm.apply(&started("a"), 4);
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert!(matches!(c.run, RunState::Waiting { .. }));
+        assert_eq!(
+            c.messages.len(),
+            2,
+            "user message confirmed, not duplicated"
+        );
+        assert_eq!(c.messages[0].status, MessageStatus::Complete);
+        vm.apply(&text("a", "Hi"), 5);
+        vm.apply(&text("a", "!"), 6);
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert_eq!(c.run, RunState::Streaming);
+        assert_eq!(c.messages[1].text, "Hi!");
+        assert_eq!(c.messages[1].status, MessageStatus::Streaming);
+        let rev = c.messages[1].revision;
+        vm.apply(&done("a", RunStatus::Complete, "Hi!", None), 7);
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert_eq!(c.run, RunState::Idle);
+        assert_eq!(c.messages[1].status, MessageStatus::Complete);
+        assert_eq!(c.messages[1].model.as_deref(), Some("m1"));
+        assert!(c.messages[1].revision > rev);
+        assert_eq!(c.title, "Hello there");
+    }
+
+    #[test]
+    fn stop_keeps_the_partial_answer_marked_stopped() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "q", 1);
+        vm.apply(&started("a"), 2);
+        vm.apply(&text("a", "par"), 3);
+        vm.stop_requested(&conv("a"));
+        vm.apply(&text("a", "tial"), 4);
+        assert_eq!(vm.conversation(&conv("a")).unwrap().run, RunState::Stopping);
+        vm.apply(&done("a", RunStatus::Stopped, "partial", None), 5);
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert_eq!(c.messages[1].text, "partial");
+        assert_eq!(c.messages[1].status, MessageStatus::Stopped);
+        assert_eq!(c.run, RunState::Idle);
+    }
+
+    #[test]
+    fn a_failure_before_any_token_still_shows_an_answer_with_the_error() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "q", 1);
+        vm.apply(
+            &done("a", RunStatus::Failed, "", Some("The key was refused.")),
+            2,
+        );
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert_eq!(c.messages.len(), 2);
+        assert_eq!(c.messages[1].status, MessageStatus::Failed);
+        assert_eq!(c.messages[1].error.as_deref(), Some("The key was refused."));
+    }
+
+    #[test]
+    fn interleaved_conversations_keep_their_texts_apart() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "qa", 1);
+        vm.user_sent(&conv("b"), "qb", 1);
+        vm.apply(&started("a"), 2);
+        vm.apply(&started("b"), 2);
+        vm.apply(&text("a", "A1"), 3);
+        vm.apply(&text("b", "B1"), 3);
+        vm.apply(&text("a", "A2"), 4);
+        vm.apply(&done("b", RunStatus::Complete, "B1", None), 5);
+        vm.apply(&text("a", "A3"), 6);
+        assert_eq!(
+            vm.conversation(&conv("a")).unwrap().messages[1].text,
+            "A1A2A3"
+        );
+        assert_eq!(vm.conversation(&conv("b")).unwrap().messages[1].text, "B1");
+        assert!(vm.conversation(&conv("a")).unwrap().run.is_active());
+        assert!(!vm.conversation(&conv("b")).unwrap().run.is_active());
+    }
+
+    #[test]
+    fn summaries_are_newest_first_and_searchable() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "Rust lifetimes", 10);
+        vm.user_sent(&conv("b"), "Bread recipe", 20);
+        let rows = vm.summaries("");
+        assert_eq!(rows[0].title, "Bread recipe");
+        assert_eq!(rows[1].title, "Rust lifetimes");
+        let rows = vm.summaries("LIFE");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, conv("a"));
+    }
+
+    #[test]
+    fn titles_are_the_first_line_shortened() {
+        assert_eq!(title_from("\n  hi\nthere"), "hi");
+        assert_eq!(title_from("   "), UNTITLED);
+        let long = "x".repeat(100);
+        assert_eq!(title_from(&long).chars().count(), TITLE_CHARS);
+    }
+
+    #[test]
+    fn messages_from_other_doors_appear_and_lag_is_counted() {
+        let mut vm = ViewModel::new();
+        vm.apply(
+            &EngineEvent::UserMessage {
+                conversation: conv("z"),
+                text: "from serve".into(),
+            },
+            1,
+        );
+        vm.apply(&EngineEvent::Lagged { dropped: 3 }, 2);
+        let c = vm.conversation(&conv("z")).unwrap();
+        assert_eq!(c.messages[0].text, "from serve");
+        assert_eq!(c.title, "from serve");
+        assert_eq!(vm.lagged_events, 3);
+    }
+}

@@ -1,0 +1,355 @@
+//! Drives the real `RustbotApp` through egui_kittest by labels and roles, with engine events
+//! fed through a real `EventBus` and commands captured from the app.
+
+use std::sync::mpsc;
+
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use rustbot::engine::{Command, ConversationId, EngineEvent, EventBus, RunMetrics, RunStatus};
+use rustbot::ui::view_model::{MessageStatus, RunState};
+use rustbot::ui::{AppParts, EngineLink, RustbotApp, UiSettings};
+
+struct Rig {
+    harness: Harness<'static, RustbotApp>,
+    bus: EventBus,
+    commands: mpsc::Receiver<Command>,
+}
+
+fn settings() -> UiSettings {
+    UiSettings {
+        model: "test-model".into(),
+        api_key: "sk-test".into(),
+        ..UiSettings::default()
+    }
+}
+
+fn rig_with(settings: UiSettings) -> Rig {
+    let bus = EventBus::new();
+    let (tx, commands) = mpsc::channel();
+    let engine = EngineLink::new(
+        move |c| {
+            let _ = tx.send(c);
+        },
+        |waker| bus.subscribe(Some(waker)),
+    );
+    let parts = AppParts {
+        engine,
+        settings,
+        save_settings: None,
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    let mut rig = Rig {
+        harness,
+        bus,
+        commands,
+    };
+    rig.settle();
+    rig
+}
+
+fn rig() -> Rig {
+    rig_with(settings())
+}
+
+impl Rig {
+    /// A few frames: enough for events, actions and focus to settle (a spinner keeps
+    /// requesting repaints, so `run()` would never return while one is shown).
+    fn settle(&mut self) {
+        self.harness.run_steps(4);
+    }
+
+    fn commands(&self) -> Vec<Command> {
+        self.commands.try_iter().collect()
+    }
+
+    fn publish(&mut self, event: EngineEvent) {
+        self.bus.publish(event);
+    }
+
+    fn send_message(&mut self, text: &str) -> ConversationId {
+        self.harness.get_by_label("Message").type_text(text);
+        self.harness.key_press(Key::Enter);
+        self.settle();
+        let sent = self.commands().into_iter().find_map(|c| match c {
+            Command::SendMessage {
+                conversation,
+                text: t,
+            } if t == text => Some(conversation),
+            _ => None,
+        });
+        sent.expect("Enter sends a SendMessage command")
+    }
+
+    fn start_answer(&mut self, conversation: &ConversationId, text: &str) {
+        self.publish(EngineEvent::UserMessage {
+            conversation: conversation.clone(),
+            text: text.into(),
+        });
+        self.publish(EngineEvent::RunStarted {
+            conversation: conversation.clone(),
+            model: "test-model".into(),
+        });
+    }
+
+    fn text(&mut self, conversation: &ConversationId, delta: &str) {
+        self.publish(EngineEvent::Text {
+            conversation: conversation.clone(),
+            delta: delta.into(),
+        });
+    }
+
+    fn done(
+        &mut self,
+        conversation: &ConversationId,
+        status: RunStatus,
+        text: &str,
+        error: Option<&str>,
+    ) {
+        self.publish(EngineEvent::Done {
+            conversation: conversation.clone(),
+            status,
+            reason: status.as_str().into(),
+            text: text.into(),
+            error: error.map(String::from),
+            metrics: RunMetrics {
+                model: "test-model".into(),
+                ..RunMetrics::default()
+            },
+        });
+    }
+
+    fn has_label_containing(&self, text: &str) -> bool {
+        self.harness
+            .query_all_by_label_contains(text)
+            .next()
+            .is_some()
+    }
+}
+
+#[test]
+fn the_message_box_has_focus_at_start_and_empty_input_cannot_be_sent() {
+    let mut rig = rig();
+    assert!(rig.harness.get_by_label("Message").is_focused());
+    rig.harness.key_press(Key::Enter);
+    rig.settle();
+    assert!(rig.commands().is_empty(), "empty input is not sent");
+    rig.harness.get_by_label("Message").type_text("   ");
+    rig.harness.key_press(Key::Enter);
+    rig.settle();
+    assert!(rig.commands().is_empty(), "blank input is not sent");
+}
+
+#[test]
+fn enter_sends_and_the_streamed_answer_appears() {
+    let mut rig = rig();
+    let conv = rig.send_message("Hello there");
+    assert!(rig.has_label_containing("Hello there"));
+    assert!(
+        rig.harness.get_by_label("Message").is_focused(),
+        "focus stays in the box after sending"
+    );
+    assert_eq!(
+        rig.harness.get_by_label("Message").value().as_deref(),
+        Some("")
+    );
+
+    rig.start_answer(&conv, "Hello there");
+    rig.settle();
+    assert!(rig.has_label_containing("Waiting for the first token"));
+    // While the run is active the Send button is a Stop button.
+    assert!(rig.harness.query_by_label("Send").is_none());
+    rig.harness.get_by_label("Stop");
+
+    rig.text(&conv, "General ");
+    rig.settle();
+    assert!(rig.has_label_containing("General"));
+    rig.text(&conv, "Kenobi");
+    rig.done(&conv, RunStatus::Complete, "General Kenobi", None);
+    rig.settle();
+    assert!(rig.has_label_containing("Kenobi"));
+    assert!(!rig.has_label_containing("Waiting for the first token"));
+    rig.harness.get_by_label("Send");
+    let vm = rig.harness.state().view_model();
+    let c = vm.conversation(&conv).unwrap();
+    assert_eq!(c.messages.len(), 2);
+    assert_eq!(c.messages[1].text, "General Kenobi");
+    assert_eq!(c.messages[1].status, MessageStatus::Complete);
+}
+
+#[test]
+fn shift_enter_adds_a_line_instead_of_sending() {
+    let mut rig = rig();
+    rig.harness.get_by_label("Message").type_text("line one");
+    rig.harness
+        .key_press_modifiers(egui::Modifiers::SHIFT, Key::Enter);
+    rig.settle();
+    rig.harness.get_by_label("Message").type_text("line two");
+    rig.settle();
+    assert!(rig.commands().is_empty());
+    assert_eq!(
+        rig.harness.get_by_label("Message").value().as_deref(),
+        Some("line one\nline two")
+    );
+    rig.harness.key_press(Key::Enter);
+    rig.settle();
+    assert!(
+        rig.commands().iter().any(
+            |c| matches!(c, Command::SendMessage { text, .. } if text == "line one\nline two")
+        )
+    );
+}
+
+#[test]
+fn stop_mid_stream_keeps_the_partial_answer_marked_stopped() {
+    let mut rig = rig();
+    let conv = rig.send_message("Tell me a story");
+    rig.start_answer(&conv, "Tell me a story");
+    rig.text(&conv, "Once upon");
+    rig.settle();
+    rig.harness.get_by_label("Stop").click();
+    rig.settle();
+    assert!(
+        rig.commands().contains(&Command::Stop {
+            conversation: conv.clone()
+        }),
+        "the Stop button sends Stop"
+    );
+    rig.done(&conv, RunStatus::Stopped, "Once upon", None);
+    rig.settle();
+    assert!(rig.has_label_containing("Once upon"));
+    assert!(rig.has_label_containing("Stopped"));
+    let c = rig
+        .harness
+        .state()
+        .view_model()
+        .conversation(&conv)
+        .unwrap()
+        .clone();
+    assert_eq!(c.messages[1].status, MessageStatus::Stopped);
+    assert_eq!(c.run, RunState::Idle);
+}
+
+#[test]
+fn escape_stops_the_run() {
+    let mut rig = rig();
+    let conv = rig.send_message("Count to a million");
+    rig.start_answer(&conv, "Count to a million");
+    rig.text(&conv, "1, 2, 3");
+    rig.settle();
+    rig.harness.key_press(Key::Escape);
+    rig.settle();
+    assert!(
+        rig.commands()
+            .contains(&Command::Stop { conversation: conv })
+    );
+}
+
+#[test]
+fn an_error_shows_a_card_whose_retry_button_sends_retry() {
+    let mut rig = rig();
+    let conv = rig.send_message("Why?");
+    rig.start_answer(&conv, "Why?");
+    rig.text(&conv, "Because");
+    rig.done(
+        &conv,
+        RunStatus::Failed,
+        "Because",
+        Some("The server closed the connection. Try again."),
+    );
+    rig.settle();
+    assert!(rig.has_label_containing("The server closed the connection"));
+    assert!(
+        rig.has_label_containing("Because"),
+        "the partial answer stays"
+    );
+    rig.harness.get_by_label("Retry").click();
+    rig.settle();
+    assert!(
+        rig.commands()
+            .contains(&Command::Retry { conversation: conv })
+    );
+}
+
+#[test]
+fn changing_the_model_in_settings_sends_set_model() {
+    let mut rig = rig();
+    rig.harness.get_by_label("Settings").click();
+    rig.settle();
+    let model = rig.harness.get_by_label("Model");
+    model.focus();
+    rig.settle();
+    rig.harness.get_by_label("Model").type_text("-large");
+    rig.harness.key_press(Key::Enter);
+    rig.settle();
+    assert!(rig.commands().contains(&Command::SetModel {
+        model: "test-model-large".into()
+    }));
+    assert_eq!(rig.harness.state().settings().model, "test-model-large");
+}
+
+#[test]
+fn switching_conversations_while_one_streams_keeps_texts_apart() {
+    let mut rig = rig();
+    let first = rig.send_message("first question");
+    rig.start_answer(&first, "first question");
+    rig.text(&first, "Alpha");
+    rig.settle();
+
+    rig.harness.get_by_label("+ New chat").click();
+    rig.settle();
+    assert!(
+        rig.harness.get_by_label("Message").is_focused(),
+        "focus after switching"
+    );
+    let second = rig.send_message("second question");
+    assert_ne!(first, second);
+    rig.start_answer(&second, "second question");
+    rig.text(&first, "Omega");
+    rig.text(&second, "Bravo");
+    rig.settle();
+    assert!(rig.has_label_containing("Bravo"));
+    assert!(!rig.has_label_containing("AlphaOmega"));
+
+    rig.harness.get_by_label_contains("first question").click();
+    rig.settle();
+    assert!(rig.has_label_containing("AlphaOmega"));
+    assert!(!rig.has_label_containing("Bravo"));
+
+    let vm = rig.harness.state().view_model();
+    assert_eq!(
+        vm.conversation(&first).unwrap().messages[1].text,
+        "AlphaOmega"
+    );
+    assert_eq!(vm.conversation(&second).unwrap().messages[1].text, "Bravo");
+    assert!(
+        vm.conversation(&second).unwrap().run.is_active(),
+        "switching never stops a run"
+    );
+}
+
+#[test]
+fn without_a_key_the_app_says_so_and_offers_settings() {
+    let mut rig = rig_with(UiSettings {
+        api_key: String::new(),
+        ..settings()
+    });
+    assert!(rig.has_label_containing("No API key is set for OpenRouter"));
+    rig.harness.get_by_label("Open Settings").click();
+    rig.settle();
+    rig.harness.get_by_label("API key");
+    assert_eq!(
+        rig.harness.state().page(),
+        rustbot::ui::sidebar::Page::Settings
+    );
+}
+
+#[test]
+fn an_idle_window_requests_no_repaints() {
+    let mut rig = rig();
+    // `run` returns only once no more frames are requested.
+    let steps = rig.harness.run();
+    assert!(steps <= 3, "idle window kept repainting ({steps} steps)");
+}
