@@ -123,6 +123,7 @@ impl RustbotApp {
             save_settings,
         } = parts;
         engine.attach(ctx);
+        ctx.add_glyph_rasterizer(crate::ui::glyphs::icon_rasterizer());
         apply_look(ctx, &settings);
         let saver = save_settings.map(|save| SettingsSaver::spawn(save, ctx.clone()));
         let mut input = InputBox::default();

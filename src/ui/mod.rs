@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod chat;
+pub mod glyphs;
 pub mod input;
 pub mod link;
 pub mod panels;

@@ -325,8 +325,8 @@ impl SettingsPage {
                     multiline_row(ui, "Personality", "How it should sound", &mut d.personality);
                 ui.add_space(8.0);
                 ui.weak(
-                    "Model, theme and font size apply at once. Provider, base URL and key are \
-                     saved and used from the next start.",
+                    "Model, theme and font size apply at once. The other settings are saved and \
+                     used from the next start.",
                 );
             });
         commit.then(|| SettingsAction::Changed(self.draft.clone()))

@@ -152,9 +152,10 @@ fn row_ui(ui: &mut egui::Ui, row: &ConversationSummary, selected: bool) -> Optio
         row.title.clone()
     };
     let response = ui
-        .add_sized(
-            [ui.available_width(), 22.0],
-            egui::Button::selectable(selected, text).truncate(),
+        .add(
+            egui::Button::selectable(selected, text)
+                .truncate()
+                .min_size(egui::vec2(ui.available_width(), 22.0)),
         )
         .on_hover_text(&row.title);
     response
