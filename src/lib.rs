@@ -1,6 +1,11 @@
 //! Rustbot: a native desktop AI chatbot. The library holds the engine, providers, storage,
 //! tools and the doors (CLI, HTTP server, native-messaging host) that drive them.
 
+pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod llm;
+pub mod logging;
+pub mod store;
+pub mod tools;
 pub mod ui;

@@ -8,7 +8,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use rustbot::engine::{Command, ConversationId, EngineEvent, EventBus, RunMetrics, RunStatus};
 use rustbot::ui::view_model::{MessageStatus, RunState};
-use rustbot::ui::{AppParts, EngineLink, RustbotApp, UiSettings};
+use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
 
 struct Rig {
     harness: Harness<'static, RustbotApp>,
@@ -16,15 +16,15 @@ struct Rig {
     commands: mpsc::Receiver<Command>,
 }
 
-fn settings() -> UiSettings {
-    UiSettings {
+fn settings() -> GuiSettings {
+    GuiSettings {
         model: "test-model".into(),
         api_key: "sk-test".into(),
-        ..UiSettings::default()
+        ..GuiSettings::default()
     }
 }
 
-fn rig_with(settings: UiSettings) -> Rig {
+fn rig_with(settings: GuiSettings) -> Rig {
     let bus = EventBus::new();
     let (tx, commands) = mpsc::channel();
     let engine = EngineLink::new(
@@ -332,7 +332,7 @@ fn switching_conversations_while_one_streams_keeps_texts_apart() {
 
 #[test]
 fn without_a_key_the_app_says_so_and_offers_settings() {
-    let mut rig = rig_with(UiSettings {
+    let mut rig = rig_with(GuiSettings {
         api_key: String::new(),
         ..settings()
     });

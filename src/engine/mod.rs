@@ -1,9 +1,14 @@
 //! The engine: priority queue, agent state machine and agent loop between the doors and providers.
 
+pub mod agent;
 pub mod bus;
+pub mod context;
 pub mod events;
 pub mod queue;
+pub mod state;
 
+pub use agent::{EngineConfig, EngineHandle, start};
 pub use bus::{EventBus, Subscription};
 pub use events::{ApprovalScope, Command, ConversationId, EngineEvent, RunMetrics, RunStatus};
 pub use queue::{EventQueue, Priority};
+pub use state::{AgentState, StateMachine};

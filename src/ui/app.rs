@@ -13,7 +13,7 @@ use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::input::{InputAction, InputBox};
 use crate::ui::link::EngineLink;
 use crate::ui::panels;
-use crate::ui::settings::{SettingsAction, SettingsPage, UiSettings};
+use crate::ui::settings::{GuiSettings, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
 use crate::ui::view_model::{ViewModel, now_ms};
 
@@ -22,7 +22,7 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
 /// Saves settings somewhere durable (config file, keyring). Runs on a background thread;
 /// returns the sentence to show when it fails.
-pub type SaveSettingsFn = Box<dyn Fn(&UiSettings) -> Result<(), String> + Send>;
+pub type SaveSettingsFn = Box<dyn FnMut(&GuiSettings) -> Result<(), String> + Send>;
 
 /// The part of the window's state eframe saves between runs (window size and position are
 /// saved by eframe itself).
@@ -52,19 +52,19 @@ pub struct AppParts {
     /// The engine.
     pub engine: EngineLink,
     /// The settings in effect at start.
-    pub settings: UiSettings,
+    pub settings: GuiSettings,
     /// Where changed settings go; `None` keeps them for this run only.
     pub save_settings: Option<SaveSettingsFn>,
 }
 
 struct SettingsSaver {
-    to_thread: mpsc::Sender<UiSettings>,
+    to_thread: mpsc::Sender<GuiSettings>,
     errors: mpsc::Receiver<String>,
 }
 
 impl SettingsSaver {
-    fn spawn(save: SaveSettingsFn, ctx: egui::Context) -> Self {
-        let (to_thread, from_ui) = mpsc::channel::<UiSettings>();
+    fn spawn(mut save: SaveSettingsFn, ctx: egui::Context) -> Self {
+        let (to_thread, from_ui) = mpsc::channel::<GuiSettings>();
         let (error_tx, errors) = mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name("rustbot-settings-saver".into())
@@ -100,7 +100,7 @@ pub struct RustbotApp {
     input: InputBox,
     sidebar: Sidebar,
     settings_page: SettingsPage,
-    applied: UiSettings,
+    applied: GuiSettings,
     saver: Option<SettingsSaver>,
     events: panels::EventLog,
 }
@@ -158,7 +158,7 @@ impl RustbotApp {
     }
 
     /// The settings in effect.
-    pub fn settings(&self) -> &UiSettings {
+    pub fn settings(&self) -> &GuiSettings {
         &self.applied
     }
 
@@ -316,7 +316,7 @@ impl RustbotApp {
         self.input.request_focus();
     }
 
-    fn apply_settings(&mut self, ctx: &egui::Context, settings: UiSettings) {
+    fn apply_settings(&mut self, ctx: &egui::Context, settings: GuiSettings) {
         if settings == self.applied {
             return;
         }
@@ -380,7 +380,7 @@ impl eframe::App for RustbotApp {
 
 /// Applies theme and font size to every style (dark and light), and turns off the text
 /// cursor's blinking so an idle window requests no repaints.
-pub fn apply_look(ctx: &egui::Context, settings: &UiSettings) {
+pub fn apply_look(ctx: &egui::Context, settings: &GuiSettings) {
     use egui::{FontId, TextStyle};
     ctx.set_theme(settings.theme.preference());
     let size = settings.font_size.clamp(8.0, 40.0);

@@ -5,6 +5,7 @@
 //! [`view_model::ViewModel`], which engine events update at the start of each frame.
 
 pub mod app;
+pub mod bridge;
 pub mod chat;
 pub mod glyphs;
 pub mod input;
@@ -17,8 +18,9 @@ pub mod view_model;
 use std::path::PathBuf;
 
 pub use app::{AppParts, PersistedUi, RustbotApp, SaveSettingsFn};
+pub use bridge::{config_saver, run_desktop};
 pub use link::{EngineLink, RepaintSignal};
-pub use settings::{ThemeChoice, UiSettings};
+pub use settings::{GuiSettings, ThemeChoice};
 
 /// Why the window could not run.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,9 @@ pub enum UiError {
     /// eframe could not open the window (no display, no OpenGL, ...).
     #[error("could not open the window: {0}")]
     Window(String),
+    /// The runtime or the provider could not be set up.
+    #[error("{0}")]
+    Start(String),
 }
 
 /// What [`run_gui`] needs.
@@ -33,7 +38,7 @@ pub struct GuiOptions {
     /// The engine: commands out, events in.
     pub engine: EngineLink,
     /// The settings in effect at start (config file, environment and flags merged).
-    pub settings: UiSettings,
+    pub settings: GuiSettings,
     /// Persists changed settings (config file atomically, key to the keyring or
     /// `secrets.env`); runs on a background thread. `None` keeps changes for this run only.
     pub save_settings: Option<SaveSettingsFn>,

@@ -117,7 +117,7 @@ pub fn provider_requires_key(id: &str) -> bool {
 
 /// Everything the settings page edits.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UiSettings {
+pub struct GuiSettings {
     /// Provider id (`openrouter`, `openai`, `anthropic`, `ollama`, `custom`).
     pub provider: String,
     /// The provider's base URL.
@@ -140,7 +140,7 @@ pub struct UiSettings {
     pub font_size: f32,
 }
 
-impl Default for UiSettings {
+impl Default for GuiSettings {
     fn default() -> Self {
         Self {
             provider: "openrouter".into(),
@@ -157,7 +157,7 @@ impl Default for UiSettings {
     }
 }
 
-impl UiSettings {
+impl GuiSettings {
     /// The system prompt sent to the model: instructions, then personality.
     pub fn system_prompt(&self) -> String {
         match (self.instructions.trim(), self.personality.trim()) {
@@ -187,13 +187,13 @@ impl UiSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SettingsAction {
     /// The settings now read like this; the app applies what differs and persists them.
-    Changed(UiSettings),
+    Changed(GuiSettings),
 }
 
 /// The settings page and its draft.
 #[derive(Debug)]
 pub struct SettingsPage {
-    draft: UiSettings,
+    draft: GuiSettings,
     show_key: bool,
     /// A sentence about the last save (e.g. an error), shown at the top.
     pub status: Option<String>,
@@ -201,7 +201,7 @@ pub struct SettingsPage {
 
 impl SettingsPage {
     /// A page editing `settings`.
-    pub fn new(settings: UiSettings) -> Self {
+    pub fn new(settings: GuiSettings) -> Self {
         Self {
             draft: settings,
             show_key: false,
@@ -210,7 +210,7 @@ impl SettingsPage {
     }
 
     /// The draft as edited so far (committed or not).
-    pub fn draft(&self) -> &UiSettings {
+    pub fn draft(&self) -> &GuiSettings {
         &self.draft
     }
 

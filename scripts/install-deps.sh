@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages Rustbot needs to build, run and test on Debian/Ubuntu.
+# Idempotent: only what is missing is installed.
+set -euo pipefail
+
+need_apt=()
+for pkg in "$@"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+APT_PACKAGES=(pkg-config ca-certificates)
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy

@@ -1,0 +1,160 @@
+//! The command line (design.md §3): options every command takes, and the subcommands.
+
+mod ask;
+mod models;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, Overrides, Paths, ResolvedSettings, secrets};
+
+/// The version, from the `VERSION` file.
+pub const VERSION: &str = include_str!("../VERSION");
+
+/// `rustbot`: a native AI chat client. Without a subcommand it opens the desktop app.
+#[derive(Debug, Parser)]
+#[command(name = "rustbot", disable_version_flag = true)]
+pub struct Cli {
+    /// Print the version and exit.
+    #[arg(long, short = 'V')]
+    pub version: bool,
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// What to do (default: open the desktop app).
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+}
+
+/// Options that override the config file for one run.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Provider id: openrouter, openai, anthropic, ollama or custom.
+    #[arg(long, global = true, env = "RUSTBOT_PROVIDER")]
+    pub provider: Option<String>,
+    /// Base URL of the provider's API (e.g. http://127.0.0.1:8080/v1).
+    #[arg(long, global = true, env = "RUSTBOT_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Model id.
+    #[arg(long, global = true, env = "RUSTBOT_MODEL")]
+    pub model: Option<String>,
+    /// System prompt.
+    #[arg(long, global = true)]
+    pub system: Option<String>,
+    /// Config file (default: the platform config dir's config.toml).
+    #[arg(long, global = true, env = "RUSTBOT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the database, logs and everything written at run time.
+    #[arg(long, global = true, env = "RUSTBOT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Stream one answer to stdout.
+    Ask(AskArgs),
+    /// List the provider's models.
+    Models,
+}
+
+/// How tool calls that need approval are answered in a non-interactive run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApproveMode {
+    /// Ask on the terminal when there is one, else deny.
+    Ask,
+    /// Approve every call.
+    All,
+    /// Deny every call.
+    None,
+}
+
+/// Arguments of `rustbot ask`.
+#[derive(Debug, Clone, Args)]
+pub struct AskArgs {
+    /// The prompt (`-` reads it from stdin).
+    #[arg(required = true, num_args = 1..)]
+    pub prompt: Vec<String>,
+    /// Continue this stored conversation.
+    #[arg(long)]
+    pub conversation: Option<String>,
+    /// Answer as this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Print engine events as JSON lines instead of text.
+    #[arg(long)]
+    pub events: bool,
+    /// Tools the model may call: comma-separated names, `all` or `none`.
+    #[arg(long, default_value = "none")]
+    pub tools: String,
+    /// How tool calls needing approval are answered.
+    #[arg(long, value_enum, default_value = "ask")]
+    pub approve: ApproveMode,
+    /// Root folder for the file and shell tools.
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+}
+
+impl GlobalOpts {
+    /// The overrides these options make.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            provider: self.provider.clone(),
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            system: self.system.clone(),
+        }
+    }
+
+    /// Loads `.env` files and the config, and applies precedence.
+    pub fn resolve(&self) -> anyhow::Result<ResolvedSettings> {
+        let paths = Paths::resolve(self.config.clone(), self.data_dir.clone())?;
+        secrets::load_env_files(&paths);
+        let config = Config::load(&paths.config_file)?;
+        Ok(ResolvedSettings::resolve(config, &self.overrides(), paths)?)
+    }
+}
+
+/// Runs a parsed command line (not the GUI) and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    if cli.version {
+        print!("{VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    crate::logging::init_stderr();
+    let result = match cli.command {
+        Some(Commands::Ask(args)) => ask::run(&cli.global, args),
+        Some(Commands::Models) => models::run(&cli.global),
+        None => Ok(ExitCode::SUCCESS),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// An error and its causes as one line.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// A current-thread runtime for one command.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
+}

@@ -1,0 +1,174 @@
+//! `rustbot ask`: one answer streamed to stdout through the engine.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::cli::{AskArgs, GlobalOpts, runtime};
+use crate::engine::{self, Command, ConversationId, EngineConfig, EngineEvent, RunStatus};
+use crate::llm::build_provider;
+
+/// Exit code after Ctrl-C (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode> {
+    let prompt = read_prompt(&args.prompt)?;
+    if args.agent.is_some() {
+        anyhow::bail!("agents are not available in this build yet: leave out --agent");
+    }
+    let settings = global.resolve()?;
+    let provider = build_provider(settings.provider.clone())?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let handle = engine::start(
+            EngineConfig {
+                provider,
+                model: settings.model.clone(),
+                system_prompt: settings.system_prompt.clone(),
+                temperature: settings.temperature,
+                max_tokens: settings.max_tokens,
+                context_tokens: settings.context_tokens,
+            },
+            &tokio::runtime::Handle::current(),
+        );
+        let events = handle.subscribe();
+        let conversation = match args.conversation {
+            Some(id) => ConversationId(id),
+            None => {
+                let id = ConversationId::new();
+                eprintln!("conversation: {id}");
+                handle.send(Command::NewConversation {
+                    conversation: id.clone(),
+                });
+                id
+            }
+        };
+        handle.send(Command::SendMessage {
+            conversation: conversation.clone(),
+            text: prompt,
+        });
+        let mut out = Printer::new(args.events);
+        let mut interrupted = false;
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = &mut ctrl_c, if !interrupted => {
+                    interrupted = true;
+                    handle.send(Command::Stop { conversation: conversation.clone() });
+                    continue;
+                }
+            };
+            if event.conversation().is_some_and(|c| *c != conversation) {
+                continue;
+            }
+            out.event(&event)?;
+            if let EngineEvent::Done {
+                status,
+                error,
+                metrics,
+                ..
+            } = &event
+            {
+                out.finish()?;
+                if !args.events {
+                    eprintln!("{}", summary(metrics));
+                }
+                handle.send(Command::Shutdown);
+                return Ok(match status {
+                    RunStatus::Complete => ExitCode::SUCCESS,
+                    RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),
+                    RunStatus::Failed => {
+                        if !args.events {
+                            eprintln!("error: {}", error.as_deref().unwrap_or("the answer failed"));
+                        }
+                        ExitCode::from(1)
+                    }
+                });
+            }
+        }
+    })
+}
+
+fn read_prompt(words: &[String]) -> anyhow::Result<String> {
+    let prompt = if words.len() == 1 && words[0] == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("could not read the prompt from stdin")?;
+        text
+    } else {
+        words.join(" ")
+    };
+    if prompt.trim().is_empty() {
+        anyhow::bail!("the prompt is empty: pass some text, or `-` to read it from stdin");
+    }
+    Ok(prompt)
+}
+
+/// One line: model, tokens in/out, cost, time to first token, tokens/s.
+fn summary(m: &crate::engine::RunMetrics) -> String {
+    let approx = if m.tokens_reported { "" } else { "~" };
+    let cost = m
+        .cost_usd
+        .map_or_else(|| "cost n/a".to_string(), |c| format!("${c:.6}"));
+    let ttft = m
+        .ttft_ms
+        .map_or_else(|| "n/a".to_string(), |t| format!("{t} ms"));
+    let speed = m
+        .tokens_per_sec
+        .map_or_else(|| "n/a".to_string(), |s| format!("{s:.1} tok/s"));
+    format!(
+        "[{} · {} in / {approx}{} out tokens · {cost} · first token {ttft} · {speed}]",
+        m.model, m.prompt_tokens, m.completion_tokens
+    )
+}
+
+/// Writes text deltas (or JSON lines) to stdout, flushed per event so the answer shows as it
+/// arrives; a broken pipe ends the run quietly.
+struct Printer {
+    json: bool,
+    stdout: std::io::BufWriter<std::io::Stdout>,
+    ends_with_newline: bool,
+    wrote_text: bool,
+}
+
+impl Printer {
+    fn new(json: bool) -> Self {
+        Self {
+            json,
+            stdout: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            ends_with_newline: true,
+            wrote_text: false,
+        }
+    }
+
+    fn event(&mut self, event: &EngineEvent) -> anyhow::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.stdout, event)?;
+            self.stdout.write_all(b"\n")?;
+        } else if let EngineEvent::Text { delta, .. } = event {
+            self.stdout.write_all(delta.as_bytes())?;
+            self.ends_with_newline = delta.ends_with('\n');
+            self.wrote_text = true;
+        } else {
+            return Ok(());
+        }
+        self.stdout.flush()?;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if !self.json
+            && self.wrote_text
+            && !self.ends_with_newline
+            && std::io::stdout().is_terminal()
+        {
+            self.stdout.write_all(b"\n")?;
+        }
+        self.stdout.flush()?;
+        Ok(())
+    }
+}

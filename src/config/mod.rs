@@ -1,0 +1,9 @@
+//! Configuration: `config.toml`, `.env` files, platform paths, secrets and precedence.
+
+pub mod paths;
+pub mod secrets;
+pub mod settings;
+
+pub use paths::Paths;
+pub use secrets::Secret;
+pub use settings::{Config, ConfigError, NetworkSettings, Overrides, ResolvedSettings, UiSettings};

@@ -1,0 +1,485 @@
+//! The OpenAI chat-completions wire format (OpenRouter, OpenAI, Ollama, llama.cpp, vLLM, ...).
+
+use async_trait::async_trait;
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::llm::error::LlmError;
+use crate::llm::http::{RequestContext, StreamDecoder, Transport};
+use crate::llm::provider::{EventStream, Provider, ProviderKind};
+use crate::llm::types::{
+    ChatMessage, ChatRequest, FinishReason, ModelInfo, Role, StreamEvent, ToolSpec, Usage,
+};
+
+/// Request body of `POST /chat/completions`.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct WireRequest {
+    /// Model id.
+    pub model: String,
+    /// History, system prompt first.
+    pub messages: Vec<WireMessage>,
+    /// Always true here.
+    pub stream: bool,
+    /// Asks for a final usage chunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+    /// Sampling temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Answer token limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Tools the model may call.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<WireTool>,
+}
+
+/// `stream_options` of a request.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct StreamOptions {
+    /// Ask for usage in the last chunk.
+    pub include_usage: bool,
+}
+
+/// One message on the wire.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct WireMessage {
+    /// system, user, assistant or tool.
+    pub role: String,
+    /// Text. Always a string: llama-cpp-python rejects `null` next to `tool_calls`.
+    pub content: String,
+    /// Calls made by an assistant message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<WireToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A complete tool call on the wire.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct WireToolCall {
+    /// Call id.
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Name and arguments.
+    pub function: WireFunction,
+}
+
+/// The function part of a tool call.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct WireFunction {
+    /// Tool name.
+    pub name: String,
+    /// JSON arguments text.
+    pub arguments: String,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct WireTool {
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The function description.
+    pub function: WireToolFunction,
+}
+
+/// Name, description and schema of an offered tool.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct WireToolFunction {
+    /// Tool name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of its arguments.
+    pub parameters: serde_json::Value,
+}
+
+/// One streamed chunk.
+#[derive(Debug, Deserialize, Default)]
+pub struct Chunk {
+    /// Choices; empty in the final usage chunk.
+    #[serde(default)]
+    pub choices: Vec<ChunkChoice>,
+    /// Usage, in the last chunk.
+    #[serde(default)]
+    pub usage: Option<WireUsage>,
+    /// An error reported inside the stream (OpenRouter).
+    #[serde(default)]
+    pub error: Option<WireError>,
+}
+
+/// One choice of a chunk.
+#[derive(Debug, Deserialize, Default)]
+pub struct ChunkChoice {
+    /// The increment (`message` in non-streaming answers).
+    #[serde(default, alias = "message")]
+    pub delta: Option<Delta>,
+    /// Set on the last content chunk.
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// The increment of a chunk.
+#[derive(Debug, Deserialize, Default)]
+pub struct Delta {
+    /// Text (`null` in llama-server's first chunk).
+    #[serde(default)]
+    pub content: Option<String>,
+    /// Tool-call fragments.
+    #[serde(default)]
+    pub tool_calls: Option<Vec<DeltaToolCall>>,
+}
+
+/// A fragment of a streamed tool call.
+#[derive(Debug, Deserialize, Default)]
+pub struct DeltaToolCall {
+    /// Which call this fragment belongs to.
+    #[serde(default)]
+    pub index: Option<usize>,
+    /// The call id (OpenAI sends it once, llama-cpp-python every time).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name and arguments fragment.
+    #[serde(default)]
+    pub function: Option<DeltaFunction>,
+}
+
+/// The function part of a tool-call fragment.
+#[derive(Debug, Deserialize, Default)]
+pub struct DeltaFunction {
+    /// The complete name, when present.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The next piece of the arguments text.
+    #[serde(default)]
+    pub arguments: Option<String>,
+}
+
+/// Usage as sent by OpenAI-compatible servers (OpenRouter adds `cost`).
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
+pub struct WireUsage {
+    /// Prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens: Option<u64>,
+    /// Answer tokens.
+    #[serde(default)]
+    pub completion_tokens: Option<u64>,
+    /// Cost in credits (USD) on OpenRouter.
+    #[serde(default)]
+    pub cost: Option<f64>,
+}
+
+/// An error object.
+#[derive(Debug, Deserialize, Default)]
+pub struct WireError {
+    /// The message.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Builds the request body for `req`.
+pub fn build_body(req: &ChatRequest, include_usage: bool) -> WireRequest {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if let Some(system) = req.system.as_ref().filter(|s| !s.is_empty()) {
+        messages.push(WireMessage {
+            role: "system".into(),
+            content: system.clone(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        });
+    }
+    messages.extend(req.messages.iter().map(wire_message));
+    WireRequest {
+        model: req.model.clone(),
+        messages,
+        stream: true,
+        stream_options: include_usage.then_some(StreamOptions {
+            include_usage: true,
+        }),
+        temperature: req.temperature,
+        max_tokens: req.max_tokens,
+        tools: req.tools.iter().map(wire_tool).collect(),
+    }
+}
+
+fn wire_message(m: &ChatMessage) -> WireMessage {
+    let role = match m.role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    };
+    WireMessage {
+        role: role.into(),
+        content: m.content.clone(),
+        tool_calls: m
+            .tool_calls
+            .iter()
+            .map(|c| WireToolCall {
+                id: c.id.clone(),
+                kind: "function".into(),
+                function: WireFunction {
+                    name: c.name.clone(),
+                    arguments: c.arguments.clone(),
+                },
+            })
+            .collect(),
+        tool_call_id: m.tool_call_id.clone(),
+    }
+}
+
+fn wire_tool(t: &ToolSpec) -> WireTool {
+    WireTool {
+        kind: "function",
+        function: WireToolFunction {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            parameters: t.parameters.clone(),
+        },
+    }
+}
+
+/// Stateful decoder of an OpenAI-format stream.
+#[derive(Debug, Default)]
+pub struct OpenAiDecoder {
+    provider: String,
+    finish: Option<FinishReason>,
+    usage: Option<Usage>,
+}
+
+impl OpenAiDecoder {
+    /// A decoder that names `provider` in its errors.
+    pub fn new(provider: &str) -> Self {
+        Self {
+            provider: provider.into(),
+            ..Default::default()
+        }
+    }
+
+    fn apply_chunk(&mut self, chunk: Chunk, out: &mut Vec<StreamEvent>) -> Result<(), LlmError> {
+        if let Some(err) = chunk.error {
+            return Err(LlmError::Api {
+                provider: self.provider.clone(),
+                message: if err.message.is_empty() {
+                    "unknown error".into()
+                } else {
+                    err.message
+                },
+            });
+        }
+        for choice in chunk.choices {
+            if let Some(delta) = choice.delta {
+                if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::TextDelta(text));
+                }
+                for (pos, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate() {
+                    let function = call.function.unwrap_or_default();
+                    out.push(StreamEvent::ToolCallDelta {
+                        index: call.index.unwrap_or(pos),
+                        id: call.id.filter(|s| !s.is_empty()),
+                        name: function.name.filter(|s| !s.is_empty()),
+                        arguments_fragment: function.arguments.unwrap_or_default(),
+                    });
+                }
+            }
+            if let Some(reason) = choice.finish_reason {
+                if reason == "error" {
+                    return Err(LlmError::Api {
+                        provider: self.provider.clone(),
+                        message: "the model stopped with an error".into(),
+                    });
+                }
+                self.finish = Some(FinishReason::from_wire(&reason));
+            }
+        }
+        if let Some(u) = chunk.usage {
+            let usage = Usage {
+                prompt_tokens: u.prompt_tokens.unwrap_or(0),
+                completion_tokens: u.completion_tokens.unwrap_or(0),
+                cost_usd: u.cost,
+            };
+            self.usage = Some(usage);
+        }
+        Ok(())
+    }
+
+    fn finish_events(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some(u) = self.usage.take() {
+            out.push(StreamEvent::Usage(u));
+        }
+        out.push(StreamEvent::Finished(
+            self.finish.take().unwrap_or(FinishReason::Stop),
+        ));
+    }
+}
+
+impl StreamDecoder for OpenAiDecoder {
+    fn on_event(
+        &mut self,
+        _name: &str,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<bool, LlmError> {
+        let data = data.trim();
+        if data == "[DONE]" {
+            self.finish_events(out);
+            return Ok(true);
+        }
+        if data.is_empty() {
+            return Ok(false);
+        }
+        let chunk: Chunk = serde_json::from_str(data).map_err(|e| LlmError::Protocol {
+            provider: self.provider.clone(),
+            detail: format!("a stream chunk is not valid JSON ({e}): {}", clip(data)),
+        })?;
+        self.apply_chunk(chunk, out)?;
+        Ok(false)
+    }
+
+    fn complete_without_terminator(&mut self, out: &mut Vec<StreamEvent>) -> bool {
+        // Some servers close after the finish reason without `[DONE]`: the answer is whole.
+        if self.finish.is_some() {
+            self.finish_events(out);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn on_json_body(&mut self, body: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), LlmError> {
+        let chunk: Chunk = serde_json::from_slice(body).map_err(|e| LlmError::Protocol {
+            provider: self.provider.clone(),
+            detail: format!("the answer is not valid JSON ({e})"),
+        })?;
+        self.apply_chunk(chunk, out)?;
+        self.finish_events(out);
+        Ok(())
+    }
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+/// A provider speaking the OpenAI format.
+pub struct OpenAiProvider {
+    transport: Transport,
+}
+
+impl OpenAiProvider {
+    /// Wraps a transport.
+    pub fn new(transport: Transport) -> Self {
+        Self { transport }
+    }
+
+    fn auth_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = &self.transport.settings().api_key
+            && let Ok(value) = format!("Bearer {}", key.expose()).parse()
+        {
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        if self.transport.settings().kind == ProviderKind::OpenRouter {
+            headers.insert(
+                "X-Title",
+                reqwest::header::HeaderValue::from_static("Rustbot"),
+            );
+        }
+        headers
+    }
+}
+
+/// OpenRouter's model list entry (other servers send a subset).
+#[derive(Debug, Deserialize)]
+struct WireModel {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    context_length: Option<u64>,
+    #[serde(default)]
+    pricing: Option<WirePricing>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WirePricing {
+    #[serde(default)]
+    prompt: Option<serde_json::Value>,
+    #[serde(default)]
+    completion: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireModelList {
+    data: Vec<WireModel>,
+}
+
+fn price(v: &Option<serde_json::Value>) -> Option<f64> {
+    match v.as_ref()? {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiProvider {
+    fn id(&self) -> &str {
+        self.transport.settings().kind.id()
+    }
+
+    async fn stream(
+        &self,
+        req: ChatRequest,
+        cancel: CancellationToken,
+    ) -> Result<EventStream, LlmError> {
+        let settings = self.transport.settings();
+        if settings.kind.requires_key() && settings.api_key.is_none() {
+            return Err(LlmError::MissingKey {
+                provider: settings.kind.id().into(),
+                hint: settings.kind.key_hint(),
+            });
+        }
+        let url = self.transport.url("chat/completions");
+        let ctx = RequestContext {
+            url: url.clone(),
+            model: req.model.clone(),
+        };
+        let client = self.transport.client().clone();
+        let headers = self.auth_headers();
+        let build = move |degraded: bool| {
+            client
+                .post(&url)
+                .headers(headers.clone())
+                .json(&build_body(&req, !degraded))
+        };
+        let decoder = OpenAiDecoder::new(settings.kind.id());
+        Ok(self.transport.stream(ctx, build, decoder, cancel))
+    }
+
+    async fn models(&self) -> Result<Vec<ModelInfo>, LlmError> {
+        let list: WireModelList = self
+            .transport
+            .get_json("models", self.auth_headers())
+            .await?;
+        Ok(list
+            .data
+            .into_iter()
+            .map(|m| ModelInfo {
+                prompt_price_usd: m.pricing.as_ref().and_then(|p| price(&p.prompt)),
+                completion_price_usd: m.pricing.as_ref().and_then(|p| price(&p.completion)),
+                id: m.id,
+                name: m.name,
+                context_length: m.context_length,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,180 @@
+//! The `Provider` trait and the table of provider ids (design.md §2).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{NetworkSettings, Secret};
+use crate::llm::error::LlmError;
+use crate::llm::types::{ChatRequest, ModelInfo, StreamEvent};
+
+/// A stream of provider-neutral events for one answer.
+pub type EventStream = BoxStream<'static, Result<StreamEvent, LlmError>>;
+
+/// A model provider: streams answers and lists models.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider id (`openrouter`, `openai`, ...).
+    fn id(&self) -> &str;
+
+    /// Starts streaming an answer. Retries (before the first token) show as
+    /// `StreamEvent::Retrying`; cancelling `cancel` ends the stream and closes the connection.
+    async fn stream(
+        &self,
+        req: ChatRequest,
+        cancel: CancellationToken,
+    ) -> Result<EventStream, LlmError>;
+
+    /// Lists the models the provider offers.
+    async fn models(&self) -> Result<Vec<ModelInfo>, LlmError>;
+}
+
+/// Which wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireFormat {
+    /// OpenAI chat completions.
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+/// The five provider ids of design.md §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// OpenRouter (the default).
+    OpenRouter,
+    /// OpenAI.
+    OpenAi,
+    /// Anthropic.
+    Anthropic,
+    /// A local Ollama server.
+    Ollama,
+    /// Any OpenAI-compatible server at a given base URL.
+    Custom,
+}
+
+impl ProviderKind {
+    /// Every provider, in the order of the table.
+    pub const ALL: [ProviderKind; 5] = [
+        ProviderKind::OpenRouter,
+        ProviderKind::OpenAi,
+        ProviderKind::Anthropic,
+        ProviderKind::Ollama,
+        ProviderKind::Custom,
+    ];
+
+    /// The id used in config and on the command line.
+    pub fn id(self) -> &'static str {
+        match self {
+            ProviderKind::OpenRouter => "openrouter",
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Ollama => "ollama",
+            ProviderKind::Custom => "custom",
+        }
+    }
+
+    /// The wire format it speaks.
+    pub fn wire(self) -> WireFormat {
+        match self {
+            ProviderKind::Anthropic => WireFormat::Anthropic,
+            _ => WireFormat::OpenAi,
+        }
+    }
+
+    /// The base URL used when none is configured (`custom` has none).
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenRouter => Some("https://openrouter.ai/api/v1"),
+            ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
+            ProviderKind::Ollama => Some("http://localhost:11434/v1"),
+            ProviderKind::Custom => None,
+        }
+    }
+
+    /// The environment variable holding its key, if it uses one.
+    pub fn key_var(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenRouter => Some("OPENROUTER_API_KEY"),
+            ProviderKind::OpenAi => Some("OPENAI_API_KEY"),
+            ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
+            ProviderKind::Ollama => None,
+            ProviderKind::Custom => Some("RUSTBOT_API_KEY"),
+        }
+    }
+
+    /// Whether a request without a key is pointless.
+    pub fn requires_key(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::OpenRouter | ProviderKind::OpenAi | ProviderKind::Anthropic
+        )
+    }
+
+    /// The model used when none is configured.
+    pub fn default_model(self) -> &'static str {
+        match self {
+            ProviderKind::OpenRouter => "openai/gpt-4o-mini",
+            ProviderKind::OpenAi => "gpt-4o-mini",
+            ProviderKind::Anthropic => "claude-sonnet-4-5",
+            ProviderKind::Ollama => "llama3.2",
+            ProviderKind::Custom => "default",
+        }
+    }
+
+    /// Where a user should set the key, as a sentence fragment.
+    pub fn key_hint(self) -> String {
+        match self.key_var() {
+            Some(var) => format!("set {var} in .env or enter it in Settings"),
+            None => "this provider needs no key; check the server's own settings".to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|k| k.id() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown provider '{s}': use one of openrouter, openai, anthropic, ollama, custom"
+                )
+            })
+    }
+}
+
+/// Everything needed to build a provider.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// Which provider.
+    pub kind: ProviderKind,
+    /// Base URL (already defaulted; required for `custom`).
+    pub base_url: String,
+    /// The API key, if any.
+    pub api_key: Option<Secret>,
+    /// Timeouts and retries.
+    pub network: NetworkSettings,
+}
+
+/// Builds the provider for `settings`.
+pub fn build_provider(settings: ProviderSettings) -> Result<Arc<dyn Provider>, LlmError> {
+    let transport = crate::llm::http::Transport::new(settings)?;
+    Ok(match transport.settings().kind.wire() {
+        WireFormat::OpenAi => Arc::new(crate::llm::openai::OpenAiProvider::new(transport)),
+        WireFormat::Anthropic => Arc::new(crate::llm::anthropic::AnthropicProvider::new(transport)),
+    })
+}

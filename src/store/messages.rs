@@ -1,0 +1,296 @@
+//! Messages as a tree: appending, streaming flushes, branches and the active path.
+//!
+//! Nothing here overwrites a finished message: an edit or a regenerated answer is a new sibling,
+//! and the conversation remembers which leaf is selected.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::conversations::not_found;
+use super::error::{Result, StoreError};
+use super::{
+    MessageFinish, MessageId, MessageStatus, NewMessage, Role, Store, StoredMessage, now_ms,
+};
+
+pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, \
+     m.status, m.error, m.model, m.tool_call_id, m.tool_calls, m.prompt_tokens, \
+     m.completion_tokens, m.cost_usd, m.ttft_ms, m.duration_ms, m.created_at, m.updated_at";
+
+pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: r.get(0)?,
+        conversation_id: r.get(1)?,
+        parent_id: r.get(2)?,
+        role: r.get(3)?,
+        content: r.get(4)?,
+        status: r.get(5)?,
+        error: r.get(6)?,
+        model: r.get(7)?,
+        tool_call_id: r.get(8)?,
+        tool_calls: r.get(9)?,
+        prompt_tokens: r.get(10)?,
+        completion_tokens: r.get(11)?,
+        cost_usd: r.get(12)?,
+        ttft_ms: r.get(13)?,
+        duration_ms: r.get(14)?,
+        created_at: r.get(15)?,
+        updated_at: r.get(16)?,
+    })
+}
+
+fn message_not_found(id: MessageId) -> StoreError {
+    StoreError::NotFound {
+        what: "message",
+        id: id.to_string(),
+    }
+}
+
+/// Inserts a message inside the caller's transaction and selects it as the leaf.
+pub(crate) fn insert_message(
+    conn: &Connection,
+    writer: &str,
+    new: &NewMessage,
+) -> Result<MessageId> {
+    let exists: Option<i64> = conn
+        .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")?
+        .query_row([&new.conversation_id], |r| r.get(0))
+        .optional()?;
+    if exists.is_none() {
+        return Err(not_found(&new.conversation_id));
+    }
+    if let Some(parent) = new.parent_id {
+        let owner: Option<String> = conn
+            .prepare_cached("SELECT conversation_id FROM messages WHERE id = ?1")?
+            .query_row([parent], |r| r.get(0))
+            .optional()?;
+        match owner {
+            None => return Err(message_not_found(parent)),
+            Some(owner) if owner != new.conversation_id => {
+                return Err(StoreError::Invalid(format!(
+                    "Message {parent} belongs to another conversation, so it cannot be the parent of a message in {}.",
+                    new.conversation_id
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let now = now_ms();
+    conn.prepare_cached(
+        "INSERT INTO messages (conversation_id, parent_id, role, content, status, error, model,
+                               tool_call_id, tool_calls, created_at, updated_at, writer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
+    )?
+    .execute(params![
+        new.conversation_id,
+        new.parent_id,
+        new.role,
+        new.content,
+        new.status,
+        new.error,
+        new.model,
+        new.tool_call_id,
+        new.tool_calls,
+        now,
+        writer,
+    ])?;
+    let id = MessageId(conn.last_insert_rowid());
+    conn.prepare_cached(
+        "UPDATE conversations SET selected_leaf_id = ?2, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![new.conversation_id, id, now])?;
+    Ok(id)
+}
+
+impl Store {
+    /// Adds a message and makes it the conversation's selected leaf.
+    pub fn append_message(&self, new: &NewMessage) -> Result<MessageId> {
+        let tx = self.write_tx()?;
+        let id = insert_message(&tx, &self.session.id, new)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Saves the text of an answer that is still streaming (the periodic flush).
+    pub fn update_streaming(&self, id: MessageId, content: &str) -> Result<()> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE messages SET content = ?2, updated_at = ?3
+                 WHERE id = ?1 AND status = 'streaming'",
+            )?
+            .execute(params![id, content, now_ms()])?;
+        if changed == 0 {
+            return Err(match self.message(id)? {
+                None => message_not_found(id),
+                Some(m) => StoreError::Invalid(format!(
+                    "Message {id} is already {}, so streamed text can no longer be added to it.",
+                    m.status
+                )),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the final text, status and metrics of an answer.
+    pub fn finish_message(&self, id: MessageId, finish: &MessageFinish) -> Result<()> {
+        let status = finish.status.unwrap_or(MessageStatus::Complete);
+        if status == MessageStatus::Streaming {
+            return Err(StoreError::Invalid(
+                "A message cannot be finished with status `streaming`.".to_string(),
+            ));
+        }
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE messages SET content = ?2, status = ?3, error = ?4, prompt_tokens = ?5,
+                    completion_tokens = ?6, cost_usd = ?7, ttft_ms = ?8, duration_ms = ?9,
+                    updated_at = ?10
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                finish.content,
+                status,
+                finish.error,
+                finish.prompt_tokens,
+                finish.completion_tokens,
+                finish.cost_usd,
+                finish.ttft_ms,
+                finish.duration_ms,
+                now_ms(),
+            ])?;
+        if changed == 0 {
+            return Err(message_not_found(id));
+        }
+        Ok(())
+    }
+
+    /// One message by id.
+    pub fn message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1");
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id], message_from_row)
+            .optional()?)
+    }
+
+    /// Every message of the conversation, all branches, oldest first.
+    pub fn messages(&self, conversation_id: &str) -> Result<Vec<StoredMessage>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = ?1 ORDER BY m.id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([conversation_id], message_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The selected branch, root first; this is what the UI shows and the model is sent.
+    pub fn active_path(&self, conversation_id: &str) -> Result<Vec<StoredMessage>> {
+        let Some(leaf) = self.selected_leaf(conversation_id)? else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "WITH RECURSIVE path(id, depth) AS (
+                 SELECT ?1, 0
+                 UNION ALL
+                 SELECT m.parent_id, path.depth + 1 FROM messages m JOIN path ON m.id = path.id
+                 WHERE m.parent_id IS NOT NULL
+             )
+             SELECT {MESSAGE_COLUMNS} FROM path JOIN messages m ON m.id = path.id
+             ORDER BY path.depth DESC"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([leaf], message_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The selected leaf, falling back to the newest leaf if none is stored (or it was lost).
+    fn selected_leaf(&self, conversation_id: &str) -> Result<Option<MessageId>> {
+        let stored: Option<Option<MessageId>> = self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT m.id FROM messages m
+                         WHERE m.id = c.selected_leaf_id AND m.conversation_id = c.id)
+                 FROM conversations c WHERE c.id = ?1",
+            )?
+            .query_row([conversation_id], |r| r.get(0))
+            .optional()?;
+        match stored {
+            None => Err(not_found(conversation_id)),
+            Some(Some(leaf)) => Ok(Some(leaf)),
+            Some(None) => Ok(self
+                .conn
+                .prepare_cached("SELECT MAX(id) FROM messages WHERE conversation_id = ?1")?
+                .query_row([conversation_id], |r| r.get(0))?),
+        }
+    }
+
+    /// The message and its siblings (same parent), oldest first, and the message's index: the
+    /// ‹2/3› switcher.
+    pub fn siblings(&self, id: MessageId) -> Result<(Vec<MessageId>, usize)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id FROM messages me JOIN messages s
+                 ON s.conversation_id = me.conversation_id AND s.parent_id IS me.parent_id
+             WHERE me.id = ?1 ORDER BY s.id",
+        )?;
+        let ids = stmt
+            .query_map([id], |r| r.get::<_, MessageId>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let index = ids
+            .iter()
+            .position(|s| *s == id)
+            .ok_or_else(|| message_not_found(id))?;
+        Ok((ids, index))
+    }
+
+    /// Shows the branch through `id`: selects the newest leaf below it and returns that leaf.
+    pub fn select_branch(&self, id: MessageId) -> Result<MessageId> {
+        let leaf: Option<MessageId> = self
+            .conn
+            .prepare_cached(
+                "WITH RECURSIVE sub(id) AS (
+                     SELECT ?1
+                     UNION ALL
+                     SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id
+                 )
+                 SELECT m.id FROM sub JOIN messages m ON m.id = sub.id
+                 WHERE NOT EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = m.id)
+                 ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let leaf = leaf.ok_or_else(|| message_not_found(id))?;
+        self.conn
+            .prepare_cached(
+                "UPDATE conversations SET selected_leaf_id = ?2
+                 WHERE id = (SELECT conversation_id FROM messages WHERE id = ?1)",
+            )?
+            .execute(params![leaf, leaf])?;
+        Ok(leaf)
+    }
+
+    /// The last user message on the active path (what Retry answers again).
+    pub fn last_user_message(&self, conversation_id: &str) -> Result<Option<StoredMessage>> {
+        Ok(self
+            .active_path(conversation_id)?
+            .into_iter()
+            .rev()
+            .find(|m| m.role == Role::User))
+    }
+
+    /// Edit-and-resend: adds a sibling of `id` with the new text and selects it.
+    pub fn edit_message(&self, id: MessageId, content: &str) -> Result<MessageId> {
+        let old = self.message(id)?.ok_or_else(|| message_not_found(id))?;
+        self.append_message(&NewMessage {
+            conversation_id: old.conversation_id,
+            parent_id: old.parent_id,
+            role: old.role,
+            content: content.to_string(),
+            status: MessageStatus::Complete,
+            error: None,
+            model: old.model,
+            tool_call_id: old.tool_call_id,
+            tool_calls: None,
+        })
+    }
+}

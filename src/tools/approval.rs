@@ -1,0 +1,386 @@
+//! Who says yes to a tool call. Each tool has an `ApprovalMode` (config `[tools.approval]`,
+//! else the tool's default); `ApprovalPolicy` sorts a call into `Decision::Approved`,
+//! `NeedsApproval` or `Denied` (goose-style, typed) and remembers the user's grants.
+//! Decisions are plain serde data so the engine can emit and store them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::events::{ApprovalScope, ConversationId};
+
+/// How calls of one tool are approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalMode {
+    /// Ask the user (default for tools that write, run or use the network).
+    Ask,
+    /// Run without asking (default for read-only tools).
+    Allow,
+    /// Never run.
+    Deny,
+}
+
+impl ApprovalMode {
+    /// The lower-case name used in config and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalMode::Ask => "ask",
+            ApprovalMode::Allow => "allow",
+            ApprovalMode::Deny => "deny",
+        }
+    }
+}
+
+/// How a non-interactive run answers calls that would ask (`--approve ask|all|none`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CliApproval {
+    /// Ask the user (the front end prompts, or denies when it cannot).
+    #[default]
+    Ask,
+    /// Approve every call that would ask.
+    All,
+    /// Deny every call that would ask.
+    None,
+}
+
+/// An `--approve` value that is not `ask`, `all` or `none`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid approval `{0}`: expected ask, all or none")]
+pub struct ParseApprovalError(pub String);
+
+impl FromStr for CliApproval {
+    type Err = ParseApprovalError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ask" => Ok(Self::Ask),
+            "all" => Ok(Self::All),
+            "none" => Ok(Self::None),
+            _ => Err(ParseApprovalError(s.to_string())),
+        }
+    }
+}
+
+/// Why a call may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovedBy {
+    /// The tool is read-only and the config does not say otherwise.
+    ReadOnly,
+    /// The config sets the tool to `allow`.
+    Config,
+    /// `--approve all`.
+    Cli,
+    /// The user granted this tool for the conversation.
+    ConversationGrant,
+    /// The user granted this tool for good.
+    AlwaysGrant,
+    /// The user answered the ask, with this reach.
+    User(ApprovalScope),
+}
+
+/// Why a call may not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeniedBy {
+    /// The config sets the tool to `deny`.
+    Config,
+    /// `--approve none`.
+    Cli,
+    /// The user said no.
+    User,
+}
+
+/// What happens to one tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", content = "by", rename_all = "snake_case")]
+pub enum Decision {
+    /// Run it.
+    Approved(ApprovedBy),
+    /// Ask the user first.
+    NeedsApproval,
+    /// Do not run it; the model is told.
+    Denied(DeniedBy),
+}
+
+/// The `[tools]` table of config.toml.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ToolsConfig {
+    /// Per-tool approval modes, by tool name (`server__*` globs allowed).
+    pub approval: BTreeMap<String, ApprovalMode>,
+    /// Time limit of one call in seconds (default 60).
+    pub timeout_secs: Option<u64>,
+}
+
+/// Sorts tool calls into decisions and remembers the user's grants.
+#[derive(Debug, Clone, Default)]
+pub struct ApprovalPolicy {
+    modes: BTreeMap<String, ApprovalMode>,
+    cli: CliApproval,
+    always: BTreeSet<String>,
+    conversation: HashMap<ConversationId, BTreeSet<String>>,
+}
+
+impl ApprovalPolicy {
+    /// A policy from the config's modes and the command line's `--approve`.
+    pub fn new(modes: BTreeMap<String, ApprovalMode>, cli: CliApproval) -> Self {
+        Self {
+            modes,
+            cli,
+            ..Self::default()
+        }
+    }
+
+    /// Restores tools granted `Always` earlier (from storage).
+    pub fn with_always<I: IntoIterator<Item = String>>(mut self, tools: I) -> Self {
+        self.always.extend(tools);
+        self
+    }
+
+    /// The tools granted `Always`, to be stored.
+    pub fn always_granted(&self) -> impl Iterator<Item = &str> {
+        self.always.iter().map(String::as_str)
+    }
+
+    /// The configured mode for `tool`, if the config names it (exactly or by glob).
+    pub fn configured_mode(&self, tool: &str) -> Option<ApprovalMode> {
+        if let Some(mode) = self.modes.get(tool) {
+            return Some(*mode);
+        }
+        self.modes
+            .iter()
+            .find(|(pattern, _)| glob_match(pattern, tool))
+            .map(|(_, mode)| *mode)
+    }
+
+    /// The effective mode of a tool whose own default is `default`.
+    pub fn mode(&self, tool: &str, default: ApprovalMode) -> ApprovalMode {
+        self.configured_mode(tool).unwrap_or(default)
+    }
+
+    /// Decides a call of `tool` in `conversation`; `needs_approval` is the tool's own
+    /// answer for the call's arguments (see `ValidatedCall::needs_approval`).
+    pub fn decide(
+        &self,
+        conversation: &ConversationId,
+        tool: &str,
+        needs_approval: bool,
+    ) -> Decision {
+        let default = if needs_approval {
+            ApprovalMode::Ask
+        } else {
+            ApprovalMode::Allow
+        };
+        match self.configured_mode(tool) {
+            Some(ApprovalMode::Deny) => return Decision::Denied(DeniedBy::Config),
+            Some(ApprovalMode::Allow) => return Decision::Approved(ApprovedBy::Config),
+            Some(ApprovalMode::Ask) => {}
+            None if default == ApprovalMode::Allow => {
+                return Decision::Approved(ApprovedBy::ReadOnly);
+            }
+            None => {}
+        }
+        if self.always.contains(tool) {
+            return Decision::Approved(ApprovedBy::AlwaysGrant);
+        }
+        if self
+            .conversation
+            .get(conversation)
+            .is_some_and(|g| g.contains(tool))
+        {
+            return Decision::Approved(ApprovedBy::ConversationGrant);
+        }
+        match self.cli {
+            CliApproval::Ask => Decision::NeedsApproval,
+            CliApproval::All => Decision::Approved(ApprovedBy::Cli),
+            CliApproval::None => Decision::Denied(DeniedBy::Cli),
+        }
+    }
+
+    /// Records the user's approval of `tool`; `Once` leaves nothing to remember.
+    pub fn grant(&mut self, conversation: &ConversationId, tool: &str, scope: ApprovalScope) {
+        match scope {
+            ApprovalScope::Once => {}
+            ApprovalScope::Conversation => {
+                self.conversation
+                    .entry(conversation.clone())
+                    .or_default()
+                    .insert(tool.to_string());
+            }
+            ApprovalScope::Always => {
+                self.always.insert(tool.to_string());
+            }
+        }
+    }
+
+    /// Forgets the grants of a conversation (when it is deleted).
+    pub fn forget_conversation(&mut self, conversation: &ConversationId) {
+        self.conversation.remove(conversation);
+    }
+}
+
+/// Matches `name` against a pattern where `*` is any run of characters and `?` one.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Iterative wildcard matching with one backtrack point, linear in practice.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(s: &str) -> ConversationId {
+        ConversationId::from(s)
+    }
+
+    #[test]
+    fn read_only_tools_run_and_others_ask() {
+        let p = ApprovalPolicy::default();
+        assert_eq!(
+            p.decide(&conv("c"), "read_file", false),
+            Decision::Approved(ApprovedBy::ReadOnly)
+        );
+        assert_eq!(
+            p.decide(&conv("c"), "write_file", true),
+            Decision::NeedsApproval
+        );
+    }
+
+    #[test]
+    fn config_modes_win() {
+        let modes = BTreeMap::from([
+            ("read_file".to_string(), ApprovalMode::Deny),
+            ("write_file".to_string(), ApprovalMode::Allow),
+            ("list_dir".to_string(), ApprovalMode::Ask),
+            ("fs__*".to_string(), ApprovalMode::Deny),
+        ]);
+        let p = ApprovalPolicy::new(modes, CliApproval::All);
+        assert_eq!(
+            p.decide(&conv("c"), "read_file", false),
+            Decision::Denied(DeniedBy::Config)
+        );
+        assert_eq!(
+            p.decide(&conv("c"), "write_file", true),
+            Decision::Approved(ApprovedBy::Config)
+        );
+        assert_eq!(
+            p.decide(&conv("c"), "list_dir", false),
+            Decision::Approved(ApprovedBy::Cli)
+        );
+        assert_eq!(
+            p.decide(&conv("c"), "fs__write", true),
+            Decision::Denied(DeniedBy::Config)
+        );
+        assert_eq!(p.mode("fs__read", ApprovalMode::Ask), ApprovalMode::Deny);
+        assert_eq!(p.mode("other", ApprovalMode::Ask), ApprovalMode::Ask);
+    }
+
+    #[test]
+    fn cli_answers_asks() {
+        let all = ApprovalPolicy::new(BTreeMap::new(), CliApproval::All);
+        assert_eq!(
+            all.decide(&conv("c"), "run_shell", true),
+            Decision::Approved(ApprovedBy::Cli)
+        );
+        let none = ApprovalPolicy::new(BTreeMap::new(), CliApproval::None);
+        assert_eq!(
+            none.decide(&conv("c"), "run_shell", true),
+            Decision::Denied(DeniedBy::Cli)
+        );
+        assert_eq!(
+            none.decide(&conv("c"), "read_file", false),
+            Decision::Approved(ApprovedBy::ReadOnly)
+        );
+        assert_eq!("ALL".parse::<CliApproval>(), Ok(CliApproval::All));
+        assert!("yes".parse::<CliApproval>().is_err());
+    }
+
+    #[test]
+    fn grants_are_remembered_per_scope() {
+        let mut p = ApprovalPolicy::new(BTreeMap::new(), CliApproval::None);
+        p.grant(&conv("a"), "run_shell", ApprovalScope::Once);
+        assert_eq!(
+            p.decide(&conv("a"), "run_shell", true),
+            Decision::Denied(DeniedBy::Cli)
+        );
+        p.grant(&conv("a"), "run_shell", ApprovalScope::Conversation);
+        assert_eq!(
+            p.decide(&conv("a"), "run_shell", true),
+            Decision::Approved(ApprovedBy::ConversationGrant)
+        );
+        assert_eq!(
+            p.decide(&conv("b"), "run_shell", true),
+            Decision::Denied(DeniedBy::Cli)
+        );
+        p.forget_conversation(&conv("a"));
+        assert_eq!(
+            p.decide(&conv("a"), "run_shell", true),
+            Decision::Denied(DeniedBy::Cli)
+        );
+        p.grant(&conv("a"), "http_get", ApprovalScope::Always);
+        assert_eq!(
+            p.decide(&conv("z"), "http_get", true),
+            Decision::Approved(ApprovedBy::AlwaysGrant)
+        );
+        assert_eq!(p.always_granted().collect::<Vec<_>>(), vec!["http_get"]);
+        let restored = ApprovalPolicy::default().with_always(["http_get".to_string()]);
+        assert_eq!(
+            restored.decide(&conv("q"), "http_get", true),
+            Decision::Approved(ApprovedBy::AlwaysGrant)
+        );
+    }
+
+    #[test]
+    fn config_deny_beats_grants() {
+        let modes = BTreeMap::from([("run_shell".to_string(), ApprovalMode::Deny)]);
+        let mut p = ApprovalPolicy::new(modes, CliApproval::Ask);
+        p.grant(&conv("a"), "run_shell", ApprovalScope::Always);
+        assert_eq!(
+            p.decide(&conv("a"), "run_shell", true),
+            Decision::Denied(DeniedBy::Config)
+        );
+    }
+
+    #[test]
+    fn decisions_serialize_as_plain_data() {
+        let d = serde_json::to_value(Decision::Approved(ApprovedBy::Cli)).unwrap();
+        assert_eq!(d, serde_json::json!({"decision": "approved", "by": "cli"}));
+        let d = serde_json::to_value(Decision::NeedsApproval).unwrap();
+        assert_eq!(d, serde_json::json!({"decision": "needs_approval"}));
+        let cfg: ToolsConfig = toml::from_str("[approval]\nrun_shell = \"allow\"\n").unwrap();
+        assert_eq!(cfg.approval["run_shell"], ApprovalMode::Allow);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("fs__*", "fs__read"));
+        assert!(glob_match("*", "x"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("fs__*", "gs__read"));
+        assert!(glob_match("*_file", "read_file"));
+        assert!(!glob_match("read", "read_file"));
+    }
+}

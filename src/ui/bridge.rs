@@ -1,0 +1,123 @@
+//! Glue between the window and the rest of the crate: settings from and to the config, the
+//! engine handle as an [`EngineLink`], and [`run_desktop`] that starts it all.
+
+use std::path::PathBuf;
+
+use crate::config::{Config, Paths, ResolvedSettings, Secret, secrets};
+use crate::engine::{self, EngineConfig, EngineHandle};
+use crate::llm::build_provider;
+use crate::ui::app::SaveSettingsFn;
+use crate::ui::link::EngineLink;
+use crate::ui::settings::{GuiSettings, ThemeChoice, provider_info};
+use crate::ui::{GuiOptions, UiError, run_gui};
+
+impl GuiSettings {
+    /// The settings a run resolved (flags > environment > config file > defaults).
+    pub fn from_resolved(resolved: &ResolvedSettings) -> Self {
+        let defaults = GuiSettings::default();
+        let ui = &resolved.config.ui;
+        GuiSettings {
+            provider: resolved.provider.kind.id().to_string(),
+            base_url: resolved.provider.base_url.clone(),
+            model: resolved.model.clone(),
+            api_key: resolved
+                .provider
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_string())
+                .unwrap_or_default(),
+            instructions: ui.instructions.clone(),
+            personality: ui.personality.clone(),
+            temperature: resolved.temperature.unwrap_or(defaults.temperature),
+            max_tokens: resolved.max_tokens.unwrap_or(defaults.max_tokens),
+            theme: ThemeChoice::parse(&ui.theme),
+            font_size: ui.font_size,
+        }
+    }
+
+    /// Writes these settings into `config` (everything but the key, which never goes there).
+    pub fn apply_to(&self, config: &mut Config) {
+        config.provider.clone_from(&self.provider);
+        let default_url = provider_info(&self.provider).map(|p| p.base_url);
+        config.base_url = (!self.base_url.trim().is_empty()
+            && default_url != Some(self.base_url.trim()))
+        .then(|| self.base_url.trim().to_string());
+        config.model = (!self.model.trim().is_empty()).then(|| self.model.trim().to_string());
+        config.temperature = Some(self.temperature);
+        config.max_tokens = Some(self.max_tokens);
+        config.ui.theme = self.theme.as_str().to_string();
+        config.ui.font_size = self.font_size;
+        config.ui.instructions.clone_from(&self.instructions);
+        config.ui.personality.clone_from(&self.personality);
+    }
+}
+
+/// Persists settings: `config.toml` atomically, a changed key into `secrets.env` (mode 0600).
+/// Runs on the app's saver thread.
+pub fn config_saver(paths: Paths, mut config: Config, initial: &GuiSettings) -> SaveSettingsFn {
+    let mut saved_key = initial.api_key.trim().to_string();
+    Box::new(move |settings: &GuiSettings| {
+        settings.apply_to(&mut config);
+        config
+            .save_atomic(&paths.config_file)
+            .map_err(|e| e.to_string())?;
+        let key = settings.api_key.trim();
+        if key != saved_key && !key.is_empty() {
+            let var = provider_info(&settings.provider)
+                .and_then(|p| p.key_var)
+                .ok_or_else(|| format!("the {} provider takes no key", settings.provider))?;
+            secrets::save_secret(&paths.secrets_file(), var, &Secret::new(key))
+                .map_err(|e| e.to_string())?;
+            saved_key = key.to_string();
+        }
+        Ok(())
+    })
+}
+
+impl EngineLink {
+    /// Connects to a running engine; its events wake the window.
+    pub fn from_engine(handle: &EngineHandle) -> Self {
+        let sender = handle.clone();
+        EngineLink::new(
+            move |command| sender.send(command),
+            |waker| handle.subscribe_with_waker(waker),
+        )
+    }
+}
+
+/// Starts a multi-threaded runtime and the engine for `resolved`, then runs the window until
+/// it closes. A missing key or an absent network never stops the window from opening: the
+/// app says what is wrong and offers Settings.
+pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("rustbot-engine")
+        .build()
+        .map_err(|e| UiError::Start(format!("could not start the async runtime: {e}")))?;
+    let provider =
+        build_provider(resolved.provider.clone()).map_err(|e| UiError::Start(e.to_string()))?;
+    let handle = engine::start(
+        EngineConfig {
+            provider,
+            model: resolved.model.clone(),
+            system_prompt: resolved.system_prompt.clone(),
+            temperature: resolved.temperature,
+            max_tokens: resolved.max_tokens,
+            context_tokens: resolved.context_tokens,
+        },
+        runtime.handle(),
+    );
+    let settings = GuiSettings::from_resolved(&resolved);
+    let save = config_saver(resolved.paths.clone(), resolved.config.clone(), &settings);
+    let data_dir: PathBuf = resolved.paths.data_dir.clone();
+    let result = run_gui(GuiOptions {
+        engine: EngineLink::from_engine(&handle),
+        settings,
+        save_settings: Some(save),
+        data_dir: Some(data_dir),
+    });
+    handle.send(crate::engine::Command::Shutdown);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
+}

@@ -1,0 +1,341 @@
+//! A scripted HTTP/SSE server on 127.0.0.1 (a real TCP listener, port 0) that replays byte
+//! scripts, records the requests it got, and notices when the client closes the socket.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// One step of a reply.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Write these bytes at once.
+    Bytes(Vec<u8>),
+    /// Write these bytes 1–7 at a time, flushing between pieces.
+    Dribble(Vec<u8>),
+    /// Wait (while watching for the client closing the socket).
+    Sleep(Duration),
+    /// Reset the connection (RST) instead of closing it cleanly.
+    Reset,
+    /// Keep the connection open and silent until the client goes away.
+    Hang,
+}
+
+/// A recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Request line, e.g. `POST /v1/chat/completions HTTP/1.1`.
+    pub request_line: String,
+    /// Headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl Recorded {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("request body is JSON")
+    }
+}
+
+/// The server. Replies are used in order; the last one repeats.
+pub struct ScriptedServer {
+    /// Its address.
+    pub addr: std::net::SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    peer_closed: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl ScriptedServer {
+    /// Starts serving `replies` on a fresh port.
+    pub fn start(replies: Vec<Vec<Step>>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let peer_closed = Arc::new(Mutex::new(Vec::new()));
+        let (reqs, closed) = (Arc::clone(&requests), Arc::clone(&peer_closed));
+        thread::spawn(move || {
+            let mut n = 0usize;
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let reply = replies[n.min(replies.len() - 1)].clone();
+                n += 1;
+                let (reqs, closed) = (Arc::clone(&reqs), Arc::clone(&closed));
+                thread::spawn(move || serve(stream, reply, reqs, closed));
+            }
+        });
+        Self {
+            addr,
+            requests,
+            peer_closed,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// When clients closed sockets while the server was still sleeping or hanging.
+    pub fn peer_closed(&self) -> Vec<Instant> {
+        self.peer_closed.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    reply: Vec<Step>,
+    reqs: Arc<Mutex<Vec<Recorded>>>,
+    closed: Arc<Mutex<Vec<Instant>>>,
+) {
+    stream.set_nodelay(true).ok();
+    let Some(recorded) = read_request(&mut stream) else {
+        return;
+    };
+    reqs.lock().unwrap().push(recorded);
+    for (i, step) in reply.iter().enumerate() {
+        match step {
+            Step::Bytes(b) => {
+                if stream.write_all(b).is_err() {
+                    return;
+                }
+            }
+            Step::Dribble(b) => {
+                let mut pos = 0;
+                let mut size = 1;
+                while pos < b.len() {
+                    let end = (pos + size).min(b.len());
+                    if stream.write_all(&b[pos..end]).is_err() {
+                        return;
+                    }
+                    stream.flush().ok();
+                    pos = end;
+                    size = size % 7 + 1;
+                    if i % 2 == 0 {
+                        thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            }
+            Step::Sleep(d) => {
+                if wait_watching(&mut stream, Some(*d)) {
+                    closed.lock().unwrap().push(Instant::now());
+                    return;
+                }
+            }
+            Step::Hang => {
+                if wait_watching(&mut stream, None) {
+                    closed.lock().unwrap().push(Instant::now());
+                }
+                return;
+            }
+            Step::Reset => {
+                // SO_LINGER 0 turns close into RST.
+                let sock = socket2_linger_zero(&stream);
+                drop(sock);
+                return;
+            }
+        }
+    }
+    stream.flush().ok();
+    stream.shutdown(Shutdown::Write).ok();
+    // Let the client read to EOF before the socket is dropped.
+    let mut sink = [0u8; 64];
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .ok();
+    let _ = stream.read(&mut sink);
+}
+
+/// Waits `d` (or forever), returning true if the client closed the socket meanwhile.
+fn wait_watching(stream: &mut TcpStream, d: Option<Duration>) -> bool {
+    let start = Instant::now();
+    stream.set_read_timeout(Some(Duration::from_millis(2))).ok();
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return true,
+        }
+        if let Some(d) = d
+            && start.elapsed() >= d
+        {
+            return false;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            return false;
+        }
+    }
+}
+
+fn socket2_linger_zero(stream: &TcpStream) -> TcpStream {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        #[repr(C)]
+        struct Linger {
+            l_onoff: i32,
+            l_linger: i32,
+        }
+        let linger = Linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        unsafe extern "C" {
+            fn setsockopt(fd: i32, level: i32, name: i32, val: *const Linger, len: u32) -> i32;
+        }
+        // SOL_SOCKET = 1, SO_LINGER = 13 on Linux.
+        unsafe {
+            setsockopt(
+                stream.as_raw_fd(),
+                1,
+                13,
+                &linger,
+                std::mem::size_of::<Linger>() as u32,
+            );
+        }
+    }
+    stream.try_clone().unwrap()
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let header_end = loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if let Some(pos) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..header_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let request_line = lines.next()?.to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while data.len() < header_end + len {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    let body = String::from_utf8_lossy(&data[header_end..]).to_string();
+    Some(Recorded {
+        request_line,
+        headers,
+        body,
+    })
+}
+
+/// Response head for an SSE stream (closed by the server at the end).
+pub fn sse_head() -> Vec<u8> {
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n".to_vec()
+}
+
+/// `data: X\n\n` for each payload.
+pub fn sse_body(payloads: &[&str]) -> Vec<u8> {
+    payloads
+        .iter()
+        .flat_map(|p| format!("data: {p}\n\n").into_bytes())
+        .collect()
+}
+
+/// A whole response with a status line, extra headers and a JSON body.
+pub fn json_response(status: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// An OpenAI-format text chunk.
+pub fn openai_text(text: &str) -> String {
+    serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]
+    })
+    .to_string()
+}
+
+/// An OpenAI-format finish chunk.
+pub fn openai_finish(reason: &str) -> String {
+    serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": reason}]
+    })
+    .to_string()
+}
+
+/// An OpenAI-format usage chunk.
+pub fn openai_usage(prompt: u64, completion: u64) -> String {
+    serde_json::json!({
+        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [], "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+        "total_tokens": prompt + completion}
+    })
+    .to_string()
+}
+
+/// A complete OpenAI-format streamed answer saying `pieces`, dribbled or at once.
+pub fn openai_answer(pieces: &[&str], dribble: bool) -> Vec<Step> {
+    let mut payloads: Vec<String> = pieces.iter().map(|p| openai_text(p)).collect();
+    payloads.push(openai_finish("stop"));
+    payloads.push(openai_usage(7, pieces.len() as u64));
+    payloads.push("[DONE]".into());
+    let refs: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let body = sse_body(&refs);
+    vec![
+        Step::Bytes(sse_head()),
+        if dribble {
+            Step::Dribble(body)
+        } else {
+            Step::Bytes(body)
+        },
+    ]
+}
+
+/// A slow OpenAI stream: `first` at once, then `per_chunk` between each of `n` chunks "x".
+pub fn openai_slow(first: &str, n: usize, per_chunk: Duration) -> Vec<Step> {
+    let mut steps = vec![
+        Step::Bytes(sse_head()),
+        Step::Bytes(sse_body(&[&openai_text(first)])),
+    ];
+    for _ in 0..n {
+        steps.push(Step::Sleep(per_chunk));
+        steps.push(Step::Bytes(sse_body(&[&openai_text("x")])));
+    }
+    steps.push(Step::Bytes(sse_body(&[&openai_finish("stop"), "[DONE]"])));
+    steps
+}

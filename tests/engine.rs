@@ -1,0 +1,363 @@
+//! The engine over the scripted server: state sequences, Stop, parallel conversations, long
+//! streams and retries.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use rustbot::config::{NetworkSettings, Secret};
+use rustbot::engine::{
+    self, Command, ConversationId, EngineConfig, EngineEvent, EngineHandle, RunStatus, Subscription,
+};
+use rustbot::llm::{ProviderKind, ProviderSettings, build_provider};
+
+fn engine(server: &ScriptedServer) -> EngineHandle {
+    let provider = build_provider(ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: Some(Secret::new("k")),
+        network: NetworkSettings {
+            connect_timeout_secs: 2,
+            idle_timeout_secs: 10,
+            max_retries: 2,
+        },
+    })
+    .unwrap();
+    engine::start(
+        EngineConfig {
+            provider,
+            model: "m".into(),
+            system_prompt: None,
+            temperature: None,
+            max_tokens: None,
+            context_tokens: 32_768,
+        },
+        &tokio::runtime::Handle::current(),
+    )
+}
+
+/// Collects events until the `Done` of `conv` (or a 10 s limit).
+async fn until_done(sub: &Subscription, conv: &ConversationId) -> Vec<EngineEvent> {
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ev = tokio::time::timeout_at(deadline.into(), sub.recv())
+            .await
+            .expect("Done within 10 s");
+        let done = matches!(&ev, EngineEvent::Done { conversation, .. } if conversation == conv);
+        events.push(ev);
+        if done {
+            return events;
+        }
+    }
+}
+
+fn states(events: &[EngineEvent]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::State { from, to, .. } => Some(format!("{from}->{to}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn text(events: &[EngineEvent], conv: &ConversationId) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Text {
+                conversation,
+                delta,
+            } if conversation == conv => Some(delta.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn send(h: &EngineHandle, text: &str) -> ConversationId {
+    let conv = ConversationId::new();
+    h.send(Command::NewConversation {
+        conversation: conv.clone(),
+    });
+    h.send(Command::SendMessage {
+        conversation: conv.clone(),
+        text: text.into(),
+    });
+    conv
+}
+
+#[tokio::test]
+async fn a_full_turn_emits_the_expected_states_and_metrics() {
+    let server = ScriptedServer::start(vec![openai_answer(&["Hel", "lo"], true)]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let conv = send(&h, "hi");
+    let events = until_done(&sub, &conv).await;
+    assert_eq!(
+        states(&events),
+        ["Idle->Sending", "Sending->Streaming", "Streaming->Idle"]
+    );
+    assert_eq!(text(&events, &conv), "Hello");
+    match events.last().unwrap() {
+        EngineEvent::Done {
+            status,
+            text,
+            metrics,
+            ..
+        } => {
+            assert_eq!(*status, RunStatus::Complete);
+            assert_eq!(text, "Hello");
+            assert_eq!(metrics.prompt_tokens, 7);
+            assert_eq!(metrics.completion_tokens, 2);
+            assert!(metrics.tokens_reported);
+            assert!(metrics.ttft_ms.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    // The second turn sends the first answer back as history.
+    h.send(Command::SendMessage {
+        conversation: conv.clone(),
+        text: "again".into(),
+    });
+    until_done(&sub, &conv).await;
+    let body = server.requests()[1].json();
+    let roles: Vec<_> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(body["messages"][1]["content"], "Hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_reaches_idle_fast_closes_the_socket_and_keeps_the_partial_answer() {
+    let server = ScriptedServer::start(vec![openai_slow(
+        "partial",
+        100,
+        Duration::from_millis(100),
+    )]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let conv = send(&h, "long please");
+    // Wait for the first text.
+    loop {
+        if let EngineEvent::Text { .. } = sub.recv().await {
+            break;
+        }
+    }
+    let stop_at = Instant::now();
+    h.send(Command::Stop {
+        conversation: conv.clone(),
+    });
+    let events = until_done(&sub, &conv).await;
+    let stop_latency = stop_at.elapsed();
+    assert!(
+        stop_latency < Duration::from_millis(50),
+        "Stop took {stop_latency:?}"
+    );
+    assert!(states(&events).ends_with(&["Streaming->Stopping".into(), "Stopping->Idle".into()]));
+    match events.last().unwrap() {
+        EngineEvent::Done { status, text, .. } => {
+            assert_eq!(*status, RunStatus::Stopped);
+            assert!(text.starts_with("partial"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The server sees the client close its socket while it is still sleeping.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.peer_closed().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let closed = server.peer_closed();
+    assert_eq!(closed.len(), 1, "the socket was closed");
+    assert!(closed[0].duration_since(stop_at) < Duration::from_millis(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_conversations_streaming_at_once_do_not_mix() {
+    let server = ScriptedServer::start(vec![
+        openai_slow("A", 20, Duration::from_millis(5)),
+        openai_slow("B", 20, Duration::from_millis(5)),
+    ]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let a = send(&h, "first");
+    let b = send(&h, "second");
+    let mut events = until_done(&sub, &a).await;
+    if !events
+        .iter()
+        .any(|e| matches!(e, EngineEvent::Done { conversation, .. } if *conversation == b))
+    {
+        events.extend(until_done(&sub, &b).await);
+    }
+    let (ta, tb) = (text(&events, &a), text(&events, &b));
+    // Which request reached the server first decides who got "A"; each is whole and unmixed.
+    let mut got = [ta.clone(), tb.clone()];
+    got.sort();
+    let x20 = "x".repeat(20);
+    assert_eq!(got, [format!("A{x20}"), format!("B{x20}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_thousand_chunk_stream_loses_no_text_at_the_subscriber() {
+    let pieces: Vec<String> = (0..10_000).map(|i| format!("{i},")).collect();
+    let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let server = ScriptedServer::start(vec![openai_answer(&refs, false)]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let conv = send(&h, "count");
+    let events = until_done(&sub, &conv).await;
+    let expected: String = pieces.concat();
+    assert_eq!(text(&events, &conv), expected);
+    match events.last().unwrap() {
+        EngineEvent::Done { text, .. } => assert_eq!(*text, expected),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_retry_shows_retrying_then_succeeds() {
+    let server = ScriptedServer::start(vec![
+        vec![Step::Bytes(json_response(
+            "503 Service Unavailable",
+            "Retry-After: 0\r\n",
+            r#"{"error":{"message":"busy"}}"#,
+        ))],
+        openai_answer(&["ok"], false),
+    ]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let conv = send(&h, "hi");
+    let events = until_done(&sub, &conv).await;
+    assert_eq!(
+        states(&events),
+        [
+            "Idle->Sending",
+            "Sending->Retrying",
+            "Retrying->Sending",
+            "Sending->Streaming",
+            "Streaming->Idle"
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Retrying { attempt: 1, .. }))
+    );
+    assert_eq!(text(&events, &conv), "ok");
+}
+
+#[tokio::test]
+async fn a_failure_keeps_the_partial_answer_and_retry_answers_again() {
+    let server = ScriptedServer::start(vec![
+        vec![
+            Step::Bytes(sse_head()),
+            Step::Bytes(sse_body(&[&openai_text("half")])),
+        ],
+        openai_answer(&["whole"], false),
+    ]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let conv = send(&h, "hi");
+    let events = until_done(&sub, &conv).await;
+    assert!(states(&events).contains(&"Streaming->Failed".to_string()));
+    match events.last().unwrap() {
+        EngineEvent::Done {
+            status,
+            text,
+            error,
+            ..
+        } => {
+            assert_eq!(*status, RunStatus::Failed);
+            assert_eq!(text, "half");
+            assert!(error.as_deref().unwrap().contains("cut off"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::Error { .. }))
+    );
+    h.send(Command::Retry {
+        conversation: conv.clone(),
+    });
+    let events = until_done(&sub, &conv).await;
+    assert_eq!(states(&events)[0], "Failed->Sending");
+    assert_eq!(text(&events, &conv), "whole");
+    // The failed partial answer is not sent back to the model.
+    let body = server.requests()[1].json();
+    assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_second_message_while_a_run_is_active_is_refused_with_a_reason() {
+    let server = ScriptedServer::start(vec![openai_slow("a", 5, Duration::from_millis(50))]);
+    let h = engine(&server);
+    let sub = h.subscribe();
+    let conv = send(&h, "one");
+    h.send(Command::SendMessage {
+        conversation: conv.clone(),
+        text: "two".into(),
+    });
+    let events = until_done(&sub, &conv).await;
+    assert!(events.iter().any(
+        |e| matches!(e, EngineEvent::Error { message, .. } if message.contains("stop it first"))
+    ));
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn old_turns_are_left_out_to_fit_the_context_window() {
+    let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let provider = build_provider(ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: None,
+        network: NetworkSettings::default(),
+    })
+    .unwrap();
+    let h = engine::start(
+        EngineConfig {
+            provider,
+            model: "m".into(),
+            system_prompt: Some("sys".into()),
+            temperature: None,
+            max_tokens: Some(100),
+            context_tokens: 600,
+        },
+        &tokio::runtime::Handle::current(),
+    );
+    let sub = h.subscribe();
+    let conv = ConversationId::new();
+    let mut trimmed = Vec::new();
+    for i in 0..4 {
+        h.send(Command::SendMessage {
+            conversation: conv.clone(),
+            text: format!("{i} {}", "word ".repeat(100)),
+        });
+        for e in until_done(&sub, &conv).await {
+            if let EngineEvent::ContextTrimmed { dropped_turns, .. } = e {
+                trimmed.push(dropped_turns);
+            }
+        }
+    }
+    assert!(
+        !trimmed.is_empty() && trimmed.iter().all(|d| *d > 0),
+        "{trimmed:?}"
+    );
+    let last = server.requests().last().unwrap().json();
+    let msgs = last["messages"].as_array().unwrap();
+    assert_eq!(msgs[0]["role"], "system");
+    assert!(msgs.len() < 8, "older turns were dropped: {}", msgs.len());
+    assert!(
+        msgs.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 ")
+    );
+}

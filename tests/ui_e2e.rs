@@ -1,0 +1,160 @@
+//! The real app over the real engine and provider against the scripted SSE server: typing a
+//! message streams the server's answer into the window; a model changed in Settings is the
+//! model of the next request; Stop mid-stream keeps the partial answer.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use rustbot::config::{NetworkSettings, Secret};
+use rustbot::engine::{self, EngineConfig, EngineHandle};
+use rustbot::llm::{ProviderKind, ProviderSettings, build_provider};
+use rustbot::ui::view_model::MessageStatus;
+use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
+
+struct E2e {
+    harness: Harness<'static, RustbotApp>,
+    _engine: EngineHandle,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn start(server: &ScriptedServer) -> E2e {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider = build_provider(ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: Some(Secret::new("k")),
+        network: NetworkSettings {
+            connect_timeout_secs: 2,
+            idle_timeout_secs: 10,
+            max_retries: 0,
+        },
+    })
+    .unwrap();
+    let handle = engine::start(
+        EngineConfig {
+            provider,
+            model: "m".into(),
+            system_prompt: None,
+            temperature: None,
+            max_tokens: None,
+            context_tokens: 32_768,
+        },
+        runtime.handle(),
+    );
+    let parts = AppParts {
+        engine: EngineLink::from_engine(&handle),
+        settings: GuiSettings {
+            provider: "custom".into(),
+            base_url: server.base_url(),
+            model: "m".into(),
+            api_key: "k".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    E2e {
+        harness,
+        _engine: handle,
+        _runtime: runtime,
+    }
+}
+
+impl E2e {
+    /// Steps frames until `check` holds (real time passes: the engine runs on its threads).
+    fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check(&self.harness) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.harness.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.harness.run_steps(2);
+    }
+
+    fn send(&mut self, text: &str) {
+        self.harness.get_by_label("Message").type_text(text);
+        self.harness.key_press(Key::Enter);
+        self.harness.run_steps(2);
+    }
+
+    fn last_answer(&self) -> Option<(String, MessageStatus)> {
+        let vm = self.harness.state().view_model();
+        let m = vm.selected()?.messages.last()?;
+        Some((m.text.clone(), m.status))
+    }
+}
+
+fn label_shown(h: &Harness<'static, RustbotApp>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+#[test]
+fn a_typed_message_streams_the_servers_answer_and_settings_change_the_next_model() {
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["Hello", " from", " the server"], true),
+        openai_answer(&["Second", " answer"], false),
+    ]);
+    let mut app = start(&server);
+
+    app.send("Hi");
+    app.wait_for("the streamed answer", |h| {
+        label_shown(h, "Hello from the server")
+            && h.state()
+                .view_model()
+                .selected()
+                .is_some_and(|c| !c.run.is_active())
+    });
+    assert_eq!(
+        app.last_answer(),
+        Some(("Hello from the server".into(), MessageStatus::Complete))
+    );
+    assert_eq!(server.requests()[0].json()["model"], "m");
+
+    // Settings → Model → "m-2", then back to the chat for a second message.
+    app.harness.get_by_label("Settings").click();
+    app.harness.run_steps(2);
+    app.harness.get_by_label("Model").focus();
+    app.harness.run_steps(1);
+    app.harness.get_by_label("Model").type_text("-2");
+    app.harness.key_press(Key::Enter);
+    app.harness.run_steps(2);
+    app.harness.get_by_label("Chat").click();
+    app.harness.run_steps(2);
+
+    app.send("Again");
+    app.wait_for("the second answer", |h| label_shown(h, "Second answer"));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[1].json()["model"],
+        "m-2",
+        "SetModel reached the engine"
+    );
+}
+
+#[test]
+fn stop_mid_stream_keeps_the_partial_answer_marked_stopped() {
+    let server =
+        ScriptedServer::start(vec![openai_slow("Partial", 200, Duration::from_millis(50))]);
+    let mut app = start(&server);
+    app.send("Go slowly");
+    app.wait_for("the first token", |h| label_shown(h, "Partial"));
+    app.harness.get_by_label("Stop").click();
+    app.wait_for("the stop", |h| label_shown(h, "Stopped by you"));
+    let (text, status) = app.last_answer().unwrap();
+    assert!(text.starts_with("Partial"), "partial answer kept: {text:?}");
+    assert_eq!(status, MessageStatus::Stopped);
+    app.harness.get_by_label("Send");
+}
