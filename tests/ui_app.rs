@@ -353,3 +353,50 @@ fn an_idle_window_requests_no_repaints() {
     let steps = rig.harness.run();
     assert!(steps <= 3, "idle window kept repainting ({steps} steps)");
 }
+
+#[test]
+fn a_long_conversation_lays_out_only_the_visible_messages_and_can_jump_to_latest() {
+    let mut rig = rig();
+    let conv = ConversationId::from("long");
+    {
+        let vm = rig.harness.state_mut().view_model_mut();
+        vm.select(conv.clone(), 0);
+        for i in 0..1000 {
+            vm.user_sent(&conv, &format!("question {i}"), i);
+            vm.apply(
+                &EngineEvent::Done {
+                    conversation: conv.clone(),
+                    status: RunStatus::Complete,
+                    reason: "stop".into(),
+                    text: format!("**Answer {i}**\n\n- a list item\n- another\n\n`code`"),
+                    error: None,
+                    metrics: RunMetrics::default(),
+                },
+                i,
+            );
+        }
+    }
+    rig.settle();
+    let laid_out = rig.harness.state().laid_out_messages();
+    assert!(
+        (1..40).contains(&laid_out),
+        "2,000 messages, {laid_out} laid out"
+    );
+    // Starts at the bottom: the newest answer is shown, no jump button.
+    assert!(rig.has_label_containing("Answer 999"));
+    assert!(rig.harness.query_by_label("Jump to latest").is_none());
+
+    for _ in 0..10 {
+        if let Some(node) = rig.harness.query_all_by_label_contains("Answer").next() {
+            node.scroll_up();
+        }
+        rig.harness.run_steps(1);
+    }
+    rig.settle();
+    assert!(!rig.has_label_containing("Answer 999"));
+    rig.harness.get_by_label("Jump to latest").click();
+    rig.settle();
+    rig.settle();
+    assert!(rig.has_label_containing("Answer 999"));
+    assert!(rig.harness.query_by_label("Jump to latest").is_none());
+}

@@ -152,6 +152,11 @@ impl RustbotApp {
         &mut self.vm
     }
 
+    /// How many messages the chat view laid out in the last frame (only the visible ones).
+    pub fn laid_out_messages(&self) -> usize {
+        self.chat.last_laid_out
+    }
+
     /// The page shown.
     pub fn page(&self) -> Page {
         self.persisted.page

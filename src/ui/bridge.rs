@@ -121,3 +121,43 @@ pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_go_into_the_config_without_the_key_and_saving_writes_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::resolve(
+            Some(dir.path().join("config.toml")),
+            Some(dir.path().join("data")),
+        )
+        .unwrap();
+        let initial = GuiSettings::default();
+        let mut save = config_saver(paths.clone(), Config::default(), &initial);
+        let changed = GuiSettings {
+            model: "vendor/model-x".into(),
+            api_key: "sk-secret-123".into(),
+            theme: ThemeChoice::Dark,
+            font_size: 18.0,
+            instructions: "Be brief.".into(),
+            ..initial
+        };
+        save(&changed).unwrap();
+
+        let text = std::fs::read_to_string(&paths.config_file).unwrap();
+        assert!(!text.contains("sk-secret-123"), "no key in config.toml");
+        let config = Config::load(&paths.config_file).unwrap();
+        assert_eq!(config.model.as_deref(), Some("vendor/model-x"));
+        assert_eq!(
+            config.base_url, None,
+            "the provider's default URL is not pinned"
+        );
+        assert_eq!(config.ui.theme, "dark");
+        assert_eq!(config.ui.font_size, 18.0);
+        assert_eq!(config.ui.instructions, "Be brief.");
+        let secrets = std::fs::read_to_string(paths.secrets_file()).unwrap();
+        assert!(secrets.contains("OPENROUTER_API_KEY=sk-secret-123"));
+    }
+}

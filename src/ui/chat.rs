@@ -137,7 +137,9 @@ impl ChatView {
             y += height + MESSAGE_GAP;
         }
         let total = (y - MESSAGE_GAP).max(0.0);
-        ui.set_min_height(total);
+        // Not `set_min_height`: that measures from the cursor, which sits below the last
+        // message laid out, not at the top.
+        ui.expand_to_include_y(origin.y + total);
         self.last_laid_out = laid_out;
         if changed {
             // Heights of messages estimated so far were corrected: settle the layout.
