@@ -25,14 +25,7 @@ fn engine(server: &ScriptedServer) -> EngineHandle {
     })
     .unwrap();
     engine::start(
-        EngineConfig {
-            provider,
-            model: "m".into(),
-            system_prompt: None,
-            temperature: None,
-            max_tokens: None,
-            context_tokens: 32_768,
-        },
+        EngineConfig::new(provider, "m"),
         &tokio::runtime::Handle::current(),
     )
 }
@@ -323,12 +316,10 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
     .unwrap();
     let h = engine::start(
         EngineConfig {
-            provider,
-            model: "m".into(),
             system_prompt: Some("sys".into()),
-            temperature: None,
             max_tokens: Some(100),
             context_tokens: 600,
+            ..EngineConfig::new(provider, "m")
         },
         &tokio::runtime::Handle::current(),
     );

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::cli::{AskArgs, GlobalOpts, runtime};
-use crate::engine::{self, Command, ConversationId, EngineConfig, EngineEvent, RunStatus};
-use crate::llm::build_provider;
+use crate::bootstrap::{self, DoorOptions};
+use crate::cli::{ApproveMode, AskArgs, GlobalOpts, runtime};
+use crate::engine::{ApprovalScope, Command, ConversationId, EngineEvent, RunStatus};
+use crate::tools::{CliApproval, Decision, ToolFilter};
 
 /// Exit code after Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -17,24 +18,47 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
     if args.agent.is_some() {
         anyhow::bail!("agents are not available in this build yet: leave out --agent");
     }
+    let tools: ToolFilter = args
+        .tools
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--tools: {e}"))?;
     let settings = global.resolve()?;
-    let provider = build_provider(settings.provider.clone())?;
     let rt = runtime()?;
     rt.block_on(async move {
-        let handle = engine::start(
-            EngineConfig {
-                provider,
-                model: settings.model.clone(),
-                system_prompt: settings.system_prompt.clone(),
-                temperature: settings.temperature,
-                max_tokens: settings.max_tokens,
-                context_tokens: settings.context_tokens,
+        let started = bootstrap::start(
+            &settings,
+            DoorOptions {
+                tools,
+                approve: match args.approve {
+                    ApproveMode::Ask => CliApproval::Ask,
+                    ApproveMode::All => CliApproval::All,
+                    ApproveMode::None => CliApproval::None,
+                },
+                workspace: args.workspace.clone(),
+                store: true,
             },
-            &tokio::runtime::Handle::current(),
-        );
+        )
+        .await?;
+        for failure in &started.mcp_failures {
+            eprintln!("warning: MCP server {}: {}", failure.server, failure.error);
+        }
+        let handle = started.engine;
         let events = handle.subscribe();
         let conversation = match args.conversation {
-            Some(id) => ConversationId(id),
+            Some(id) => {
+                let store = started.store.clone();
+                let key = id.clone();
+                let exists = match store {
+                    Some(s) => s.call(move |s| s.conversation(&key)).await??.is_some(),
+                    None => false,
+                };
+                if !exists {
+                    anyhow::bail!(
+                        "no conversation {id} is stored: run `rustbot conversations list` to see the ids"
+                    );
+                }
+                ConversationId(id)
+            }
             None => {
                 let id = ConversationId::new();
                 eprintln!("conversation: {id}");
@@ -65,6 +89,27 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                 continue;
             }
             out.event(&event)?;
+            if let EngineEvent::ToolCall {
+                call_id,
+                name,
+                arguments,
+                decision: Some(Decision::NeedsApproval),
+                ..
+            } = &event
+            {
+                let answer = ask_approval(name, arguments).await;
+                handle.send(match answer {
+                    Some(scope) => Command::ApproveTool {
+                        conversation: conversation.clone(),
+                        call_id: call_id.clone(),
+                        scope,
+                    },
+                    None => Command::DenyTool {
+                        conversation: conversation.clone(),
+                        call_id: call_id.clone(),
+                    },
+                });
+            }
             if let EngineEvent::Done {
                 status,
                 error,
@@ -90,6 +135,32 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             }
         }
     })
+}
+
+/// Asks on the terminal whether a tool may run; without a terminal the answer is no.
+async fn ask_approval(name: &str, arguments: &str) -> Option<ApprovalScope> {
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "denied tool call `{name}`: it needs approval and there is no terminal to ask (use --approve all)"
+        );
+        return None;
+    }
+    eprint!(
+        "\nAllow tool `{name}` with {arguments}?\n  [y] once  [c] for this conversation  [a] always  [N] no: "
+    );
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .ok()?
+    .ok()?;
+    match line.trim().to_lowercase().as_str() {
+        "y" | "yes" => Some(ApprovalScope::Once),
+        "c" => Some(ApprovalScope::Conversation),
+        "a" => Some(ApprovalScope::Always),
+        _ => None,
+    }
 }
 
 fn read_prompt(words: &[String]) -> anyhow::Result<String> {

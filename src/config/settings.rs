@@ -134,6 +134,14 @@ pub struct Config {
     pub network: NetworkSettings,
     /// Desktop app preferences.
     pub ui: UiSettings,
+    /// Model rounds with tool calls allowed in one turn.
+    pub max_tool_rounds: u32,
+    /// Root folder of the file and shell tools (default: `workspace` in the data dir).
+    pub workspace: Option<std::path::PathBuf>,
+    /// Tool approval modes and time limit (`[tools]`).
+    pub tools: crate::tools::ToolsConfig,
+    /// MCP servers (`[mcp_servers.NAME]`).
+    pub mcp_servers: std::collections::BTreeMap<String, crate::tools::McpServerConfig>,
 }
 
 impl Default for Config {
@@ -148,6 +156,10 @@ impl Default for Config {
             context_tokens: 32_768,
             network: NetworkSettings::default(),
             ui: UiSettings::default(),
+            max_tool_rounds: 10,
+            workspace: None,
+            tools: Default::default(),
+            mcp_servers: Default::default(),
         }
     }
 }

@@ -2,22 +2,42 @@
 //! each run streams from the provider in a task of its own and feeds events back into the queue.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::bus::{EventBus, Subscription};
-use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history};
-use crate::engine::events::{Command, ConversationId, EngineEvent, RunMetrics, RunStatus};
+use crate::engine::context::{ANSWER_RESERVE_TOKENS, fit_history};
+use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
-use crate::engine::state::{AgentState, StateMachine};
-use crate::llm::pricing;
-use crate::llm::{
-    ChatMessage, ChatRequest, FinishReason, LlmError, Provider, StreamEvent, ToolCallAccumulator,
-    Usage,
-};
+use crate::engine::run::{Conversation, Run};
+use crate::engine::state::AgentState;
+use crate::llm::{ChatMessage, ChatRequest, FinishReason, LlmError, Provider, Role, StreamEvent};
+use crate::store::StoreHandle;
+use crate::tools::{ApprovalPolicy, ToolFilter, ToolRegistry, ToolResult};
+
+/// How often a streaming answer is written to the store, at the least.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The tools a run may use and how calls are approved.
+#[derive(Clone)]
+pub struct ToolSetup {
+    /// Every tool that exists.
+    pub registry: Arc<ToolRegistry>,
+    /// Which of them the model is offered.
+    pub filter: ToolFilter,
+    /// How calls are approved.
+    pub policy: ApprovalPolicy,
+    /// Root folder of the file and shell tools.
+    pub workspace: PathBuf,
+    /// Time limit of one call.
+    pub timeout: Duration,
+    /// Model rounds with tool calls allowed in one turn.
+    pub max_rounds: u32,
+}
 
 /// What the engine needs to answer.
 #[derive(Clone)]
@@ -34,10 +54,30 @@ pub struct EngineConfig {
     pub max_tokens: Option<u32>,
     /// Context window of the model in tokens.
     pub context_tokens: u64,
+    /// Tools, if the model may call any.
+    pub tools: Option<ToolSetup>,
+    /// Where conversations are kept, if anywhere.
+    pub store: Option<StoreHandle>,
+}
+
+impl EngineConfig {
+    /// A config with defaults: no system prompt, no tools, no store, 32k context.
+    pub fn new(provider: Arc<dyn Provider>, model: impl Into<String>) -> Self {
+        Self {
+            provider,
+            model: model.into(),
+            system_prompt: None,
+            temperature: None,
+            max_tokens: None,
+            context_tokens: 32_768,
+            tools: None,
+            store: None,
+        }
+    }
 }
 
 /// Everything that enters the engine's queue.
-enum Input {
+pub(crate) enum Input {
     Command(Command),
     Stream {
         conversation: ConversationId,
@@ -47,6 +87,11 @@ enum Input {
     StreamEnded {
         conversation: ConversationId,
         run: u64,
+    },
+    ToolsFinished {
+        conversation: ConversationId,
+        run: u64,
+        results: Vec<(String, ToolResult)>,
     },
 }
 
@@ -92,32 +137,13 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
     handle
 }
 
-struct Run {
-    id: u64,
-    cancel: CancellationToken,
-    model: String,
-    started: Instant,
-    first_token: Option<Instant>,
-    text: String,
-    tool_calls: ToolCallAccumulator,
-    usage: Option<Usage>,
-    finish: Option<FinishReason>,
-    error: Option<LlmError>,
-}
-
-struct Conversation {
-    history: Vec<ChatMessage>,
-    machine: StateMachine,
-    run: Option<Run>,
-}
-
-struct Engine {
-    config: EngineConfig,
-    queue: Arc<EventQueue<Input>>,
-    bus: EventBus,
-    clock: Instant,
-    conversations: HashMap<ConversationId, Conversation>,
-    next_run: u64,
+pub(crate) struct Engine {
+    pub config: EngineConfig,
+    pub queue: Arc<EventQueue<Input>>,
+    pub bus: EventBus,
+    pub clock: Instant,
+    pub conversations: HashMap<ConversationId, Conversation>,
+    pub next_run: u64,
 }
 
 impl Engine {
@@ -128,31 +154,42 @@ impl Engine {
                 Input::Command(Command::Shutdown) => {
                     let ids: Vec<_> = self.conversations.keys().cloned().collect();
                     for id in ids {
-                        self.stop(&id);
+                        self.stop(&id).await;
                     }
                     tracing::debug!("engine shut down");
                     return;
                 }
-                Input::Command(cmd) => self.command(cmd),
+                Input::Command(cmd) => self.command(cmd).await,
                 Input::Stream {
                     conversation,
                     run,
                     event,
                 } => self.stream_event(&conversation, run, event),
-                Input::StreamEnded { conversation, run } => self.stream_ended(&conversation, run),
+                Input::StreamEnded { conversation, run } => {
+                    self.stream_ended(&conversation, run).await
+                }
+                Input::ToolsFinished {
+                    conversation,
+                    run,
+                    results,
+                } => self.tools_finished(&conversation, run, results).await,
             }
         }
     }
 
-    fn command(&mut self, cmd: Command) {
+    async fn command(&mut self, cmd: Command) {
         match cmd {
             Command::NewConversation { conversation } => {
-                self.conversation(&conversation);
+                self.create_conversation(&conversation).await;
                 self.bus
                     .publish(EngineEvent::ConversationCreated { conversation });
             }
             Command::SendMessage { conversation, text } => {
+                self.ensure_loaded(&conversation).await;
                 if self.refuse_if_active(&conversation) {
+                    return;
+                }
+                if !self.persist_user_message(&conversation, &text).await {
                     return;
                 }
                 self.conversation(&conversation)
@@ -162,48 +199,46 @@ impl Engine {
                     conversation: conversation.clone(),
                     text,
                 });
-                self.start_run(&conversation);
+                self.start_run(&conversation).await;
             }
             Command::Retry { conversation } => {
+                self.ensure_loaded(&conversation).await;
                 if self.refuse_if_active(&conversation) {
                     return;
                 }
                 let conv = self.conversation(&conversation);
-                // The answer being retried (partial or complete) is dropped from what is sent.
-                while conv
-                    .history
-                    .last()
-                    .is_some_and(|m| m.role != crate::llm::Role::User)
-                {
+                // The answer being retried (partial or complete) is dropped from what is sent;
+                // in the store it stays, and the new answer becomes its sibling.
+                while conv.history.last().is_some_and(|m| m.role != Role::User) {
                     conv.history.pop();
                 }
+                conv.leaf = conv.last_user;
                 if conv.history.is_empty() {
                     self.error(Some(&conversation), "there is no message to retry".into());
                     return;
                 }
-                self.start_run(&conversation);
+                self.start_run(&conversation).await;
             }
-            Command::Stop { conversation } => self.stop(&conversation),
+            Command::Stop { conversation } => self.stop(&conversation).await,
             Command::SetModel { model } => self.config.model = model,
-            Command::ApproveTool { conversation, .. } | Command::DenyTool { conversation, .. } => {
-                self.error(
-                    Some(&conversation),
-                    "no tool call is waiting for approval in this conversation".into(),
-                );
-            }
+            Command::ApproveTool {
+                conversation,
+                call_id,
+                scope,
+            } => self.answer_approval(&conversation, &call_id, Some(scope)),
+            Command::DenyTool {
+                conversation,
+                call_id,
+            } => self.answer_approval(&conversation, &call_id, None),
             Command::Shutdown => {}
         }
     }
 
-    fn conversation(&mut self, id: &ConversationId) -> &mut Conversation {
+    pub(crate) fn conversation(&mut self, id: &ConversationId) -> &mut Conversation {
         let clock = self.clock;
         self.conversations
             .entry(id.clone())
-            .or_insert_with(|| Conversation {
-                history: Vec::new(),
-                machine: StateMachine::new(clock),
-                run: None,
-            })
+            .or_insert_with(|| Conversation::new(clock))
     }
 
     fn refuse_if_active(&mut self, id: &ConversationId) -> bool {
@@ -218,7 +253,7 @@ impl Engine {
         active
     }
 
-    fn error(&self, conversation: Option<&ConversationId>, message: String) {
+    pub(crate) fn error(&self, conversation: Option<&ConversationId>, message: String) {
         self.bus.publish(EngineEvent::Error {
             conversation: conversation.cloned(),
             message,
@@ -226,7 +261,7 @@ impl Engine {
     }
 
     /// Applies a transition and publishes it; a refused one is reported, never applied.
-    fn go(&mut self, id: &ConversationId, to: AgentState) -> bool {
+    pub(crate) fn go(&mut self, id: &ConversationId, to: AgentState) -> bool {
         let conv = self.conversation(id);
         match conv.machine.go(to) {
             Ok(t) => {
@@ -245,9 +280,16 @@ impl Engine {
         }
     }
 
-    fn start_run(&mut self, id: &ConversationId) {
+    async fn start_run(&mut self, id: &ConversationId) {
         self.next_run += 1;
-        let run_id = self.next_run;
+        let mut run = Run::new(self.next_run, self.config.model.clone());
+        run.message = self.new_assistant_message(id, &run.model).await;
+        self.conversation(id).run = Some(run);
+        self.send_round(id);
+    }
+
+    /// Sends the history (fitted to the context window) for the next model round.
+    pub(crate) fn send_round(&mut self, id: &ConversationId) {
         let budget = self
             .config
             .context_tokens
@@ -269,27 +311,25 @@ impl Engine {
                 dropped_turns: dropped,
             });
         }
+        let tools = self
+            .config
+            .tools
+            .as_ref()
+            .map(|t| t.registry.specs(&t.filter))
+            .unwrap_or_default();
+        let (temperature, max_tokens) = (self.config.temperature, self.config.max_tokens);
+        let Some(run) = self.conversation(id).run.as_mut() else {
+            return;
+        };
         let request = ChatRequest {
-            model: self.config.model.clone(),
+            model: run.model.clone(),
             system,
             messages,
-            temperature: self.config.temperature,
-            max_tokens: self.config.max_tokens,
-            tools: Vec::new(),
+            temperature,
+            max_tokens,
+            tools,
         };
-        let cancel = CancellationToken::new();
-        self.conversation(id).run = Some(Run {
-            id: run_id,
-            cancel: cancel.clone(),
-            model: request.model.clone(),
-            started: Instant::now(),
-            first_token: None,
-            text: String::new(),
-            tool_calls: ToolCallAccumulator::default(),
-            usage: None,
-            finish: None,
-            error: None,
-        });
+        let (run_id, cancel) = (run.id, run.cancel.clone());
         self.bus.publish(EngineEvent::RunStarted {
             conversation: id.clone(),
             model: request.model.clone(),
@@ -311,8 +351,7 @@ impl Engine {
         event: Result<StreamEvent, LlmError>,
     ) {
         // Events of a run that was stopped or replaced are stale: drop them.
-        let current = self.conversation(id).run.as_ref().map(|r| r.id);
-        if current != Some(run_id) {
+        if self.current_run(id) != Some(run_id) {
             return;
         }
         if matches!(
@@ -328,6 +367,7 @@ impl Engine {
                 if let Some(run) = self.conversation(id).run.as_mut() {
                     run.text.push_str(&delta);
                 }
+                self.flush_if_due(id);
                 self.bus.publish(EngineEvent::Text {
                     conversation: id.clone(),
                     delta,
@@ -377,23 +417,30 @@ impl Engine {
         }
     }
 
+    pub(crate) fn current_run(&mut self, id: &ConversationId) -> Option<u64> {
+        self.conversation(id).run.as_ref().map(|r| r.id)
+    }
+
     fn mark_first_token(&mut self, id: &ConversationId) {
         let conv = self.conversation(id);
-        let first = conv.run.as_ref().is_some_and(|r| r.first_token.is_none());
-        if first {
-            if let Some(run) = conv.run.as_mut() {
-                run.first_token = Some(Instant::now());
-            }
+        let Some(run) = conv.run.as_mut() else {
+            return;
+        };
+        let first_of_run = run.first_token.is_none();
+        if first_of_run {
+            run.first_token = Some(Instant::now());
+        }
+        if matches!(conv.machine.state(), AgentState::Sending) {
             self.go(id, AgentState::Streaming);
         }
     }
 
-    fn stream_ended(&mut self, id: &ConversationId, run_id: u64) {
-        let current = self.conversation(id).run.as_ref().map(|r| r.id);
-        if current != Some(run_id) {
+    async fn stream_ended(&mut self, id: &ConversationId, run_id: u64) {
+        if self.current_run(id) != Some(run_id) {
             return;
         }
-        let Some(mut run) = self.conversation(id).run.take() else {
+        let tools_on = self.config.tools.is_some();
+        let Some(run) = self.conversation(id).run.as_mut() else {
             return;
         };
         if run.error.is_none() && run.finish.is_none() {
@@ -410,72 +457,78 @@ impl Engine {
                     error: message.clone(),
                 },
             );
-            self.finish(id, run, RunStatus::Failed, "error".into(), Some(message));
-        } else {
-            let reason = run
-                .finish
-                .clone()
-                .unwrap_or(FinishReason::Stop)
-                .as_str()
-                .to_string();
-            self.go(id, AgentState::Idle);
-            self.finish(id, run, RunStatus::Complete, reason, None);
+            self.finish(id, RunStatus::Failed, "error".into(), Some(message))
+                .await;
+            return;
         }
+        let has_calls = !run.tool_calls.is_empty();
+        if has_calls && tools_on {
+            self.tool_calls_arrived(id).await;
+            return;
+        }
+        let reason = run
+            .finish
+            .clone()
+            .unwrap_or(FinishReason::Stop)
+            .as_str()
+            .to_string();
+        self.go(id, AgentState::Idle);
+        self.finish(id, RunStatus::Complete, reason, None).await;
     }
 
-    fn stop(&mut self, id: &ConversationId) {
-        let Some(run) = self.conversation(id).run.take() else {
+    async fn stop(&mut self, id: &ConversationId) {
+        let Some(run) = self.conversation(id).run.as_ref() else {
             return;
         };
-        // Cancelling drops the HTTP response in the stream task: the socket closes now, not
-        // at the next chunk.
+        // Cancelling drops the HTTP response in the stream task (the socket closes now, not at
+        // the next chunk) and kills running tools.
         run.cancel.cancel();
         self.go(id, AgentState::Stopping);
         self.go(id, AgentState::Idle);
-        self.finish(id, run, RunStatus::Stopped, "stopped".into(), None);
+        self.finish(id, RunStatus::Stopped, "stopped".into(), None)
+            .await;
     }
 
-    /// Keeps the answer (whole or partial) in the history and publishes `Done` with metrics.
-    fn finish(
+    /// Ends the run: keeps the answer (whole or partial) in the history and the store, and
+    /// publishes `Done` with metrics.
+    pub(crate) async fn finish(
         &mut self,
         id: &ConversationId,
-        run: Run,
         status: RunStatus,
         reason: String,
         error: Option<String>,
     ) {
-        let now = Instant::now();
-        let calls = run.tool_calls.finish();
+        let Some(mut run) = self.conversation(id).run.take() else {
+            return;
+        };
+        run.close_round_usage();
+        let calls = std::mem::take(&mut run.tool_calls).finish();
+        let conv = self.conversation(id);
         if !run.text.is_empty() || !calls.is_empty() {
             let mut msg = ChatMessage::assistant(run.text.clone());
-            msg.tool_calls = calls;
-            self.conversation(id).history.push(msg);
+            msg.tool_calls = calls.clone();
+            conv.history.push(msg);
         }
-        let usage = run.usage.unwrap_or_default();
-        let tokens_reported = run.usage.is_some_and(|u| u.completion_tokens > 0);
-        let completion_tokens = if tokens_reported {
-            usage.completion_tokens
-        } else {
-            estimate_tokens(&run.text)
-        };
-        let tokens_per_sec = run.first_token.and_then(|first| {
-            let secs = now.duration_since(first).as_secs_f64();
-            (secs > 0.0 && completion_tokens > 0).then(|| completion_tokens as f64 / secs)
-        });
-        let metrics = RunMetrics {
-            ttft_ms: run
-                .first_token
-                .map(|t| t.duration_since(run.started).as_millis() as u64),
-            duration_ms: now.duration_since(run.started).as_millis() as u64,
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens,
-            tokens_reported,
-            tokens_per_sec,
-            cost_usd: run
-                .usage
-                .and_then(|u| pricing::cost_usd(&run.model, &u, None)),
-            model: run.model,
-        };
+        // A call without a result would make the next request invalid: close each one.
+        let unanswered: Vec<String> = calls
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(
+                run.pending
+                    .iter()
+                    .filter(|p| p.result.is_none())
+                    .map(|p| p.call.id.clone()),
+            )
+            .collect();
+        for call_id in unanswered {
+            conv.history.push(ChatMessage::tool_result(
+                call_id,
+                format!("not run: the turn ended ({})", status.as_str()),
+            ));
+        }
+        let metrics = run.metrics(Instant::now());
+        self.persist_finish(id, &run, status, error.clone(), &metrics)
+            .await;
         self.bus.publish(EngineEvent::Done {
             conversation: id.clone(),
             status,

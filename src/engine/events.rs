@@ -222,6 +222,41 @@ pub enum EngineEvent {
         /// What went wrong.
         reason: String,
     },
+    /// The model asked for a tool call; `decision` is None when the call was invalid.
+    ToolCall {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call's id.
+        call_id: String,
+        /// The tool's name.
+        name: String,
+        /// The arguments as the model wrote them.
+        arguments: String,
+        /// Approved, needs approval, or denied (and by whom).
+        decision: Option<crate::tools::Decision>,
+    },
+    /// The user answered an approval question.
+    ToolDecision {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call's id.
+        call_id: String,
+        /// The answer.
+        decision: crate::tools::Decision,
+    },
+    /// A tool call's result, as sent back to the model.
+    ToolResult {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call's id.
+        call_id: String,
+        /// The tool's name.
+        name: String,
+        /// The result text.
+        content: String,
+        /// Whether the call failed (or was denied).
+        is_error: bool,
+    },
     /// The run ended; `text` is the whole answer as kept.
     Done {
         /// The conversation.
@@ -263,6 +298,9 @@ impl EngineEvent {
             | EngineEvent::Text { conversation, .. }
             | EngineEvent::Usage { conversation, .. }
             | EngineEvent::Retrying { conversation, .. }
+            | EngineEvent::ToolCall { conversation, .. }
+            | EngineEvent::ToolDecision { conversation, .. }
+            | EngineEvent::ToolResult { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. } => None,
@@ -280,6 +318,9 @@ impl EngineEvent {
             EngineEvent::Text { .. } => "text",
             EngineEvent::Usage { .. } => "usage",
             EngineEvent::Retrying { .. } => "retrying",
+            EngineEvent::ToolCall { .. } => "tool_call",
+            EngineEvent::ToolDecision { .. } => "tool_decision",
+            EngineEvent::ToolResult { .. } => "tool_result",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
             EngineEvent::Lagged { .. } => "lagged",

@@ -4,10 +4,13 @@ pub mod agent;
 pub mod bus;
 pub mod context;
 pub mod events;
+mod persist;
 pub mod queue;
+mod run;
 pub mod state;
+mod tool_loop;
 
-pub use agent::{EngineConfig, EngineHandle, start};
+pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};
 pub use bus::{EventBus, Subscription};
 pub use events::{ApprovalScope, Command, ConversationId, EngineEvent, RunMetrics, RunStatus};
 pub use queue::{EventQueue, Priority};

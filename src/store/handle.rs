@@ -68,6 +68,22 @@ impl StoreHandle {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Queues `f` without waiting (still ordered after every earlier call); a failure is
+    /// logged with `what`, since nobody waits to handle it.
+    pub fn send<F>(&self, what: &'static str, f: F)
+    where
+        F: FnOnce(&mut Store) -> Result<()> + Send + 'static,
+    {
+        let queued = self.submit(f, move |r: Result<Result<()>>| {
+            if let Err(e) = r.and_then(|inner| inner) {
+                tracing::warn!("could not {what}: {e}");
+            }
+        });
+        if let Err(e) = queued {
+            tracing::warn!("could not {what}: {e}");
+        }
+    }
+
     /// Like `call`, blocking the current thread; for CLI code outside the async runtime.
     pub fn call_blocking<R, F>(&self, f: F) -> Result<R>
     where

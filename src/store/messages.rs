@@ -130,6 +130,18 @@ impl Store {
         Ok(())
     }
 
+    /// Records the tool calls an assistant message made (JSON array of calls).
+    pub fn set_tool_calls(&self, id: MessageId, tool_calls_json: &str) -> Result<()> {
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE messages SET tool_calls = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![id, tool_calls_json, now_ms()])?;
+        if changed == 0 {
+            return Err(message_not_found(id));
+        }
+        Ok(())
+    }
+
     /// Writes the final text, status and metrics of an answer.
     pub fn finish_message(&self, id: MessageId, finish: &MessageFinish) -> Result<()> {
         let status = finish.status.unwrap_or(MessageStatus::Complete);

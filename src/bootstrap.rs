@@ -1,0 +1,123 @@
+//! Builds the one engine every door uses (CLI, GUI, serve, native-host) from resolved settings:
+//! provider, store, tools and MCP servers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::config::ResolvedSettings;
+use crate::engine::{self, EngineConfig, EngineHandle, ToolSetup};
+use crate::llm::{LlmError, build_provider};
+use crate::store::{StoreError, StoreHandle};
+use crate::tools::{
+    ApprovalPolicy, CliApproval, McpFailure, McpManager, McpOptions, ToolFilter, ToolRegistry,
+};
+
+/// Why the engine could not be set up.
+#[derive(Debug, Error)]
+pub enum BootstrapError {
+    /// The provider could not be built.
+    #[error(transparent)]
+    Provider(#[from] LlmError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The workspace folder could not be created.
+    #[error("could not create the workspace folder {path}: {source}")]
+    Workspace {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// What a door asks for.
+#[derive(Debug, Clone)]
+pub struct DoorOptions {
+    /// Which tools the model is offered.
+    pub tools: ToolFilter,
+    /// How calls needing approval are answered when nobody can be asked.
+    pub approve: CliApproval,
+    /// Workspace override (`--workspace`).
+    pub workspace: Option<PathBuf>,
+    /// Whether to keep conversations in the store.
+    pub store: bool,
+}
+
+/// A running engine and what it holds.
+pub struct Started {
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The store, when used.
+    pub store: Option<StoreHandle>,
+    /// The MCP servers that started.
+    pub mcp: Option<McpManager>,
+    /// The MCP servers that did not, and why.
+    pub mcp_failures: Vec<McpFailure>,
+}
+
+/// The workspace folder: the flag, else the config, else `workspace` in the data dir.
+pub fn workspace_dir(settings: &ResolvedSettings, flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| settings.config.workspace.clone())
+        .unwrap_or_else(|| settings.paths.data_dir.join("workspace"))
+}
+
+/// Starts the engine on the current tokio runtime.
+pub async fn start(
+    settings: &ResolvedSettings,
+    opts: DoorOptions,
+) -> Result<Started, BootstrapError> {
+    let provider = build_provider(settings.provider.clone())?;
+    let store = if opts.store {
+        Some(StoreHandle::open(&settings.paths.data_dir)?)
+    } else {
+        None
+    };
+    let mut mcp = None;
+    let mut mcp_failures = Vec::new();
+    let tools = if opts.tools == ToolFilter::None {
+        None
+    } else {
+        let workspace = workspace_dir(settings, opts.workspace.clone());
+        std::fs::create_dir_all(&workspace).map_err(|source| BootstrapError::Workspace {
+            path: workspace.clone(),
+            source,
+        })?;
+        let mut registry = ToolRegistry::with_builtins();
+        if !settings.config.mcp_servers.is_empty() {
+            let (manager, failures) =
+                McpManager::start(&settings.config.mcp_servers, McpOptions::default()).await;
+            manager.register_into(&mut registry);
+            mcp = Some(manager);
+            mcp_failures = failures;
+        }
+        Some(ToolSetup {
+            registry: Arc::new(registry),
+            filter: opts.tools.clone(),
+            policy: ApprovalPolicy::new(settings.config.tools.approval.clone(), opts.approve),
+            workspace,
+            timeout: Duration::from_secs(settings.config.tools.timeout_secs.unwrap_or(60)),
+            max_rounds: settings.config.max_tool_rounds,
+        })
+    };
+    let config = EngineConfig {
+        provider,
+        model: settings.model.clone(),
+        system_prompt: settings.system_prompt.clone(),
+        temperature: settings.temperature,
+        max_tokens: settings.max_tokens,
+        context_tokens: settings.context_tokens,
+        tools,
+        store: store.clone(),
+    };
+    let engine = engine::start(config, &tokio::runtime::Handle::current());
+    Ok(Started {
+        engine,
+        store,
+        mcp,
+        mcp_failures,
+    })
+}

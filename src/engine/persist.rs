@@ -1,0 +1,298 @@
+//! The engine's writes to the store: the user's message before the request, the answer at
+//! least every 500 ms while it streams, and its end state, metrics and usage.
+
+use std::time::Instant;
+
+use crate::engine::agent::{Engine, FLUSH_INTERVAL};
+use crate::engine::events::{ConversationId, RunMetrics, RunStatus};
+use crate::engine::run::Run;
+use crate::llm::{ChatMessage, Role, ToolCall};
+use crate::store::{
+    self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, StoredMessage,
+    UsageRecord,
+};
+
+impl Engine {
+    fn provider_id(&self) -> String {
+        self.config.provider.id().to_string()
+    }
+
+    /// Creates the conversation in the store (if there is one).
+    pub(crate) async fn create_conversation(&mut self, id: &ConversationId) {
+        self.conversation(id);
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let new = NewConversation {
+            title: None,
+            provider: self.provider_id(),
+            model: self.config.model.clone(),
+            system_prompt: self.config.system_prompt.clone().unwrap_or_default(),
+            agent: None,
+        };
+        let key = id.0.clone();
+        let result = store
+            .call(move |s| {
+                if s.conversation(&key)?.is_none() {
+                    s.create_conversation(&key, &new)?;
+                }
+                Ok::<_, store::StoreError>(())
+            })
+            .await
+            .and_then(|r| r);
+        if let Err(e) = result {
+            self.error(
+                Some(id),
+                format!("the conversation could not be saved: {e}"),
+            );
+        }
+    }
+
+    /// Loads a stored conversation's active branch the first time it is used.
+    pub(crate) async fn ensure_loaded(&mut self, id: &ConversationId) {
+        if self.conversations.contains_key(id) {
+            return;
+        }
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let key = id.0.clone();
+        let loaded = store
+            .call(move |s| {
+                Ok::<_, store::StoreError>(match s.conversation(&key)? {
+                    Some(_) => Some(s.active_path(&key)?),
+                    None => None,
+                })
+            })
+            .await
+            .and_then(|r| r);
+        match loaded {
+            Ok(Some(path)) => {
+                let conv = self.conversation(id);
+                conv.leaf = path.last().map(|m| m.id);
+                conv.last_user = path
+                    .iter()
+                    .rev()
+                    .find(|m| m.role == store::Role::User)
+                    .map(|m| m.id);
+                conv.history = path.iter().filter_map(to_chat_message).collect();
+            }
+            Ok(None) => self.create_conversation(id).await,
+            Err(e) => self.error(
+                Some(id),
+                format!("the conversation could not be loaded: {e}"),
+            ),
+        }
+    }
+
+    /// Commits the user's message before anything is sent; false (with an error event) if the
+    /// store refused it, so that nothing is sent that could not be kept.
+    pub(crate) async fn persist_user_message(&mut self, id: &ConversationId, text: &str) -> bool {
+        let Some(store) = self.config.store.clone() else {
+            return true;
+        };
+        let mut new = NewMessage::new(&id.0, store::Role::User, text);
+        new.parent_id = self.conversation(id).leaf;
+        let key = id.0.clone();
+        let title = store::fallback_title(text);
+        let result = store
+            .call(move |s| {
+                let mid = s.append_message(&new)?;
+                s.set_title_if_empty(&key, &title)?;
+                Ok::<_, store::StoreError>(mid)
+            })
+            .await
+            .and_then(|r| r);
+        match result {
+            Ok(mid) => {
+                let conv = self.conversation(id);
+                conv.leaf = Some(mid);
+                conv.last_user = Some(mid);
+                true
+            }
+            Err(e) => {
+                self.error(
+                    Some(id),
+                    format!("your message could not be saved, so it was not sent: {e}"),
+                );
+                false
+            }
+        }
+    }
+
+    /// Adds the stored assistant message an answer streams into.
+    pub(crate) async fn new_assistant_message(
+        &mut self,
+        id: &ConversationId,
+        model: &str,
+    ) -> Option<MessageId> {
+        let store = self.config.store.clone()?;
+        let mut new = NewMessage::new(&id.0, store::Role::Assistant, "");
+        new.parent_id = self.conversation(id).leaf;
+        new.status = MessageStatus::Streaming;
+        new.model = Some(model.to_string());
+        match store
+            .call(move |s| s.append_message(&new))
+            .await
+            .and_then(|r| r)
+        {
+            Ok(mid) => {
+                self.conversation(id).leaf = Some(mid);
+                Some(mid)
+            }
+            Err(e) => {
+                self.error(Some(id), format!("the answer will not be saved: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Writes the streaming text if the last write is older than the flush interval.
+    pub(crate) fn flush_if_due(&mut self, id: &ConversationId) {
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let Some(run) = self.conversation(id).run.as_mut() else {
+            return;
+        };
+        let Some(mid) = run.message else {
+            return;
+        };
+        if run.last_flush.elapsed() < FLUSH_INTERVAL {
+            return;
+        }
+        run.last_flush = Instant::now();
+        let text = run.text.clone();
+        store.send("save the streaming answer", move |s| {
+            s.update_streaming(mid, &text)
+        });
+    }
+
+    /// Ends the current round's stored message: its text and the tool calls it made.
+    pub(crate) async fn persist_round_calls(
+        &mut self,
+        id: &ConversationId,
+        text: &str,
+        calls: &[ToolCall],
+    ) {
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let Some(mid) = self.conversation(id).run.as_ref().and_then(|r| r.message) else {
+            return;
+        };
+        let json = serde_json::to_string(calls).unwrap_or_else(|_| "[]".into());
+        let finish = MessageFinish {
+            content: text.to_string(),
+            status: Some(MessageStatus::Complete),
+            ..Default::default()
+        };
+        let result = store
+            .call(move |s| {
+                s.set_tool_calls(mid, &json)?;
+                s.finish_message(mid, &finish)
+            })
+            .await
+            .and_then(|r| r);
+        if let Err(e) = result {
+            self.error(Some(id), format!("the tool calls could not be saved: {e}"));
+        }
+    }
+
+    /// Stores a tool result message under the current leaf.
+    pub(crate) async fn persist_tool_result(&mut self, id: &ConversationId, msg: &ChatMessage) {
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let mut new = NewMessage::new(&id.0, store::Role::Tool, &msg.content);
+        new.parent_id = self.conversation(id).leaf;
+        new.tool_call_id = msg.tool_call_id.clone();
+        match store
+            .call(move |s| s.append_message(&new))
+            .await
+            .and_then(|r| r)
+        {
+            Ok(mid) => self.conversation(id).leaf = Some(mid),
+            Err(e) => self.error(Some(id), format!("a tool result could not be saved: {e}")),
+        }
+    }
+
+    /// Writes the answer's final text, status, metrics and usage; awaited so that a door that
+    /// exits on `Done` loses nothing.
+    pub(crate) async fn persist_finish(
+        &mut self,
+        id: &ConversationId,
+        run: &Run,
+        status: RunStatus,
+        error: Option<String>,
+        metrics: &RunMetrics,
+    ) {
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let Some(mid) = run.message else {
+            return;
+        };
+        let finish = MessageFinish {
+            content: run.text.clone(),
+            status: Some(match status {
+                RunStatus::Complete => MessageStatus::Complete,
+                RunStatus::Stopped => MessageStatus::Stopped,
+                RunStatus::Failed => MessageStatus::Failed,
+            }),
+            error,
+            prompt_tokens: Some(metrics.prompt_tokens as i64),
+            completion_tokens: Some(metrics.completion_tokens as i64),
+            cost_usd: metrics.cost_usd,
+            ttft_ms: metrics.ttft_ms.map(|t| t as i64),
+            duration_ms: Some(metrics.duration_ms as i64),
+        };
+        let usage = (metrics.tokens_reported).then(|| UsageRecord {
+            conversation_id: Some(id.0.clone()),
+            message_id: Some(mid),
+            provider: self.provider_id(),
+            model: metrics.model.clone(),
+            prompt_tokens: metrics.prompt_tokens as i64,
+            completion_tokens: metrics.completion_tokens as i64,
+            cost_usd: metrics.cost_usd,
+            at: store::now_ms(),
+        });
+        let result = store
+            .call(move |s| {
+                s.finish_message(mid, &finish)?;
+                if let Some(u) = usage {
+                    s.record_usage(&u)?;
+                }
+                Ok::<_, store::StoreError>(())
+            })
+            .await
+            .and_then(|r| r);
+        if let Err(e) = result {
+            self.error(Some(id), format!("the answer could not be saved: {e}"));
+        }
+    }
+}
+
+/// A stored message as history for the model (failed empty answers are left out).
+fn to_chat_message(m: &StoredMessage) -> Option<ChatMessage> {
+    let role = match m.role {
+        store::Role::System => Role::System,
+        store::Role::User => Role::User,
+        store::Role::Assistant => Role::Assistant,
+        store::Role::Tool => Role::Tool,
+    };
+    let tool_calls: Vec<ToolCall> = m
+        .tool_calls
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    if role == Role::Assistant && m.content.is_empty() && tool_calls.is_empty() {
+        return None;
+    }
+    Some(ChatMessage {
+        role,
+        content: m.content.clone(),
+        tool_calls,
+        tool_call_id: m.tool_call_id.clone(),
+    })
+}

@@ -1,0 +1,134 @@
+//! One run (a user turn, possibly several model rounds with tools between them) and the
+//! per-conversation state the engine keeps.
+
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::context::estimate_tokens;
+use crate::engine::events::RunMetrics;
+use crate::engine::state::StateMachine;
+use crate::llm::{ChatMessage, FinishReason, LlmError, ToolCall, ToolCallAccumulator, Usage};
+use crate::store::MessageId;
+use crate::tools::{Decision, ToolResult, ValidatedCall};
+
+/// A tool call of the current round and what became of it.
+pub(crate) struct PendingCall {
+    pub call: ToolCall,
+    pub validated: Option<ValidatedCall>,
+    pub decision: Option<Decision>,
+    pub result: Option<ToolResult>,
+}
+
+/// A run in flight.
+pub(crate) struct Run {
+    pub id: u64,
+    pub cancel: CancellationToken,
+    pub model: String,
+    pub started: Instant,
+    pub first_token: Option<Instant>,
+    /// Text of the current round.
+    pub text: String,
+    pub tool_calls: ToolCallAccumulator,
+    /// Usage of the current round.
+    pub usage: Option<Usage>,
+    /// Usage of the rounds already finished.
+    pub usage_before: Usage,
+    pub usage_seen: bool,
+    pub finish: Option<FinishReason>,
+    pub error: Option<LlmError>,
+    /// The stored assistant message this round streams into.
+    pub message: Option<MessageId>,
+    pub last_flush: Instant,
+    pub round: u32,
+    pub pending: Vec<PendingCall>,
+}
+
+impl Run {
+    pub fn new(id: u64, model: String) -> Self {
+        let now = Instant::now();
+        Self {
+            id,
+            cancel: CancellationToken::new(),
+            model,
+            started: now,
+            first_token: None,
+            text: String::new(),
+            tool_calls: ToolCallAccumulator::default(),
+            usage: None,
+            usage_before: Usage::default(),
+            usage_seen: false,
+            finish: None,
+            error: None,
+            message: None,
+            last_flush: now,
+            round: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Adds the current round's usage to the run's total and clears it for the next round.
+    pub fn close_round_usage(&mut self) {
+        if let Some(u) = self.usage.take() {
+            self.usage_seen = true;
+            self.usage_before.prompt_tokens += u.prompt_tokens;
+            self.usage_before.completion_tokens += u.completion_tokens;
+            self.usage_before.cost_usd = match (self.usage_before.cost_usd, u.cost_usd) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+        } else if !self.text.is_empty() {
+            self.usage_before.completion_tokens += estimate_tokens(&self.text);
+        }
+    }
+
+    /// The run's measurements at its end (call after `close_round_usage`).
+    pub fn metrics(&self, now: Instant) -> RunMetrics {
+        let usage = self.usage_before;
+        let tokens_per_sec = self.first_token.and_then(|first| {
+            let secs = now.duration_since(first).as_secs_f64();
+            (secs > 0.0 && usage.completion_tokens > 0)
+                .then(|| usage.completion_tokens as f64 / secs)
+        });
+        let cost_usd = if self.usage_seen {
+            crate::llm::pricing::cost_usd(&self.model, &usage, None)
+        } else {
+            None
+        };
+        RunMetrics {
+            model: self.model.clone(),
+            ttft_ms: self
+                .first_token
+                .map(|t| t.duration_since(self.started).as_millis() as u64),
+            duration_ms: now.duration_since(self.started).as_millis() as u64,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            tokens_reported: self.usage_seen,
+            tokens_per_sec,
+            cost_usd,
+        }
+    }
+}
+
+/// What the engine keeps per conversation.
+pub(crate) struct Conversation {
+    pub history: Vec<ChatMessage>,
+    pub machine: StateMachine,
+    pub run: Option<Run>,
+    /// The newest stored message on the active branch.
+    pub leaf: Option<MessageId>,
+    /// The newest stored user message (a retry answers it again, as a sibling).
+    pub last_user: Option<MessageId>,
+}
+
+impl Conversation {
+    pub fn new(clock: Instant) -> Self {
+        Self {
+            history: Vec::new(),
+            machine: StateMachine::new(clock),
+            run: None,
+            leaf: None,
+            last_user: None,
+        }
+    }
+}
