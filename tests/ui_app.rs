@@ -37,6 +37,7 @@ fn rig_with(settings: GuiSettings) -> Rig {
         engine,
         settings,
         save_settings: None,
+        history: None,
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -399,4 +400,39 @@ fn a_long_conversation_lays_out_only_the_visible_messages_and_can_jump_to_latest
     rig.settle();
     assert!(rig.has_label_containing("Answer 999"));
     assert!(rig.harness.query_by_label("Jump to latest").is_none());
+}
+
+#[test]
+fn a_tool_call_waiting_for_approval_can_be_allowed_or_denied() {
+    use rustbot::tools::Decision;
+    let mut rig = rig();
+    let conv = rig.send_message("Delete the temp files");
+    rig.start_answer(&conv, "Delete the temp files");
+    for id in ["call-1", "call-2"] {
+        rig.publish(EngineEvent::ToolCall {
+            conversation: conv.clone(),
+            call_id: id.into(),
+            name: "shell".into(),
+            arguments: r#"{"command":"rm -rf /tmp/x"}"#.into(),
+            decision: Some(Decision::NeedsApproval),
+        });
+    }
+    rig.settle();
+    assert!(rig.has_label_containing("waiting for your approval"));
+    let allow: Vec<_> = rig.harness.get_all_by_label("Allow once").collect();
+    assert_eq!(allow.len(), 2);
+    allow[0].click();
+    rig.settle();
+    rig.harness.get_all_by_label("Deny").nth(1).unwrap().click();
+    rig.settle();
+    let commands = rig.commands();
+    assert!(commands.contains(&Command::ApproveTool {
+        conversation: conv.clone(),
+        call_id: "call-1".into(),
+        scope: rustbot::engine::ApprovalScope::Once,
+    }));
+    assert!(commands.contains(&Command::DenyTool {
+        conversation: conv,
+        call_id: "call-2".into(),
+    }));
 }

@@ -39,17 +39,7 @@ fn start(server: &ScriptedServer) -> E2e {
         },
     })
     .unwrap();
-    let handle = engine::start(
-        EngineConfig {
-            provider,
-            model: "m".into(),
-            system_prompt: None,
-            temperature: None,
-            max_tokens: None,
-            context_tokens: 32_768,
-        },
-        runtime.handle(),
-    );
+    let handle = engine::start(EngineConfig::new(provider, "m"), runtime.handle());
     let parts = AppParts {
         engine: EngineLink::from_engine(&handle),
         settings: GuiSettings {
@@ -60,6 +50,7 @@ fn start(server: &ScriptedServer) -> E2e {
             ..GuiSettings::default()
         },
         save_settings: None,
+        history: None,
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -157,4 +148,76 @@ fn stop_mid_stream_keeps_the_partial_answer_marked_stopped() {
     assert!(text.starts_with("Partial"), "partial answer kept: {text:?}");
     assert_eq!(status, MessageStatus::Stopped);
     app.harness.get_by_label("Send");
+}
+
+#[test]
+fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
+    use rustbot::store::{NewConversation, NewMessage, Role, StoreHandle};
+    use rustbot::ui::history::History;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(dir.path()).unwrap();
+    let id = rustbot::engine::ConversationId::new();
+    let key = id.0.clone();
+    store
+        .call_blocking(move |s| {
+            s.create_conversation(
+                &key,
+                &NewConversation {
+                    title: Some("Sourdough questions".into()),
+                    provider: "custom".into(),
+                    model: "m".into(),
+                    system_prompt: String::new(),
+                    agent: None,
+                },
+            )?;
+            let q = s.append_message(&NewMessage::new(&key, Role::User, "How long to proof?"))?;
+            s.append_message(&NewMessage {
+                parent_id: Some(q),
+                model: Some("m".into()),
+                ..NewMessage::new(
+                    &key,
+                    Role::Assistant,
+                    "About **4 hours** at room temperature.",
+                )
+            })?;
+            Ok::<_, rustbot::store::StoreError>(())
+        })
+        .unwrap()
+        .unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bus = rustbot::engine::EventBus::new();
+    let parts = AppParts {
+        engine: EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
+        settings: GuiSettings {
+            api_key: "k".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+        history: Some(History::new(store, runtime.handle().clone())),
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !label_shown(&harness, "Sourdough questions") {
+        assert!(
+            Instant::now() < deadline,
+            "the stored conversation is listed"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.get_by_label("Sourdough questions").click();
+    while !label_shown(&harness, "4 hours") {
+        assert!(Instant::now() < deadline, "its messages open");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(label_shown(&harness, "How long to proof?"));
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Command, ConversationId};
 use crate::ui::chat::{ChatAction, ChatView};
+use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox};
 use crate::ui::link::EngineLink;
 use crate::ui::panels;
@@ -55,6 +56,8 @@ pub struct AppParts {
     pub settings: GuiSettings,
     /// Where changed settings go; `None` keeps them for this run only.
     pub save_settings: Option<SaveSettingsFn>,
+    /// Stored conversations; `None` shows only this run's.
+    pub history: Option<History>,
 }
 
 struct SettingsSaver {
@@ -102,6 +105,7 @@ pub struct RustbotApp {
     settings_page: SettingsPage,
     applied: GuiSettings,
     saver: Option<SettingsSaver>,
+    history: Option<History>,
     events: panels::EventLog,
 }
 
@@ -121,7 +125,12 @@ impl RustbotApp {
             engine,
             settings,
             save_settings,
+            history,
         } = parts;
+        if let Some(history) = &history {
+            history.attach(ctx);
+            history.request_list();
+        }
         engine.attach(ctx);
         ctx.add_glyph_rasterizer(crate::ui::glyphs::icon_rasterizer());
         apply_look(ctx, &settings);
@@ -138,6 +147,7 @@ impl RustbotApp {
             settings_page: SettingsPage::new(settings.clone()),
             applied: settings,
             saver,
+            history,
             events: panels::EventLog::default(),
         }
     }
@@ -178,6 +188,21 @@ impl RustbotApp {
                 // More may be waiting: draw what we have and come back.
                 ctx.request_repaint();
                 break;
+            }
+        }
+        while let Some(update) = self.history.as_ref().and_then(History::try_recv) {
+            match update {
+                HistoryUpdate::Conversations(rows) => self.vm.load_summaries(rows),
+                HistoryUpdate::Messages {
+                    conversation,
+                    messages,
+                } => {
+                    self.vm.load_messages(&conversation, messages);
+                    if self.vm.selected_id() == Some(&conversation) {
+                        self.chat.scroll_to_latest();
+                    }
+                }
+                HistoryUpdate::Failed(message) => self.vm.global_notices.push(message),
             }
         }
         if let Some(saver) = &self.saver {
@@ -271,6 +296,11 @@ impl RustbotApp {
             }
             AppAction::Sidebar(SidebarAction::Select(id)) => {
                 self.persisted.page = Page::Chat;
+                if let Some(history) = &self.history
+                    && self.vm.conversation(&id).is_some_and(|c| c.history_pending)
+                {
+                    history.request_messages(&id);
+                }
                 self.vm.select(id, now);
                 self.chat.scroll_to_latest();
                 self.input.request_focus();
@@ -308,6 +338,26 @@ impl RustbotApp {
                 self.engine.send(Command::Retry { conversation });
                 self.chat.scroll_to_latest();
                 self.input.request_focus();
+            }
+            AppAction::Chat(ChatAction::ApproveTool {
+                conversation,
+                call_id,
+                scope,
+            }) => {
+                self.engine.send(Command::ApproveTool {
+                    conversation,
+                    call_id,
+                    scope,
+                });
+            }
+            AppAction::Chat(ChatAction::DenyTool {
+                conversation,
+                call_id,
+            }) => {
+                self.engine.send(Command::DenyTool {
+                    conversation,
+                    call_id,
+                });
             }
             AppAction::Settings(SettingsAction::Changed(settings)) => {
                 self.apply_settings(ctx, settings);

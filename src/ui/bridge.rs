@@ -1,12 +1,12 @@
 //! Glue between the window and the rest of the crate: settings from and to the config, the
 //! engine handle as an [`EngineLink`], and [`run_desktop`] that starts it all.
 
-use std::path::PathBuf;
-
+use crate::bootstrap::{self, DoorOptions};
 use crate::config::{Config, Paths, ResolvedSettings, Secret, secrets};
-use crate::engine::{self, EngineConfig, EngineHandle};
-use crate::llm::build_provider;
+use crate::engine::EngineHandle;
+use crate::tools::{CliApproval, ToolFilter};
 use crate::ui::app::SaveSettingsFn;
+use crate::ui::history::History;
 use crate::ui::link::EngineLink;
 use crate::ui::settings::{GuiSettings, ThemeChoice, provider_info};
 use crate::ui::{GuiOptions, UiError, run_gui};
@@ -85,9 +85,9 @@ impl EngineLink {
     }
 }
 
-/// Starts a multi-threaded runtime and the engine for `resolved`, then runs the window until
-/// it closes. A missing key or an absent network never stops the window from opening: the
-/// app says what is wrong and offers Settings.
+/// Starts a multi-threaded runtime and the engine (provider, store, tools, MCP servers) for
+/// `resolved`, then runs the window until it closes. A missing key or an absent network never
+/// stops the window from opening: the app says what is wrong and offers Settings.
 pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -95,29 +95,33 @@ pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
         .thread_name("rustbot-engine")
         .build()
         .map_err(|e| UiError::Start(format!("could not start the async runtime: {e}")))?;
-    let provider =
-        build_provider(resolved.provider.clone()).map_err(|e| UiError::Start(e.to_string()))?;
-    let handle = engine::start(
-        EngineConfig {
-            provider,
-            model: resolved.model.clone(),
-            system_prompt: resolved.system_prompt.clone(),
-            temperature: resolved.temperature,
-            max_tokens: resolved.max_tokens,
-            context_tokens: resolved.context_tokens,
-        },
-        runtime.handle(),
-    );
+    let door = DoorOptions {
+        tools: ToolFilter::All,
+        approve: CliApproval::Ask,
+        workspace: None,
+        store: true,
+    };
+    let started = runtime
+        .block_on(bootstrap::start(&resolved, door))
+        .map_err(|e| UiError::Start(e.to_string()))?;
+    for failure in &started.mcp_failures {
+        tracing::warn!("MCP server did not start: {failure:?}");
+    }
     let settings = GuiSettings::from_resolved(&resolved);
     let save = config_saver(resolved.paths.clone(), resolved.config.clone(), &settings);
-    let data_dir: PathBuf = resolved.paths.data_dir.clone();
+    let history = started
+        .store
+        .clone()
+        .map(|store| History::new(store, runtime.handle().clone()));
     let result = run_gui(GuiOptions {
-        engine: EngineLink::from_engine(&handle),
+        engine: EngineLink::from_engine(&started.engine),
         settings,
         save_settings: Some(save),
-        data_dir: Some(data_dir),
+        history,
+        data_dir: Some(resolved.paths.data_dir.clone()),
     });
-    handle.send(crate::engine::Command::Shutdown);
+    started.engine.send(crate::engine::Command::Shutdown);
+    drop(started);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
 }

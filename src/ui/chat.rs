@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use egui::{Align, Color32, Frame, Layout, Margin, Rect, RichText, ScrollArea, UiBuilder, vec2};
 use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 
-use crate::engine::ConversationId;
-use crate::ui::view_model::{ConversationVm, MessageStatus, MessageVm, Role, RunState, UnixMs};
+use crate::engine::{ApprovalScope, ConversationId};
+use crate::ui::view_model::{
+    ConversationVm, MessageStatus, MessageVm, Role, RunState, ToolCallState, ToolCallVm, UnixMs,
+};
 
 /// What the chat view asks the app to do.
 #[must_use]
@@ -16,6 +18,22 @@ use crate::ui::view_model::{ConversationVm, MessageStatus, MessageVm, Role, RunS
 pub enum ChatAction {
     /// Answer the conversation's last user message again (`Command::Retry`).
     Retry(ConversationId),
+    /// Let a tool call that waits for approval run (`Command::ApproveTool`).
+    ApproveTool {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call.
+        call_id: String,
+        /// How far the approval reaches.
+        scope: ApprovalScope,
+    },
+    /// Refuse a tool call that waits for approval (`Command::DenyTool`).
+    DenyTool {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call.
+        call_id: String,
+    },
 }
 
 /// Vertical gap between messages, in points.
@@ -188,6 +206,9 @@ impl ChatView {
                         CommonMarkViewer::new().show(ui, cache, &msg.text);
                     }
                 }
+                for call in &msg.tools {
+                    tool_call_ui(ui, &conv.id, call, action);
+                }
                 match msg.status {
                     MessageStatus::Stopped => {
                         ui.label(
@@ -282,6 +303,73 @@ fn error_card(
                 && ui.button("Retry").clicked()
             {
                 *action = Some(ChatAction::Retry(conversation));
+            }
+        });
+}
+
+fn tool_call_ui(
+    ui: &mut egui::Ui,
+    conversation: &ConversationId,
+    call: &ToolCallVm,
+    action: &mut Option<ChatAction>,
+) {
+    let visuals = ui.visuals();
+    let (status, color) = match &call.state {
+        ToolCallState::Invalid => ("invalid call", visuals.error_fg_color),
+        ToolCallState::NeedsApproval => ("waiting for your approval", visuals.warn_fg_color),
+        ToolCallState::Running => ("running", visuals.weak_text_color()),
+        ToolCallState::Denied => ("denied", visuals.error_fg_color),
+        ToolCallState::Finished { is_error: false } => ("done", visuals.weak_text_color()),
+        ToolCallState::Finished { is_error: true } => ("failed", visuals.error_fg_color),
+    };
+    Frame::new()
+        .stroke(visuals.widgets.noninteractive.bg_stroke)
+        .corner_radius(6.0)
+        .inner_margin(Margin::same(6))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(format!("Tool {}", call.name)).strong());
+                ui.label(RichText::new(status).color(color));
+                if call.state == ToolCallState::Running {
+                    ui.spinner();
+                }
+            });
+            let args: String = call.arguments.chars().take(300).collect();
+            if !args.trim().is_empty() && args.trim() != "{}" {
+                ui.add(egui::Label::new(RichText::new(args).monospace().small()).wrap());
+            }
+            if call.state == ToolCallState::NeedsApproval {
+                ui.horizontal_wrapped(|ui| {
+                    let approve = |scope| ChatAction::ApproveTool {
+                        conversation: conversation.clone(),
+                        call_id: call.call_id.clone(),
+                        scope,
+                    };
+                    if ui.button("Allow once").clicked() {
+                        *action = Some(approve(ApprovalScope::Once));
+                    }
+                    if ui.button("Allow in this chat").clicked() {
+                        *action = Some(approve(ApprovalScope::Conversation));
+                    }
+                    if ui.button("Always allow").clicked() {
+                        *action = Some(approve(ApprovalScope::Always));
+                    }
+                    if ui.button("Deny").clicked() {
+                        *action = Some(ChatAction::DenyTool {
+                            conversation: conversation.clone(),
+                            call_id: call.call_id.clone(),
+                        });
+                    }
+                });
+            }
+            if let Some(result) = &call.result {
+                egui::CollapsingHeader::new("Result")
+                    .id_salt(("tool_result", &call.call_id))
+                    .show(ui, |ui| {
+                        let shown: String = result.chars().take(4000).collect();
+                        ui.add(egui::Label::new(RichText::new(shown).monospace().small()).wrap());
+                    });
             }
         });
 }

@@ -8,6 +8,7 @@ pub mod app;
 pub mod bridge;
 pub mod chat;
 pub mod glyphs;
+pub mod history;
 pub mod input;
 pub mod link;
 pub mod panels;
@@ -42,6 +43,8 @@ pub struct GuiOptions {
     /// Persists changed settings (config file atomically, key to the keyring or
     /// `secrets.env`); runs on a background thread. `None` keeps changes for this run only.
     pub save_settings: Option<SaveSettingsFn>,
+    /// Stored conversations for the sidebar; `None` shows only this run's.
+    pub history: Option<history::History>,
     /// The data directory: the window's state (size, position, open page) is kept in
     /// `ui_state.ron` there. `None` uses eframe's default location.
     pub data_dir: Option<PathBuf>,
@@ -56,6 +59,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         engine,
         settings,
         save_settings,
+        history,
         data_dir,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
@@ -74,6 +78,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         engine,
         settings,
         save_settings,
+        history,
     };
     eframe::run_native(
         "Rustbot",

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::engine::{ConversationId, EngineEvent, RunStatus};
+use crate::tools::Decision;
 
 /// Milliseconds since the Unix epoch (wall clock), as shown next to messages.
 pub type UnixMs = i64;
@@ -51,6 +52,67 @@ impl From<RunStatus> for MessageStatus {
     }
 }
 
+/// A message read from storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedMessage {
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text.
+    pub text: String,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// When it was written.
+    pub created_ms: UnixMs,
+    /// How it ended.
+    pub status: MessageStatus,
+    /// The error, when it failed.
+    pub error: Option<String>,
+}
+
+/// Where a tool call stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolCallState {
+    /// The model's call was not valid (unknown tool, broken arguments).
+    Invalid,
+    /// Waiting for the user to approve or deny it.
+    NeedsApproval,
+    /// Approved (by policy or the user); running until its result comes.
+    Running,
+    /// Denied (by policy or the user).
+    Denied,
+    /// Finished; `is_error` when it failed.
+    Finished {
+        /// Whether it failed.
+        is_error: bool,
+    },
+}
+
+/// A tool call the model made during an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallVm {
+    /// The call's id (for ApproveTool / DenyTool).
+    pub call_id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as the model wrote them.
+    pub arguments: String,
+    /// Where it stands.
+    pub state: ToolCallState,
+    /// The result text sent back to the model, once there is one.
+    pub result: Option<String>,
+}
+
+impl ToolCallState {
+    fn from_decision(decision: Option<&Decision>) -> Self {
+        match decision {
+            None => ToolCallState::Invalid,
+            Some(Decision::NeedsApproval) => ToolCallState::NeedsApproval,
+            Some(Decision::Approved(_)) => ToolCallState::Running,
+            Some(Decision::Denied(_)) => ToolCallState::Denied,
+        }
+    }
+}
+
 /// One message as shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageVm {
@@ -68,6 +130,8 @@ pub struct MessageVm {
     pub status: MessageStatus,
     /// The engine's sentence when it failed.
     pub error: Option<String>,
+    /// Tool calls made while answering, in order.
+    pub tools: Vec<ToolCallVm>,
     /// Bumped on every change, so caches of parsed or measured content know to refresh.
     pub revision: u64,
 }
@@ -124,6 +188,8 @@ pub struct ConversationVm {
     pub notice: Option<String>,
     /// Older turns left out of the last request, if any.
     pub trimmed_turns: Option<usize>,
+    /// Stored messages exist that are not loaded yet.
+    pub history_pending: bool,
 }
 
 /// The title a conversation gets before it has a user message.
@@ -140,6 +206,7 @@ impl ConversationVm {
             run: RunState::Idle,
             notice: None,
             trimmed_turns: None,
+            history_pending: false,
         }
     }
 
@@ -259,6 +326,54 @@ impl ViewModel {
         }
     }
 
+    /// Adds stored conversations to the list (ones already known keep their live state).
+    pub fn load_summaries(&mut self, rows: Vec<(ConversationId, Option<String>, UnixMs, UnixMs)>) {
+        for (id, title, created_ms, updated_ms) in rows {
+            if self.index.contains_key(&id) {
+                continue;
+            }
+            let conv = self.ensure(&id, created_ms);
+            conv.updated_ms = updated_ms;
+            conv.history_pending = true;
+            if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
+                conv.title = title;
+            }
+        }
+    }
+
+    /// Fills a stored conversation's messages, unless live events already did.
+    pub fn load_messages(&mut self, id: &ConversationId, messages: Vec<LoadedMessage>) {
+        let Some(&i) = self.index.get(id) else {
+            return;
+        };
+        if !self.conversations[i].history_pending {
+            return;
+        }
+        let mut loaded = Vec::with_capacity(messages.len());
+        for m in messages {
+            let message = self.new_message(m.role, m.text, m.model.as_ref(), m.created_ms);
+            loaded.push(MessageVm {
+                status: m.status,
+                error: m.error,
+                ..message
+            });
+        }
+        let conv = &mut self.conversations[i];
+        conv.history_pending = false;
+        if conv.title == UNTITLED
+            && let Some(first) = loaded.iter().find(|m| m.role == Role::User)
+        {
+            conv.title = title_from(&first.text);
+        }
+        // Anything that arrived live while loading comes after the stored part (which may
+        // already hold the live messages: keep only what is older than them).
+        if let Some(first_live) = conv.messages.first() {
+            loaded.retain(|m| m.created_ms < first_live.created_ms);
+        }
+        loaded.append(&mut conv.messages);
+        conv.messages = loaded;
+    }
+
     /// Records the user's message the moment it is sent, before the engine confirms it.
     pub fn user_sent(&mut self, id: &ConversationId, text: &str, now: UnixMs) {
         let message = self.new_message(Role::User, text.to_string(), None, now);
@@ -368,6 +483,44 @@ impl ViewModel {
                 }
             }
             EngineEvent::Usage { .. } => {}
+            EngineEvent::ToolCall {
+                conversation,
+                call_id,
+                name,
+                arguments,
+                decision,
+            } => {
+                let call = ToolCallVm {
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                    state: ToolCallState::from_decision(decision.as_ref()),
+                    result: None,
+                };
+                self.with_answer(conversation, now, |m| m.tools.push(call));
+            }
+            EngineEvent::ToolDecision {
+                conversation,
+                call_id,
+                decision,
+            } => {
+                let state = ToolCallState::from_decision(Some(decision));
+                self.with_call(conversation, call_id, now, |c| c.state = state);
+            }
+            EngineEvent::ToolResult {
+                conversation,
+                call_id,
+                content,
+                is_error,
+                ..
+            } => {
+                self.with_call(conversation, call_id, now, |c| {
+                    c.state = ToolCallState::Finished {
+                        is_error: *is_error,
+                    };
+                    c.result = Some(content.clone());
+                });
+            }
             EngineEvent::Retrying {
                 conversation,
                 attempt,
@@ -431,6 +584,49 @@ impl ViewModel {
         }
     }
 
+    /// Changes the answer being streamed (adding one if none is), bumping its revision.
+    fn with_answer(
+        &mut self,
+        id: &ConversationId,
+        now: UnixMs,
+        change: impl FnOnce(&mut MessageVm),
+    ) {
+        let message = self.new_message(Role::Assistant, String::new(), None, now);
+        let revision = self.bump();
+        let conv = self.ensure(id, now);
+        conv.updated_ms = now;
+        if conv.streaming_answer().is_none() {
+            conv.messages.push(MessageVm {
+                status: MessageStatus::Streaming,
+                ..message
+            });
+        }
+        if let Some(last) = conv.messages.last_mut() {
+            change(last);
+            last.revision = revision;
+        }
+    }
+
+    /// Changes the tool call `call_id` of the conversation's latest answers.
+    fn with_call(
+        &mut self,
+        id: &ConversationId,
+        call_id: &str,
+        now: UnixMs,
+        change: impl FnOnce(&mut ToolCallVm),
+    ) {
+        let revision = self.bump();
+        let conv = self.ensure(id, now);
+        let found = conv.messages.iter_mut().rev().find_map(|m| {
+            let i = m.tools.iter().position(|c| c.call_id == call_id)?;
+            Some((m, i))
+        });
+        if let Some((message, i)) = found {
+            change(&mut message.tools[i]);
+            message.revision = revision;
+        }
+    }
+
     fn ensure(&mut self, id: &ConversationId, now: UnixMs) -> &mut ConversationVm {
         let i = match self.index.get(id) {
             Some(&i) => i,
@@ -467,6 +663,7 @@ impl ViewModel {
             created_ms: now,
             status: MessageStatus::Complete,
             error: None,
+            tools: Vec::new(),
             revision,
         }
     }
@@ -627,6 +824,103 @@ mod tests {
         let rows = vm.summaries("LIFE");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].id, conv("a"));
+    }
+
+    #[test]
+    fn tool_calls_attach_to_the_answer_and_follow_decisions_and_results() {
+        use crate::tools::{ApprovedBy, DeniedBy};
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "list files", 1);
+        vm.apply(&started("a"), 2);
+        let call = |id: &str, decision| EngineEvent::ToolCall {
+            conversation: conv("a"),
+            call_id: id.into(),
+            name: "fs__list".into(),
+            arguments: "{}".into(),
+            decision,
+        };
+        vm.apply(&call("c1", Some(Decision::NeedsApproval)), 3);
+        vm.apply(
+            &call("c2", Some(Decision::Approved(ApprovedBy::ReadOnly))),
+            3,
+        );
+        vm.apply(&call("c3", None), 3);
+        let tools = &vm.conversation(&conv("a")).unwrap().messages[1].tools;
+        assert_eq!(tools[0].state, ToolCallState::NeedsApproval);
+        assert_eq!(tools[1].state, ToolCallState::Running);
+        assert_eq!(tools[2].state, ToolCallState::Invalid);
+        vm.apply(
+            &EngineEvent::ToolDecision {
+                conversation: conv("a"),
+                call_id: "c1".into(),
+                decision: Decision::Denied(DeniedBy::User),
+            },
+            4,
+        );
+        vm.apply(
+            &EngineEvent::ToolResult {
+                conversation: conv("a"),
+                call_id: "c2".into(),
+                name: "fs__list".into(),
+                content: "a.txt".into(),
+                is_error: false,
+            },
+            5,
+        );
+        vm.apply(&started("a"), 6);
+        vm.apply(&text("a", "There is a.txt."), 7);
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert_eq!(c.messages.len(), 2, "one answer across tool rounds");
+        let tools = &c.messages[1].tools;
+        assert_eq!(tools[0].state, ToolCallState::Denied);
+        assert_eq!(tools[1].state, ToolCallState::Finished { is_error: false });
+        assert_eq!(tools[1].result.as_deref(), Some("a.txt"));
+        assert_eq!(c.messages[1].text, "There is a.txt.");
+    }
+
+    #[test]
+    fn stored_conversations_list_and_load_without_clobbering_live_ones() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("live"), "live question", 50);
+        vm.load_summaries(vec![
+            (conv("old"), Some("Old chat".into()), 1, 10),
+            (conv("live"), Some("stored title".into()), 1, 40),
+        ]);
+        assert_eq!(
+            vm.conversation(&conv("live")).unwrap().title,
+            "live question"
+        );
+        let old = vm.conversation(&conv("old")).unwrap();
+        assert!(old.history_pending);
+        assert_eq!(old.title, "Old chat");
+        let loaded = vec![
+            LoadedMessage {
+                role: Role::User,
+                text: "hi".into(),
+                model: None,
+                created_ms: 2,
+                status: MessageStatus::Complete,
+                error: None,
+            },
+            LoadedMessage {
+                role: Role::Assistant,
+                text: "hello".into(),
+                model: Some("m".into()),
+                created_ms: 3,
+                status: MessageStatus::Complete,
+                error: None,
+            },
+        ];
+        vm.load_messages(&conv("old"), loaded.clone());
+        let old = vm.conversation(&conv("old")).unwrap();
+        assert_eq!(old.messages.len(), 2);
+        assert!(!old.history_pending);
+        vm.load_messages(&conv("old"), loaded);
+        assert_eq!(
+            vm.conversation(&conv("old")).unwrap().messages.len(),
+            2,
+            "loaded once"
+        );
     }
 
     #[test]
