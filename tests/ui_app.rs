@@ -38,6 +38,7 @@ fn rig_with(settings: GuiSettings) -> Rig {
         settings,
         save_settings: None,
         history: None,
+        models: None,
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))

@@ -51,6 +51,7 @@ fn start(server: &ScriptedServer) -> E2e {
         },
         save_settings: None,
         history: None,
+        models: None,
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -200,6 +201,7 @@ fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
         },
         save_settings: None,
         history: Some(History::new(store, runtime.handle().clone())),
+        models: None,
     };
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -220,4 +222,122 @@ fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(label_shown(&harness, "How long to proof?"));
+}
+
+#[test]
+fn settings_list_the_providers_models_and_picking_one_sets_the_model() {
+    use rustbot::engine::{Command, EventBus};
+    use rustbot::ui::models::ModelCatalog;
+
+    let models = r#"{"data":[
+        {"id":"vendor/small","context_length":8192,"pricing":{"prompt":"0.000001","completion":"0.000002"}},
+        {"id":"vendor/large","context_length":128000}
+    ]}"#;
+    let server =
+        ScriptedServer::start(vec![vec![Step::Bytes(json_response("200 OK", "", models))]]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bus = EventBus::new();
+    let (tx, commands) = std::sync::mpsc::channel();
+    let parts = AppParts {
+        engine: EngineLink::new(
+            move |c| {
+                let _ = tx.send(c);
+            },
+            |w| bus.subscribe(Some(w)),
+        ),
+        settings: GuiSettings {
+            provider: "custom".into(),
+            base_url: server.base_url(),
+            model: "vendor/small".into(),
+            api_key: "k".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+        history: None,
+        models: Some(ModelCatalog::new(
+            rustbot::config::NetworkSettings::default(),
+            runtime.handle().clone(),
+        )),
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    harness.run_steps(2);
+    harness.get_by_label("Settings").click();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !label_shown(&harness, "Connected: 2 models available.") {
+        assert!(
+            Instant::now() < deadline,
+            "the connection test reports the models"
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(server.requests()[0].request_line.contains("/models"));
+    harness.get_by_label("Choose…").click();
+    harness.run_steps(2);
+    assert!(label_shown(
+        &harness,
+        "vendor/small · 8k context · $1.00/$2.00 per M tokens"
+    ));
+    harness.get_by_label_contains("vendor/large").click();
+    harness.run_steps(2);
+    let commands: Vec<Command> = commands.try_iter().collect();
+    assert!(commands.contains(&Command::SetModel {
+        model: "vendor/large".into()
+    }));
+}
+
+#[test]
+fn a_failing_connection_test_shows_the_exact_error() {
+    use rustbot::ui::models::ModelCatalog;
+    let server = ScriptedServer::start(vec![vec![Step::Bytes(json_response(
+        "401 Unauthorized",
+        "",
+        r#"{"error":{"message":"Invalid API key"}}"#,
+    ))]]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bus = rustbot::engine::EventBus::new();
+    let parts = AppParts {
+        engine: EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
+        settings: GuiSettings {
+            provider: "custom".into(),
+            base_url: server.base_url(),
+            api_key: "bad".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+        history: None,
+        models: Some(ModelCatalog::new(
+            rustbot::config::NetworkSettings::default(),
+            runtime.handle().clone(),
+        )),
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    harness.get_by_label("Settings").click();
+    harness.run_steps(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = harness.state().settings_probe();
+        if let rustbot::ui::settings::ProbeStatus::Failed(e) = status {
+            assert!(
+                label_shown(&harness, "Invalid API key") || e.contains("401"),
+                "{e}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failure is reported");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

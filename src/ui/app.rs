@@ -13,8 +13,9 @@ use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox};
 use crate::ui::link::EngineLink;
+use crate::ui::models::ModelCatalog;
 use crate::ui::panels;
-use crate::ui::settings::{GuiSettings, SettingsAction, SettingsPage};
+use crate::ui::settings::{GuiSettings, ProbeStatus, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
 use crate::ui::view_model::{ViewModel, now_ms};
 
@@ -58,6 +59,8 @@ pub struct AppParts {
     pub save_settings: Option<SaveSettingsFn>,
     /// Stored conversations; `None` shows only this run's.
     pub history: Option<History>,
+    /// The provider's model list for Settings; `None` leaves the list empty.
+    pub models: Option<ModelCatalog>,
 }
 
 struct SettingsSaver {
@@ -106,6 +109,7 @@ pub struct RustbotApp {
     applied: GuiSettings,
     saver: Option<SettingsSaver>,
     history: Option<History>,
+    models: Option<ModelCatalog>,
     events: panels::EventLog,
 }
 
@@ -126,7 +130,11 @@ impl RustbotApp {
             settings,
             save_settings,
             history,
+            models,
         } = parts;
+        if let Some(models) = &models {
+            models.attach(ctx);
+        }
         if let Some(history) = &history {
             history.attach(ctx);
             history.request_list();
@@ -148,6 +156,7 @@ impl RustbotApp {
             applied: settings,
             saver,
             history,
+            models,
             events: panels::EventLog::default(),
         }
     }
@@ -165,6 +174,11 @@ impl RustbotApp {
     /// How many messages the chat view laid out in the last frame (only the visible ones).
     pub fn laid_out_messages(&self) -> usize {
         self.chat.last_laid_out
+    }
+
+    /// Where the settings page's connection test stands.
+    pub fn settings_probe(&self) -> ProbeStatus {
+        self.settings_page.probe.clone()
     }
 
     /// The page shown.
@@ -204,6 +218,9 @@ impl RustbotApp {
                 }
                 HistoryUpdate::Failed(message) => self.vm.global_notices.push(message),
             }
+        }
+        while let Some(result) = self.models.as_ref().and_then(ModelCatalog::try_recv) {
+            self.settings_page.probe_finished(result);
         }
         if let Some(saver) = &self.saver {
             while let Ok(message) = saver.errors.try_recv() {
@@ -307,6 +324,15 @@ impl RustbotApp {
             }
             AppAction::Sidebar(SidebarAction::Navigate(page)) => {
                 self.persisted.page = page;
+                if page == Page::Settings
+                    && self.settings_page.probe == ProbeStatus::NotTried
+                    && self.applied.missing_key_message().is_none()
+                    && let Some(models) = &self.models
+                {
+                    // Fill the model list (and show whether the connection works) once.
+                    self.settings_page.probe_started();
+                    models.request(&self.applied);
+                }
                 if page == Page::Chat {
                     self.input.request_focus();
                 }
@@ -362,6 +388,18 @@ impl RustbotApp {
             AppAction::Settings(SettingsAction::Changed(settings)) => {
                 self.apply_settings(ctx, settings);
             }
+            AppAction::Settings(SettingsAction::Probe(settings)) => match &self.models {
+                Some(models) => {
+                    self.settings_page.probe_started();
+                    models.request(&settings);
+                }
+                None => {
+                    self.settings_page
+                        .probe_finished(crate::ui::models::ProbeResult::Failed(
+                            "Model lists are not available in this window.".into(),
+                        ));
+                }
+            },
         }
     }
 

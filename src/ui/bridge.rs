@@ -8,6 +8,7 @@ use crate::tools::{CliApproval, ToolFilter};
 use crate::ui::app::SaveSettingsFn;
 use crate::ui::history::History;
 use crate::ui::link::EngineLink;
+use crate::ui::models::ModelCatalog;
 use crate::ui::settings::{GuiSettings, ThemeChoice, provider_info};
 use crate::ui::{GuiOptions, UiError, run_gui};
 
@@ -118,6 +119,10 @@ pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
         settings,
         save_settings: Some(save),
         history,
+        models: Some(ModelCatalog::new(
+            resolved.provider.network.clone(),
+            runtime.handle().clone(),
+        )),
         data_dir: Some(resolved.paths.data_dir.clone()),
     });
     started.engine.send(crate::engine::Command::Shutdown);

@@ -11,6 +11,7 @@ pub mod glyphs;
 pub mod history;
 pub mod input;
 pub mod link;
+pub mod models;
 pub mod panels;
 pub mod settings;
 pub mod sidebar;
@@ -45,6 +46,8 @@ pub struct GuiOptions {
     pub save_settings: Option<SaveSettingsFn>,
     /// Stored conversations for the sidebar; `None` shows only this run's.
     pub history: Option<history::History>,
+    /// Fetches the provider's models for Settings; `None` hides the list.
+    pub models: Option<models::ModelCatalog>,
     /// The data directory: the window's state (size, position, open page) is kept in
     /// `ui_state.ron` there. `None` uses eframe's default location.
     pub data_dir: Option<PathBuf>,
@@ -60,6 +63,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         settings,
         save_settings,
         history,
+        models,
         data_dir,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
@@ -79,6 +83,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         settings,
         save_settings,
         history,
+        models,
     };
     eframe::run_native(
         "Rustbot",

@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::llm::ModelInfo;
+use crate::ui::models::ProbeResult;
+
 /// Light, dark, or whatever the system says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,6 +191,22 @@ impl GuiSettings {
 pub enum SettingsAction {
     /// The settings now read like this; the app applies what differs and persists them.
     Changed(GuiSettings),
+    /// Ask the provider these settings describe for its models ("Test connection").
+    Probe(GuiSettings),
+}
+
+/// Where the last connection test stands.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ProbeStatus {
+    /// Not tried yet.
+    #[default]
+    NotTried,
+    /// Waiting for the provider.
+    Testing,
+    /// The provider listed this many models.
+    Connected(usize),
+    /// The exact error.
+    Failed(String),
 }
 
 /// The settings page and its draft.
@@ -195,6 +214,11 @@ pub enum SettingsAction {
 pub struct SettingsPage {
     draft: GuiSettings,
     show_key: bool,
+    models: Vec<ModelInfo>,
+    model_filter: String,
+    show_models: bool,
+    /// The last connection test.
+    pub probe: ProbeStatus,
     /// A sentence about the last save (e.g. an error), shown at the top.
     pub status: Option<String>,
 }
@@ -205,6 +229,10 @@ impl SettingsPage {
         Self {
             draft: settings,
             show_key: false,
+            models: Vec::new(),
+            model_filter: String::new(),
+            show_models: false,
+            probe: ProbeStatus::NotTried,
             status: None,
         }
     }
@@ -214,10 +242,27 @@ impl SettingsPage {
         &self.draft
     }
 
+    /// Records what a probe found: the model list, or the error.
+    pub fn probe_finished(&mut self, result: ProbeResult) {
+        match result {
+            ProbeResult::Models(models) => {
+                self.probe = ProbeStatus::Connected(models.len());
+                self.models = models;
+            }
+            ProbeResult::Failed(error) => self.probe = ProbeStatus::Failed(error),
+        }
+    }
+
+    /// Marks a probe as started.
+    pub fn probe_started(&mut self) {
+        self.probe = ProbeStatus::Testing;
+    }
+
     /// Draws the page. Text fields commit when they lose focus or on Enter; choices and
     /// sliders commit at once.
     pub fn ui(&mut self, ui: &mut egui::Ui) -> Option<SettingsAction> {
         let mut commit = false;
+        let mut probe = false;
         let d = &mut self.draft;
         egui::ScrollArea::vertical()
             .id_salt("rustbot_settings")
@@ -258,7 +303,30 @@ impl SettingsPage {
                         ui.end_row();
 
                         commit |= text_row(ui, "Base URL", &mut d.base_url, false);
-                        commit |= text_row(ui, "Model", &mut d.model, false);
+
+                        let label = ui.label("Model");
+                        ui.horizontal(|ui| {
+                            let r = ui
+                                .add(egui::TextEdit::singleline(&mut d.model).desired_width(280.0))
+                                .labelled_by(label.id);
+                            commit |= r.lost_focus();
+                            let text = if self.show_models {
+                                "Hide list"
+                            } else {
+                                "Choose…"
+                            };
+                            if ui
+                                .button(text)
+                                .on_hover_text("Pick from the provider's models")
+                                .clicked()
+                            {
+                                self.show_models = !self.show_models;
+                                if self.show_models && self.models.is_empty() {
+                                    probe = true;
+                                }
+                            }
+                        });
+                        ui.end_row();
 
                         let label = ui.label("API key");
                         ui.horizontal(|ui| {
@@ -272,6 +340,30 @@ impl SettingsPage {
                                 .labelled_by(label.id);
                             commit |= r.lost_focus();
                             ui.checkbox(&mut self.show_key, "Show key");
+                        });
+                        ui.end_row();
+
+                        ui.label("Connection");
+                        ui.horizontal_wrapped(|ui| {
+                            let testing = self.probe == ProbeStatus::Testing;
+                            if ui
+                                .add_enabled(!testing, egui::Button::new("Test connection"))
+                                .clicked()
+                            {
+                                probe = true;
+                            }
+                            match &self.probe {
+                                ProbeStatus::NotTried => {}
+                                ProbeStatus::Testing => {
+                                    ui.spinner();
+                                }
+                                ProbeStatus::Connected(n) => {
+                                    ui.label(format!("Connected: {n} models available."));
+                                }
+                                ProbeStatus::Failed(e) => {
+                                    ui.colored_label(ui.visuals().error_fg_color, e);
+                                }
+                            }
                         });
                         ui.end_row();
 
@@ -313,6 +405,10 @@ impl SettingsPage {
                         ui.end_row();
                     });
 
+                if self.show_models {
+                    commit |= model_list_ui(ui, &self.models, &mut self.model_filter, &mut d.model);
+                }
+
                 ui.add_space(12.0);
                 ui.strong("System prompt");
                 commit |= multiline_row(
@@ -329,8 +425,71 @@ impl SettingsPage {
                      used from the next start.",
                 );
             });
+        if probe {
+            return Some(SettingsAction::Probe(self.draft.clone()));
+        }
         commit.then(|| SettingsAction::Changed(self.draft.clone()))
     }
+}
+
+/// The searchable model list; returns whether a model was picked.
+fn model_list_ui(
+    ui: &mut egui::Ui,
+    models: &[ModelInfo],
+    filter: &mut String,
+    model: &mut String,
+) -> bool {
+    let mut picked = false;
+    ui.add_space(6.0);
+    ui.add(
+        egui::TextEdit::singleline(filter)
+            .hint_text("Filter models")
+            .desired_width(360.0),
+    )
+    .accessible_name("Filter models");
+    let needle = filter.trim().to_lowercase();
+    let matching: Vec<&ModelInfo> = models
+        .iter()
+        .filter(|m| {
+            needle.is_empty()
+                || m.id.to_lowercase().contains(&needle)
+                || m.name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains(&needle))
+        })
+        .collect();
+    if models.is_empty() {
+        ui.weak("No model list yet: use Test connection.");
+        return false;
+    }
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    egui::ScrollArea::vertical()
+        .id_salt("rustbot_model_list")
+        .max_height(220.0)
+        .show_rows(ui, row_height, matching.len(), |ui, range| {
+            for m in &matching[range] {
+                if ui
+                    .selectable_label(*model == m.id, model_row_text(m))
+                    .clicked()
+                {
+                    model.clone_from(&m.id);
+                    picked = true;
+                }
+            }
+        });
+    picked
+}
+
+/// "vendor/model · 128k context · $3.00/$15.00 per M tokens".
+pub fn model_row_text(m: &ModelInfo) -> String {
+    let mut text = m.id.clone();
+    if let Some(ctx) = m.context_length {
+        text.push_str(&format!(" · {}k context", ctx / 1000));
+    }
+    if let (Some(p), Some(c)) = (m.prompt_price_usd, m.completion_price_usd) {
+        text.push_str(&format!(" · ${:.2}/${:.2} per M tokens", p * 1e6, c * 1e6));
+    }
+    text
 }
 
 fn text_row(ui: &mut egui::Ui, name: &str, value: &mut String, password: bool) -> bool {
