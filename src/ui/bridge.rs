@@ -120,7 +120,7 @@ pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
         save_settings: Some(save),
         history,
         models: Some(ModelCatalog::new(
-            resolved.provider.network.clone(),
+            resolved.provider.network,
             runtime.handle().clone(),
         )),
         data_dir: Some(resolved.paths.data_dir.clone()),

@@ -57,7 +57,7 @@ impl ModelCatalog {
                 kind,
                 base_url: settings.base_url.trim().trim_end_matches('/').to_string(),
                 api_key: (!key.is_empty()).then(|| Secret::new(key)),
-                network: self.network.clone(),
+                network: self.network,
             })
             .map_err(|e| e.to_string())
         });
