@@ -437,3 +437,66 @@ fn a_tool_call_waiting_for_approval_can_be_allowed_or_denied() {
         call_id: "call-2".into(),
     }));
 }
+
+#[test]
+fn regenerate_sends_retry_and_the_new_answer_replaces_the_old() {
+    let mut rig = rig();
+    let conv = rig.send_message("Name a colour");
+    rig.start_answer(&conv, "Name a colour");
+    rig.done(&conv, RunStatus::Complete, "Teal", None);
+    rig.settle();
+    rig.harness.get_by_label("Regenerate").click();
+    rig.settle();
+    assert!(rig.commands().contains(&Command::Retry {
+        conversation: conv.clone()
+    }));
+    rig.publish(EngineEvent::RunStarted {
+        conversation: conv.clone(),
+        model: "test-model".into(),
+    });
+    rig.done(&conv, RunStatus::Complete, "Crimson", None);
+    rig.settle();
+    assert!(rig.has_label_containing("Crimson"));
+    assert!(!rig.has_label_containing("Teal"));
+}
+
+#[test]
+fn keyboard_shortcuts_new_chat_settings_and_up_recalls_the_last_message() {
+    let mut rig = rig();
+    let conv = rig.send_message("first words");
+    rig.done(&conv, RunStatus::Complete, "ok", None);
+    rig.settle();
+    rig.harness.key_press(Key::ArrowUp);
+    rig.settle();
+    assert_eq!(
+        rig.harness.get_by_label("Message").value().as_deref(),
+        Some("first words")
+    );
+
+    rig.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, Key::Comma);
+    rig.settle();
+    assert_eq!(
+        rig.harness.state().page(),
+        rustbot::ui::sidebar::Page::Settings
+    );
+
+    rig.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, Key::N);
+    rig.settle();
+    assert_eq!(rig.harness.state().page(), rustbot::ui::sidebar::Page::Chat);
+    assert!(
+        rig.harness.state().view_model().selected().is_none(),
+        "a fresh chat"
+    );
+    assert!(rig.harness.get_by_label("Message").is_focused());
+
+    rig.harness
+        .key_press_modifiers(egui::Modifiers::COMMAND, Key::K);
+    rig.settle();
+    assert!(
+        rig.harness
+            .get_by_label("Search conversations")
+            .is_focused()
+    );
+}

@@ -224,6 +224,16 @@ impl ChatView {
                     }
                     _ => {}
                 }
+                if may_retry
+                    && msg.role == Role::Assistant
+                    && matches!(msg.status, MessageStatus::Complete | MessageStatus::Stopped)
+                    && ui
+                        .small_button("Regenerate")
+                        .on_hover_text("Answer the last message again")
+                        .clicked()
+                {
+                    *action = Some(ChatAction::Retry(conv.id.clone()));
+                }
             });
     }
 }

@@ -391,8 +391,17 @@ impl ViewModel {
     }
 
     /// Records that the user asked to answer the last message again.
+    /// The answer after the last user message leaves the view (the store keeps it as a sibling
+    /// of the new one).
     pub fn retry_requested(&mut self, id: &ConversationId, now: UnixMs) {
         let conv = self.ensure(id, now);
+        while conv
+            .messages
+            .last()
+            .is_some_and(|m| m.role == Role::Assistant)
+        {
+            conv.messages.pop();
+        }
         conv.run = RunState::Sending;
         conv.notice = None;
     }
@@ -921,6 +930,20 @@ mod tests {
             2,
             "loaded once"
         );
+    }
+
+    #[test]
+    fn a_retry_replaces_the_last_answer() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "q", 1);
+        vm.apply(&done("a", RunStatus::Failed, "par", Some("boom")), 2);
+        vm.retry_requested(&conv("a"), 3);
+        assert_eq!(vm.conversation(&conv("a")).unwrap().messages.len(), 1);
+        vm.apply(&started("a"), 4);
+        vm.apply(&done("a", RunStatus::Complete, "full", None), 5);
+        let c = vm.conversation(&conv("a")).unwrap();
+        assert_eq!(c.messages.len(), 2);
+        assert_eq!(c.messages[1].text, "full");
     }
 
     #[test]
