@@ -18,5 +18,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# The reference MCP server the tool tests run against (npm registry; Node.js is on the machine).
+if command -v npm >/dev/null && ! command -v mcp-server-everything >/dev/null; then
+  npm install -g --silent @modelcontextprotocol/server-everything >/dev/null 2>&1 \
+    || echo "warning: could not install @modelcontextprotocol/server-everything; MCP tests will be skipped" >&2
+fi
+
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy

@@ -1,7 +1,11 @@
 //! The command line (design.md §3): options every command takes, and the subcommands.
 
 mod ask;
+mod conversations;
 mod models;
+mod tools;
+
+pub use conversations::{ConversationsCommand, ExportFormat};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +63,18 @@ pub enum Commands {
     Ask(AskArgs),
     /// List the provider's models.
     Models,
+    /// Stored conversations: list, show, export, delete, import, search.
+    Conversations {
+        /// What to do.
+        #[command(subcommand)]
+        command: ConversationsCommand,
+    },
+    /// List every tool the model may call, with source, approval mode and schema.
+    Tools {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How tool calls that need approval are answered in a non-interactive run.
@@ -128,6 +144,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Commands::Ask(args)) => ask::run(&cli.global, args),
         Some(Commands::Models) => models::run(&cli.global),
+        Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
+        Some(Commands::Tools { json }) => tools::run(&cli.global, json),
         None => Ok(ExitCode::SUCCESS),
     };
     match result {

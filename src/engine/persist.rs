@@ -9,8 +9,9 @@ use crate::engine::run::Run;
 use crate::llm::{ChatMessage, Role, ToolCall};
 use crate::store::{
     self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, StoredMessage,
-    UsageRecord,
+    ToolApproval, ToolCallRecord, ToolCallStatus, UsageRecord,
 };
+use crate::tools::{ApprovedBy, Decision, ToolResult};
 
 impl Engine {
     fn provider_id(&self) -> String {
@@ -215,6 +216,47 @@ impl Engine {
             Ok(mid) => self.conversation(id).leaf = Some(mid),
             Err(e) => self.error(Some(id), format!("a tool result could not be saved: {e}")),
         }
+    }
+
+    /// Records a finished tool call with its decision and result, next to the message that made it.
+    pub(crate) fn persist_tool_call(
+        &mut self,
+        id: &ConversationId,
+        call: &ToolCall,
+        decision: Option<Decision>,
+        result: &ToolResult,
+    ) {
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let message_id = self.conversation(id).run.as_ref().and_then(|r| r.message);
+        let approval = match decision {
+            Some(Decision::Approved(ApprovedBy::User(_))) => ToolApproval::Approved,
+            Some(Decision::Denied(_)) => ToolApproval::Denied,
+            Some(Decision::NeedsApproval) => ToolApproval::Pending,
+            Some(Decision::Approved(_)) | None => ToolApproval::Auto,
+        };
+        let status = match (approval, result.is_error) {
+            (ToolApproval::Denied, _) => ToolCallStatus::Denied,
+            (_, true) => ToolCallStatus::Failed,
+            (_, false) => ToolCallStatus::Succeeded,
+        };
+        let now = store::now_ms();
+        let record = ToolCallRecord {
+            conversation_id: id.0.clone(),
+            message_id,
+            call_id: Some(call.id.clone()),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            result: Some(result.content.clone()),
+            approval,
+            status,
+            started_at: now,
+            finished_at: Some(now),
+        };
+        store.send("record a tool call", move |s| {
+            s.record_tool_call(&record).map(|_| ())
+        });
     }
 
     /// Writes the answer's final text, status, metrics and usage; awaited so that a door that

@@ -216,6 +216,7 @@ impl Engine {
                 content: result.content.clone(),
                 is_error: result.is_error,
             });
+            self.persist_tool_call(id, &p.call, p.decision, &result);
             let msg = ChatMessage::tool_result(p.call.id, result.content);
             self.persist_tool_result(id, &msg).await;
             self.conversation(id).history.push(msg);

@@ -1,0 +1,185 @@
+//! `rustbot conversations`: stored history from the shell.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+
+use crate::cli::GlobalOpts;
+use crate::store::{ListFilter, Role, Store};
+
+/// What to do with stored conversations.
+#[derive(Debug, Subcommand)]
+pub enum ConversationsCommand {
+    /// List conversations, pinned first, then newest.
+    List {
+        /// Print a JSON array of objects (id, title, created_at, updated_at, message_count, ...).
+        #[arg(long)]
+        json: bool,
+        /// Include archived conversations.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print a conversation's active branch.
+    Show {
+        /// The conversation id.
+        id: String,
+    },
+    /// Export a conversation to stdout.
+    Export {
+        /// The conversation id.
+        id: String,
+        /// Markdown (readable) or JSON (lossless: the whole tree, usage, tool calls).
+        #[arg(long, value_enum, default_value = "md")]
+        format: ExportFormat,
+    },
+    /// Delete a conversation.
+    Delete {
+        /// The conversation id.
+        id: String,
+    },
+    /// Import a conversation from our JSON export or an OpenAI-style `messages` array.
+    Import {
+        /// The file (`-` reads stdin).
+        file: String,
+    },
+    /// Search every conversation (SQLite FTS5, ranked, with the matching snippet).
+    Search {
+        /// Words to find.
+        query: String,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Markdown.
+    Md,
+    /// JSON.
+    Json,
+}
+
+pub(super) fn run(global: &GlobalOpts, cmd: ConversationsCommand) -> anyhow::Result<ExitCode> {
+    let settings = global.resolve()?;
+    let store = Store::open(&settings.paths.data_dir)?;
+    match cmd {
+        ConversationsCommand::List { json, all } => {
+            let list = store.list_conversations(&ListFilter {
+                include_archived: all,
+                ..Default::default()
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                eprintln!("no conversations yet: start one with `rustbot ask PROMPT`");
+            } else {
+                for c in list {
+                    println!(
+                        "{}\t{}\t{} messages\t{}{}",
+                        c.id,
+                        format_time(c.updated_at),
+                        c.message_count,
+                        c.title.as_deref().unwrap_or("(untitled)"),
+                        if c.pinned { "\t📌" } else { "" }
+                    );
+                }
+            }
+        }
+        ConversationsCommand::Show { id } => {
+            let conv = store.conversation(&id)?.with_context(|| {
+                format!("no conversation {id} is stored: run `rustbot conversations list`")
+            })?;
+            println!("# {}", conv.title.as_deref().unwrap_or("(untitled)"));
+            for m in store.active_path(&id)? {
+                let who = match m.role {
+                    Role::User => "you",
+                    Role::Assistant => "assistant",
+                    Role::System => "system",
+                    Role::Tool => "tool",
+                };
+                let status = if m.status.as_str() == "complete" {
+                    String::new()
+                } else {
+                    format!(" [{}]", m.status)
+                };
+                println!("\n## {who}{status}\n{}", m.content);
+                if let Some(e) = m.error {
+                    println!("(error: {e})");
+                }
+            }
+        }
+        ConversationsCommand::Export { id, format } => {
+            let text = match format {
+                ExportFormat::Md => store.export_markdown(&id)?,
+                ExportFormat::Json => store.export_json(&id)?,
+            };
+            print!("{text}");
+            if !text.ends_with('\n') {
+                println!();
+            }
+        }
+        ConversationsCommand::Delete { id } => {
+            store.delete_conversation(&id)?;
+            eprintln!("deleted conversation {id}");
+        }
+        ConversationsCommand::Import { file } => {
+            let text = if file == "-" {
+                std::io::read_to_string(std::io::stdin()).context("could not read stdin")?
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("could not read {file}"))?
+            };
+            let is_ours = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("format").and_then(|f| f.as_str()).map(str::to_string))
+                .is_some_and(|f| f == crate::store::EXPORT_FORMAT);
+            let id = if is_ours {
+                store.import_json(&text)?
+            } else {
+                store.import_openai_messages(&text)?
+            };
+            println!("{id}");
+        }
+        ConversationsCommand::Search { query } => {
+            for hit in store.search(&query, 50)? {
+                println!(
+                    "{}\t{}\t{}",
+                    hit.conversation_id,
+                    hit.title.as_deref().unwrap_or("(untitled)"),
+                    hit.snippet.replace('\n', " ")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Unix milliseconds as `YYYY-MM-DD HH:MM` UTC.
+fn format_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm): avoids a date crate for one format.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_format_as_utc() {
+        assert_eq!(super::format_time(0), "1970-01-01 00:00");
+        assert_eq!(super::format_time(1_763_700_000_000), "2025-11-21 04:40");
+    }
+}
