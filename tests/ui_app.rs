@@ -39,6 +39,7 @@ fn rig_with(settings: GuiSettings) -> Rig {
         save_settings: None,
         history: None,
         models: None,
+        started_at: None,
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))

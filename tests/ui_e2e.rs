@@ -52,6 +52,7 @@ fn start(server: &ScriptedServer) -> E2e {
         save_settings: None,
         history: None,
         models: None,
+        started_at: None,
     };
     let harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -202,6 +203,7 @@ fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
         save_settings: None,
         history: Some(History::new(store, runtime.handle().clone())),
         models: None,
+        started_at: None,
     };
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -262,6 +264,7 @@ fn settings_list_the_providers_models_and_picking_one_sets_the_model() {
             rustbot::config::NetworkSettings::default(),
             runtime.handle().clone(),
         )),
+        started_at: None,
     };
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))
@@ -320,6 +323,7 @@ fn a_failing_connection_test_shows_the_exact_error() {
             rustbot::config::NetworkSettings::default(),
             runtime.handle().clone(),
         )),
+        started_at: None,
     };
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 700.0))

@@ -61,6 +61,8 @@ pub struct AppParts {
     pub history: Option<History>,
     /// The provider's model list for Settings; `None` leaves the list empty.
     pub models: Option<ModelCatalog>,
+    /// When the process started, to log the time to the first frame.
+    pub started_at: Option<Instant>,
 }
 
 struct SettingsSaver {
@@ -110,6 +112,7 @@ pub struct RustbotApp {
     saver: Option<SettingsSaver>,
     history: Option<History>,
     models: Option<ModelCatalog>,
+    started_at: Option<Instant>,
     events: panels::EventLog,
 }
 
@@ -131,6 +134,7 @@ impl RustbotApp {
             save_settings,
             history,
             models,
+            started_at,
         } = parts;
         if let Some(models) = &models {
             models.attach(ctx);
@@ -157,6 +161,7 @@ impl RustbotApp {
             saver,
             history,
             models,
+            started_at,
             events: panels::EventLog::default(),
         }
     }
@@ -463,6 +468,13 @@ impl eframe::App for RustbotApp {
 
         for action in actions {
             self.apply(&ctx, action);
+        }
+        if let Some(started) = self.started_at.take() {
+            let ms = started.elapsed().as_millis();
+            tracing::info!("first frame drawn {ms} ms after start");
+            if std::env::var_os("RUSTBOT_STARTUP_TIMING").is_some() {
+                eprintln!("first frame drawn {ms} ms after start");
+            }
         }
     }
 

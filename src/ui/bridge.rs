@@ -90,6 +90,15 @@ impl EngineLink {
 /// `resolved`, then runs the window until it closes. A missing key or an absent network never
 /// stops the window from opening: the app says what is wrong and offers Settings.
 pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
+    run_desktop_since(resolved, std::time::Instant::now())
+}
+
+/// [`run_desktop`], timing the first frame from `started_at` (pass `Instant::now()` from the
+/// top of `main`).
+pub fn run_desktop_since(
+    resolved: ResolvedSettings,
+    started_at: std::time::Instant,
+) -> Result<(), UiError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -123,6 +132,7 @@ pub fn run_desktop(resolved: ResolvedSettings) -> Result<(), UiError> {
             resolved.provider.network,
             runtime.handle().clone(),
         )),
+        started_at: Some(started_at),
         data_dir: Some(resolved.paths.data_dir.clone()),
     });
     started.engine.send(crate::engine::Command::Shutdown);

@@ -20,7 +20,7 @@ pub mod view_model;
 use std::path::PathBuf;
 
 pub use app::{AppParts, PersistedUi, RustbotApp, SaveSettingsFn};
-pub use bridge::{config_saver, run_desktop};
+pub use bridge::{config_saver, run_desktop, run_desktop_since};
 pub use link::{EngineLink, RepaintSignal};
 pub use settings::{GuiSettings, ThemeChoice};
 
@@ -48,6 +48,9 @@ pub struct GuiOptions {
     pub history: Option<history::History>,
     /// Fetches the provider's models for Settings; `None` hides the list.
     pub models: Option<models::ModelCatalog>,
+    /// When the process started (logs the time to the first frame; with
+    /// `RUSTBOT_STARTUP_TIMING` set it is also printed on stderr).
+    pub started_at: Option<std::time::Instant>,
     /// The data directory: the window's state (size, position, open page) is kept in
     /// `ui_state.ron` there. `None` uses eframe's default location.
     pub data_dir: Option<PathBuf>,
@@ -64,6 +67,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         save_settings,
         history,
         models,
+        started_at,
         data_dir,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
@@ -84,6 +88,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         save_settings,
         history,
         models,
+        started_at,
     };
     eframe::run_native(
         "Rustbot",
