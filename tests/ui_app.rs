@@ -501,3 +501,66 @@ fn keyboard_shortcuts_new_chat_settings_and_up_recalls_the_last_message() {
             .is_focused()
     );
 }
+
+#[test]
+fn conversations_can_be_renamed_pinned_and_deleted_with_undo() {
+    let mut rig = rig();
+    let first = rig.send_message("alpha topic");
+    rig.done(&first, RunStatus::Complete, "a", None);
+    rig.harness.get_by_label("+ New chat").click();
+    rig.settle();
+    let second = rig.send_message("beta topic");
+    rig.done(&second, RunStatus::Complete, "b", None);
+    rig.settle();
+
+    // Rename "alpha topic" from its context menu.
+    rig.harness.get_by_label("alpha topic").click_secondary();
+    rig.settle();
+    rig.harness.get_by_label("Rename").click();
+    rig.settle();
+    rig.harness.get_by_label("New title").type_text(" renamed");
+    rig.harness.key_press(Key::Enter);
+    rig.settle();
+    let vm = rig.harness.state().view_model();
+    assert_eq!(
+        vm.conversation(&first).unwrap().title,
+        "alpha topic renamed"
+    );
+
+    // Pin it: it moves to the top although it is older.
+    rig.harness
+        .get_by_label("alpha topic renamed")
+        .click_secondary();
+    rig.settle();
+    rig.harness.get_by_label("Pin").click();
+    rig.settle();
+    let rows = rig.harness.state().view_model().summaries("");
+    assert_eq!(rows[0].id, first);
+    assert!(rows[0].pinned);
+
+    // Delete the other one, then undo.
+    rig.harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "beta topic")
+        .click_secondary();
+    rig.settle();
+    rig.harness.get_by_label("Delete").click();
+    rig.settle();
+    assert!(
+        rig.harness
+            .state()
+            .view_model()
+            .conversation(&second)
+            .is_none()
+    );
+    assert!(rig.has_label_containing("Deleted \"beta topic\""));
+    rig.harness.get_by_label("Undo").click();
+    rig.settle();
+    assert!(
+        rig.harness
+            .state()
+            .view_model()
+            .conversation(&second)
+            .is_some()
+    );
+    assert!(!rig.has_label_containing("Deleted"));
+}

@@ -17,10 +17,19 @@ use crate::ui::models::ModelCatalog;
 use crate::ui::panels;
 use crate::ui::settings::{GuiSettings, ProbeStatus, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
-use crate::ui::view_model::{ViewModel, now_ms};
+use crate::ui::view_model::{ConversationVm, ViewModel, now_ms};
 
 /// Drain engine events for at most this long per frame, then draw and come back.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+
+/// How long a deleted conversation can be brought back.
+const UNDO_WINDOW: Duration = Duration::from_secs(8);
+
+/// A deleted conversation that Undo can still bring back.
+struct PendingDelete {
+    conversation: ConversationVm,
+    deadline: Instant,
+}
 
 /// Saves settings somewhere durable (config file, keyring). Runs on a background thread;
 /// returns the sentence to show when it fails.
@@ -113,6 +122,7 @@ pub struct RustbotApp {
     history: Option<History>,
     models: Option<ModelCatalog>,
     started_at: Option<Instant>,
+    pending_delete: Option<PendingDelete>,
     events: panels::EventLog,
 }
 
@@ -162,6 +172,7 @@ impl RustbotApp {
             history,
             models,
             started_at,
+            pending_delete: None,
             events: panels::EventLog::default(),
         }
     }
@@ -222,6 +233,14 @@ impl RustbotApp {
                     }
                 }
                 HistoryUpdate::Failed(message) => self.vm.global_notices.push(message),
+            }
+        }
+        if let Some(pending) = &self.pending_delete {
+            let now = Instant::now();
+            if now >= pending.deadline {
+                self.finish_delete();
+            } else {
+                ctx.request_repaint_after(pending.deadline - now);
             }
         }
         while let Some(result) = self.models.as_ref().and_then(ModelCatalog::try_recv) {
@@ -342,6 +361,35 @@ impl RustbotApp {
                     self.input.request_focus();
                 }
             }
+            AppAction::Sidebar(SidebarAction::Rename(id, title)) => {
+                if !title.trim().is_empty() {
+                    self.vm.rename(&id, &title);
+                    if let Some(history) = &self.history {
+                        history.rename(&id, title.trim());
+                    }
+                }
+            }
+            AppAction::Sidebar(SidebarAction::SetPinned(id, pinned)) => {
+                self.vm.set_pinned(&id, pinned);
+                if let Some(history) = &self.history {
+                    history.set_pinned(&id, pinned);
+                }
+            }
+            AppAction::Sidebar(SidebarAction::Delete(id)) => {
+                self.finish_delete();
+                if self.vm.conversation(&id).is_some_and(|c| c.run.is_active()) {
+                    self.engine.send(Command::Stop {
+                        conversation: id.clone(),
+                    });
+                }
+                if let Some(conversation) = self.vm.remove(&id) {
+                    self.pending_delete = Some(PendingDelete {
+                        conversation,
+                        deadline: Instant::now() + UNDO_WINDOW,
+                    });
+                    ctx.request_repaint_after(UNDO_WINDOW);
+                }
+            }
             AppAction::Input(InputAction::Send(text)) => {
                 let conversation = match self.vm.selected_id() {
                     Some(id) => id.clone(),
@@ -408,6 +456,44 @@ impl RustbotApp {
         }
     }
 
+    /// Deletes the conversation waiting in the undo window for good.
+    fn finish_delete(&mut self) {
+        if let Some(pending) = self.pending_delete.take()
+            && let Some(history) = &self.history
+        {
+            history.delete(&pending.conversation.id);
+        }
+    }
+
+    fn undo_bar_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(pending) = &self.pending_delete else {
+            return;
+        };
+        let title = pending.conversation.title.clone();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(format!("Deleted \"{title}\"."));
+            if ui.button("Undo").clicked()
+                && let Some(pending) = self.pending_delete.take()
+            {
+                self.vm.restore(pending.conversation);
+            }
+        });
+        ui.separator();
+    }
+
+    fn page_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<AppAction>) {
+        match self.persisted.page {
+            Page::Chat => self.chat_page_ui(ui, actions),
+            Page::Settings => {
+                if let Some(a) = self.settings_page.ui(ui) {
+                    actions.push(AppAction::Settings(a));
+                }
+            }
+            Page::Events => self.events.ui(ui),
+            Page::Stats => panels::stats_ui(ui, &self.vm, &self.events),
+        }
+    }
+
     fn stop(&mut self, conversation: ConversationId) {
         self.vm.stop_requested(&conversation);
         self.engine.send(Command::Stop { conversation });
@@ -455,15 +541,9 @@ impl eframe::App for RustbotApp {
                 }
             });
 
-        egui::CentralPanel::default_margins().show(ui, |ui| match self.persisted.page {
-            Page::Chat => self.chat_page_ui(ui, &mut actions),
-            Page::Settings => {
-                if let Some(a) = self.settings_page.ui(ui) {
-                    actions.push(AppAction::Settings(a));
-                }
-            }
-            Page::Events => self.events.ui(ui),
-            Page::Stats => panels::stats_ui(ui, &self.vm, &self.events),
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            self.undo_bar_ui(ui);
+            self.page_ui(ui, &mut actions);
         });
 
         for action in actions {
@@ -480,6 +560,11 @@ impl eframe::App for RustbotApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        // A delete still in its undo window happens now.
+        self.finish_delete();
     }
 }
 

@@ -6,13 +6,13 @@ use std::sync::mpsc;
 use crate::engine::ConversationId;
 use crate::store::{self, ListFilter, StoreHandle};
 use crate::ui::link::RepaintSignal;
-use crate::ui::view_model::{LoadedMessage, MessageStatus, Role};
+use crate::ui::view_model::{LoadedMessage, MessageStatus, Role, StoredSummary};
 
 /// A result from the store.
 #[derive(Debug)]
 pub enum HistoryUpdate {
-    /// The stored conversations, newest first: id, title, created and updated (unix ms).
-    Conversations(Vec<(ConversationId, Option<String>, i64, i64)>),
+    /// The stored conversations, newest first.
+    Conversations(Vec<StoredSummary>),
     /// One conversation's active branch.
     Messages {
         /// The conversation.
@@ -68,7 +68,13 @@ impl History {
             })?;
             Ok(HistoryUpdate::Conversations(
                 rows.into_iter()
-                    .map(|r| (ConversationId(r.id), r.title, r.created_at, r.updated_at))
+                    .map(|r| StoredSummary {
+                        id: ConversationId(r.id),
+                        title: r.title,
+                        created_ms: r.created_at,
+                        updated_ms: r.updated_at,
+                        pinned: r.pinned,
+                    })
                     .collect(),
             ))
         });
@@ -87,6 +93,28 @@ impl History {
                 conversation,
                 messages,
             })
+        });
+    }
+
+    /// Renames a stored conversation (in the background; a failure is logged).
+    pub fn rename(&self, conversation: &ConversationId, title: &str) {
+        let (id, title) = (conversation.0.clone(), title.to_string());
+        self.store
+            .send("rename the conversation", move |s| s.rename(&id, &title));
+    }
+
+    /// Pins or unpins a stored conversation.
+    pub fn set_pinned(&self, conversation: &ConversationId, pinned: bool) {
+        let id = conversation.0.clone();
+        self.store
+            .send("pin the conversation", move |s| s.set_pinned(&id, pinned));
+    }
+
+    /// Deletes a stored conversation.
+    pub fn delete(&self, conversation: &ConversationId) {
+        let id = conversation.0.clone();
+        self.store.send("delete the conversation", move |s| {
+            s.delete_conversation(&id)
         });
     }
 

@@ -46,6 +46,12 @@ pub enum SidebarAction {
     Select(ConversationId),
     /// Show this page.
     Navigate(Page),
+    /// Give this conversation a new title.
+    Rename(ConversationId, String),
+    /// Pin (true) or unpin a conversation.
+    SetPinned(ConversationId, bool),
+    /// Delete a conversation (the app offers Undo for a few seconds).
+    Delete(ConversationId),
 }
 
 /// The accessible name of the search field.
@@ -57,6 +63,8 @@ pub struct Sidebar {
     /// The search text.
     pub query: String,
     focus_search: bool,
+    /// The conversation being renamed, and the title typed so far.
+    renaming: Option<(ConversationId, String, bool)>,
 }
 
 impl Sidebar {
@@ -136,7 +144,21 @@ impl Sidebar {
                         ui.label(RichText::new(group).small().weak());
                         last_group = Some(group);
                     }
-                    if let Some(a) = row_ui(ui, row, vm.selected_id() == Some(&row.id)) {
+                    let a = match &mut self.renaming {
+                        Some((id, title, first)) if *id == row.id => {
+                            rename_ui(ui, id, title, first)
+                        }
+                        _ => row_ui(
+                            ui,
+                            row,
+                            vm.selected_id() == Some(&row.id),
+                            &mut self.renaming,
+                        ),
+                    };
+                    if let Some(a) = a {
+                        if matches!(a, SidebarAction::Rename(..)) {
+                            self.renaming = None;
+                        }
                         action = Some(a);
                     }
                 }
@@ -145,22 +167,72 @@ impl Sidebar {
     }
 }
 
-fn row_ui(ui: &mut egui::Ui, row: &ConversationSummary, selected: bool) -> Option<SidebarAction> {
+/// The accessible name of the rename field.
+pub const RENAME_LABEL: &str = "New title";
+
+fn rename_ui(
+    ui: &mut egui::Ui,
+    id: &ConversationId,
+    title: &mut String,
+    first: &mut bool,
+) -> Option<SidebarAction> {
+    let response = ui
+        .add(egui::TextEdit::singleline(title).desired_width(f32::INFINITY))
+        .accessible_name(RENAME_LABEL);
+    if std::mem::take(first) {
+        response.request_focus();
+    }
+    if response.lost_focus() {
+        let cancelled = ui.input(|i| i.key_pressed(egui::Key::Escape));
+        return Some(SidebarAction::Rename(
+            id.clone(),
+            if cancelled {
+                String::new()
+            } else {
+                title.clone()
+            },
+        ));
+    }
+    None
+}
+
+fn row_ui(
+    ui: &mut egui::Ui,
+    row: &ConversationSummary,
+    selected: bool,
+    renaming: &mut Option<(ConversationId, String, bool)>,
+) -> Option<SidebarAction> {
     let text = if row.running {
         format!("• {}", row.title)
     } else {
         row.title.clone()
     };
-    let response = ui
-        .add(
-            egui::Button::selectable(selected, text)
-                .truncate()
-                .min_size(egui::vec2(ui.available_width(), 22.0)),
-        )
-        .on_hover_text(&row.title);
-    response
+    let mut button = egui::Button::selectable(selected, text)
+        .truncate()
+        .min_size(egui::vec2(ui.available_width(), 22.0));
+    if row.pinned {
+        button = button.right_text(RichText::new("pinned").small().weak());
+    }
+    let response = ui.add(button).on_hover_text(format!(
+        "{}\n(right-click to rename, pin or delete)",
+        row.title
+    ));
+    let mut action = response
         .clicked()
-        .then(|| SidebarAction::Select(row.id.clone()))
+        .then(|| SidebarAction::Select(row.id.clone()));
+    response.context_menu(|ui| {
+        if ui.button("Rename").clicked() {
+            *renaming = Some((row.id.clone(), row.title.clone(), true));
+        }
+        let pin = if row.pinned { "Unpin" } else { "Pin" };
+        if ui.button(pin).clicked() {
+            action = Some(SidebarAction::SetPinned(row.id.clone(), !row.pinned));
+        }
+        if ui.button("Delete").clicked() {
+            action = Some(SidebarAction::Delete(row.id.clone()));
+        }
+    });
+    action
 }
 
 /// "Today", "Yesterday", "Previous 7 days" or "Older", in local time.

@@ -52,6 +52,21 @@ impl From<RunStatus> for MessageStatus {
     }
 }
 
+/// A conversation listed by storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSummary {
+    /// Its id.
+    pub id: ConversationId,
+    /// Its title, once one is known.
+    pub title: Option<String>,
+    /// When it was created.
+    pub created_ms: UnixMs,
+    /// When it last changed.
+    pub updated_ms: UnixMs,
+    /// Shown at the top.
+    pub pinned: bool,
+}
+
 /// A message read from storage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedMessage {
@@ -190,6 +205,8 @@ pub struct ConversationVm {
     pub trimmed_turns: Option<usize>,
     /// Stored messages exist that are not loaded yet.
     pub history_pending: bool,
+    /// Shown at the top of the sidebar.
+    pub pinned: bool,
 }
 
 /// The title a conversation gets before it has a user message.
@@ -207,6 +224,7 @@ impl ConversationVm {
             notice: None,
             trimmed_turns: None,
             history_pending: false,
+            pinned: false,
         }
     }
 
@@ -238,6 +256,8 @@ pub struct ConversationSummary {
     pub updated_ms: UnixMs,
     /// Whether a run is in flight.
     pub running: bool,
+    /// Shown at the top.
+    pub pinned: bool,
 }
 
 /// Everything the window shows that comes from the engine or the user's actions.
@@ -312,9 +332,10 @@ impl ViewModel {
                 title: c.title.clone(),
                 updated_ms: c.updated_ms,
                 running: c.run.is_active(),
+                pinned: c.pinned,
             })
             .collect();
-        rows.sort_by(|a, b| b.updated_ms.cmp(&a.updated_ms).then(b.id.cmp(&a.id)));
+        rows.sort_by(|a, b| (b.pinned, b.updated_ms, &b.id).cmp(&(a.pinned, a.updated_ms, &a.id)));
         rows
     }
 
@@ -326,14 +347,61 @@ impl ViewModel {
         }
     }
 
+    /// Renames a conversation.
+    pub fn rename(&mut self, id: &ConversationId, title: &str) {
+        if let Some(&i) = self.index.get(id)
+            && !title.trim().is_empty()
+        {
+            self.conversations[i].title = title.trim().to_string();
+        }
+    }
+
+    /// Pins or unpins a conversation.
+    pub fn set_pinned(&mut self, id: &ConversationId, pinned: bool) {
+        if let Some(&i) = self.index.get(id) {
+            self.conversations[i].pinned = pinned;
+        }
+    }
+
+    /// Takes a conversation out of the list (to delete it, or put it back with
+    /// [`Self::restore`]).
+    pub fn remove(&mut self, id: &ConversationId) -> Option<ConversationVm> {
+        let i = self.index.remove(id)?;
+        let conv = self.conversations.remove(i);
+        for (j, c) in self.conversations.iter().enumerate().skip(i) {
+            self.index.insert(c.id.clone(), j);
+        }
+        if self.selected.as_ref() == Some(id) {
+            self.selected = None;
+        }
+        Some(conv)
+    }
+
+    /// Puts back a conversation taken out with [`Self::remove`].
+    pub fn restore(&mut self, conv: ConversationVm) {
+        if self.index.contains_key(&conv.id) {
+            return;
+        }
+        self.index.insert(conv.id.clone(), self.conversations.len());
+        self.conversations.push(conv);
+    }
+
     /// Adds stored conversations to the list (ones already known keep their live state).
-    pub fn load_summaries(&mut self, rows: Vec<(ConversationId, Option<String>, UnixMs, UnixMs)>) {
-        for (id, title, created_ms, updated_ms) in rows {
+    pub fn load_summaries(&mut self, rows: Vec<StoredSummary>) {
+        for row in rows {
+            let StoredSummary {
+                id,
+                title,
+                created_ms,
+                updated_ms,
+                pinned,
+            } = row;
             if self.index.contains_key(&id) {
                 continue;
             }
             let conv = self.ensure(&id, created_ms);
             conv.updated_ms = updated_ms;
+            conv.pinned = pinned;
             conv.history_pending = true;
             if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
                 conv.title = title;
@@ -891,9 +959,16 @@ mod tests {
     fn stored_conversations_list_and_load_without_clobbering_live_ones() {
         let mut vm = ViewModel::new();
         vm.user_sent(&conv("live"), "live question", 50);
+        let row = |id: &str, title: &str, updated_ms| StoredSummary {
+            id: conv(id),
+            title: Some(title.into()),
+            created_ms: 1,
+            updated_ms,
+            pinned: false,
+        };
         vm.load_summaries(vec![
-            (conv("old"), Some("Old chat".into()), 1, 10),
-            (conv("live"), Some("stored title".into()), 1, 40),
+            row("old", "Old chat", 10),
+            row("live", "stored title", 40),
         ]);
         assert_eq!(
             vm.conversation(&conv("live")).unwrap().title,
@@ -944,6 +1019,29 @@ mod tests {
         let c = vm.conversation(&conv("a")).unwrap();
         assert_eq!(c.messages.len(), 2);
         assert_eq!(c.messages[1].text, "full");
+    }
+
+    #[test]
+    fn pinned_first_and_removed_conversations_can_come_back() {
+        let mut vm = ViewModel::new();
+        vm.user_sent(&conv("a"), "older", 1);
+        vm.user_sent(&conv("b"), "newer", 2);
+        vm.user_sent(&conv("c"), "newest", 3);
+        vm.set_pinned(&conv("a"), true);
+        vm.rename(&conv("b"), "  Renamed ");
+        let ids: Vec<_> = vm.summaries("").into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, [conv("a"), conv("c"), conv("b")]);
+        vm.select(conv("b"), 4);
+        let removed = vm.remove(&conv("b")).unwrap();
+        assert!(vm.selected().is_none());
+        assert!(vm.conversation(&conv("b")).is_none());
+        assert_eq!(
+            vm.conversation(&conv("c")).unwrap().title,
+            "newest",
+            "index kept right"
+        );
+        vm.restore(removed);
+        assert_eq!(vm.conversation(&conv("b")).unwrap().title, "Renamed");
     }
 
     #[test]
