@@ -138,7 +138,11 @@ impl Sidebar {
                 }
                 let mut last_group = None;
                 for row in &rows {
-                    let group = day_group(row.updated_ms, now);
+                    let group = if row.pinned {
+                        "Pinned"
+                    } else {
+                        day_group(row.updated_ms, now)
+                    };
                     if last_group != Some(group) {
                         ui.add_space(4.0);
                         ui.label(RichText::new(group).small().weak());
