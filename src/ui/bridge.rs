@@ -44,8 +44,14 @@ impl GuiSettings {
             && default_url != Some(self.base_url.trim()))
         .then(|| self.base_url.trim().to_string());
         config.model = (!self.model.trim().is_empty()).then(|| self.model.trim().to_string());
-        config.temperature = Some(self.temperature);
-        config.max_tokens = Some(self.max_tokens);
+        // Defaults the user never touched stay out of the file.
+        let defaults = GuiSettings::default();
+        if config.temperature.is_some() || self.temperature != defaults.temperature {
+            config.temperature = Some(self.temperature);
+        }
+        if config.max_tokens.is_some() || self.max_tokens != defaults.max_tokens {
+            config.max_tokens = Some(self.max_tokens);
+        }
         config.ui.theme = self.theme.as_str().to_string();
         config.ui.font_size = self.font_size;
         config.ui.instructions.clone_from(&self.instructions);
@@ -105,6 +111,13 @@ pub fn run_desktop_since(
         .thread_name("rustbot-engine")
         .build()
         .map_err(|e| UiError::Start(format!("could not start the async runtime: {e}")))?;
+    // The settings page's instructions and personality are the system prompt unless
+    // `--system` or `system_prompt` in config.toml gives one.
+    let mut resolved = resolved;
+    if resolved.system_prompt.is_none() {
+        let prompt = GuiSettings::from_resolved(&resolved).system_prompt();
+        resolved.system_prompt = (!prompt.is_empty()).then_some(prompt);
+    }
     let door = DoorOptions {
         tools: ToolFilter::All,
         approve: CliApproval::Ask,
@@ -176,6 +189,7 @@ mod tests {
         assert_eq!(config.ui.theme, "dark");
         assert_eq!(config.ui.font_size, 18.0);
         assert_eq!(config.ui.instructions, "Be brief.");
+        assert_eq!(config.temperature, None, "untouched defaults stay out");
         let secrets = std::fs::read_to_string(paths.secrets_file()).unwrap();
         assert!(secrets.contains("OPENROUTER_API_KEY=sk-secret-123"));
     }
