@@ -564,3 +564,34 @@ fn conversations_can_be_renamed_pinned_and_deleted_with_undo() {
     );
     assert!(!rig.has_label_containing("Deleted"));
 }
+
+#[test]
+fn every_input_widget_on_every_page_has_an_accessible_name() {
+    use rustbot::tools::Decision;
+    let mut rig = rig();
+    let conv = rig.send_message("check names");
+    rig.start_answer(&conv, "check names");
+    rig.publish(EngineEvent::ToolCall {
+        conversation: conv.clone(),
+        call_id: "c".into(),
+        name: "shell".into(),
+        arguments: "{}".into(),
+        decision: Some(Decision::NeedsApproval),
+    });
+    rig.text(
+        &conv,
+        "Some **markdown** and `code`\n\n```rust\nfn main() {}\n```",
+    );
+    rig.settle();
+    rig.harness.check_accessibility();
+    for page in ["Settings", "Events", "Stats", "Chat"] {
+        rig.harness.get_by_label(page).click();
+        rig.settle();
+        rig.harness.check_accessibility();
+    }
+    rig.harness.get_by_label("Settings").click();
+    rig.settle();
+    rig.harness.get_by_label("Choose…").click();
+    rig.settle();
+    rig.harness.check_accessibility();
+}
