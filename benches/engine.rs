@@ -122,6 +122,7 @@ fn engine_per_chunk(c: &mut Criterion) {
                 handle.send(Command::SendMessage {
                     conversation: conv.clone(),
                     text: "go".into(),
+                    model: None,
                 });
                 rt.block_on(async {
                     loop {

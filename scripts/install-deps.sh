@@ -24,5 +24,11 @@ if command -v npm >/dev/null && ! command -v mcp-server-everything >/dev/null; t
     || echo "warning: could not install @modelcontextprotocol/server-everything; MCP tests will be skipped" >&2
 fi
 
+# The official OpenAI Python client, which the serve tests drive unmodified (PyPI).
+if command -v python3 >/dev/null && ! python3 -c "import openai" 2>/dev/null; then
+  python3 -m pip install --quiet openai >/dev/null 2>&1 \
+    || echo "warning: could not install the openai Python package; its serve test will be skipped" >&2
+fi
+
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy

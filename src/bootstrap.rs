@@ -8,7 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::ResolvedSettings;
-use crate::engine::{self, EngineConfig, EngineHandle, ToolSetup};
+use crate::engine::{self, EngineConfig, EngineEvent, EngineHandle, ToolSetup};
 use crate::llm::{LlmError, build_provider};
 use crate::store::{StoreError, StoreHandle};
 use crate::tools::{
@@ -45,6 +45,10 @@ pub struct DoorOptions {
     pub workspace: Option<PathBuf>,
     /// Whether to keep conversations in the store.
     pub store: bool,
+    /// Whether to ask the model for conversation titles (long-lived doors: the GUI).
+    pub titles: bool,
+    /// Whether to fetch the provider's model list (prices, context lengths) at start.
+    pub refresh_models: bool,
 }
 
 /// A running engine and what it holds.
@@ -63,6 +67,28 @@ pub struct Started {
 pub fn workspace_dir(settings: &ResolvedSettings, flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| settings.config.workspace.clone())
         .unwrap_or_else(|| settings.paths.data_dir.join("workspace"))
+}
+
+/// Keeps the engine's event log in the store (text deltas are left out: the messages hold the
+/// text), after pruning entries older than `keep_days`. Writes are queued in event order.
+fn log_events(engine: &EngineHandle, store: StoreHandle, keep_days: u32) {
+    store.send("prune the event log", move |s| {
+        s.prune_events(keep_days).map(|_| ())
+    });
+    engine.add_sink(move |event| {
+        if matches!(event, EngineEvent::Text { .. }) {
+            return;
+        }
+        let Ok(json) = serde_json::to_string(event) else {
+            return;
+        };
+        let conversation = event.conversation().map(|c| c.0.clone());
+        let kind = event.kind();
+        store.send("log an engine event", move |s| {
+            s.append_event(conversation.as_deref(), kind, &json)
+                .map(|_| ())
+        });
+    });
 }
 
 /// Starts the engine on the current tokio runtime.
@@ -112,8 +138,15 @@ pub async fn start(
         context_tokens: settings.context_tokens,
         tools,
         store: store.clone(),
+        generate_titles: opts.titles,
+        budget: settings.config.budget,
+        models_cache: Some(settings.paths.data_dir.join("models.json")),
+        refresh_models: opts.refresh_models,
     };
     let engine = engine::start(config, &tokio::runtime::Handle::current());
+    if let Some(store) = &store {
+        log_events(&engine, store.clone(), settings.config.event_log_days);
+    }
     Ok(Started {
         engine,
         store,

@@ -3,9 +3,13 @@
 mod ask;
 mod conversations;
 mod models;
+mod native_host;
+mod serve;
+mod stats;
 mod tools;
 
 pub use conversations::{ConversationsCommand, ExportFormat};
+pub use native_host::NativeHostCommand;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,11 +73,35 @@ pub enum Commands {
         #[command(subcommand)]
         command: ConversationsCommand,
     },
+    /// Token and cost totals: today, this month, and all time (or since a date).
+    Stats {
+        /// Only usage from this UTC date on (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List every tool the model may call, with source, approval mode and schema.
     Tools {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve an OpenAI-compatible HTTP API over the engine (docs/serve.md).
+    Serve {
+        /// Address to listen on (default: [serve] listen, 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Browser native-messaging host on stdin/stdout (docs/native-messaging.md).
+    NativeHost {
+        /// `install`, or nothing to serve a browser.
+        #[command(subcommand)]
+        command: Option<NativeHostCommand>,
+        /// What the browser passes: the caller's origin (Firefox: manifest path, extension id).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -146,6 +174,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Commands::Models) => models::run(&cli.global),
         Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
         Some(Commands::Tools { json }) => tools::run(&cli.global, json),
+        Some(Commands::Stats { since, json }) => stats::run(&cli.global, since, json),
+        Some(Commands::Serve { listen }) => serve::run(&cli.global, listen),
+        Some(Commands::NativeHost { command, args }) => {
+            native_host::run(&cli.global, command, args)
+        }
         None => Ok(ExitCode::SUCCESS),
     };
     match result {

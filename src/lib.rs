@@ -7,6 +7,8 @@ pub mod config;
 pub mod engine;
 pub mod llm;
 pub mod logging;
+pub mod server;
 pub mod store;
+pub mod time;
 pub mod tools;
 pub mod ui;

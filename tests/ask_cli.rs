@@ -11,16 +11,8 @@ use common::*;
 
 const KEY: &str = "sk-or-v1-TOPSECRET-abcdef0123456789";
 
-/// A `rustbot` command isolated from the machine's own config, keys and `.env`.
 fn rustbot(home: &tempfile::TempDir) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustbot"));
-    cmd.current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
-        .env("RUSTBOT_DATA_DIR", home.path().join("data"));
-    cmd
+    isolated_rustbot(home.path())
 }
 
 fn custom(cmd: &mut Command, server: &ScriptedServer) {

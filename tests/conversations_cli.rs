@@ -10,14 +10,8 @@ use std::time::Duration;
 use common::*;
 
 fn rustbot(home: &tempfile::TempDir) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustbot"));
-    cmd.current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
-        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
-        .stdin(Stdio::null());
+    let mut cmd = isolated_rustbot(home.path());
+    cmd.stdin(Stdio::null());
     cmd
 }
 
@@ -57,6 +51,25 @@ fn a_stored_conversation_is_listed_continued_exported_and_imported() {
     let first = ask(&["What is the capital of France?"]);
     let id = conversation_id(&first.stderr);
     ok(first);
+    // The engine's events are logged in the store, text deltas aside.
+    let store = rustbot::store::Store::open(&home.path().join("data")).unwrap();
+    let kinds: Vec<String> = store
+        .recent_events(100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    drop(store);
+    for kind in [
+        "conversation_created",
+        "user_message",
+        "state",
+        "usage",
+        "done",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    assert!(!kinds.iter().any(|k| k == "text"));
     let second = ask(&["--conversation", &id, "How many people live there?"]);
     assert!(!String::from_utf8_lossy(&second.stderr).contains("conversation: "));
     assert_eq!(ok(second), "About 2.1 million.");
@@ -92,6 +105,23 @@ fn a_stored_conversation_is_listed_continued_exported_and_imported() {
             .unwrap()
             .starts_with("What is the capital")
     );
+
+    let stats: serde_json::Value = serde_json::from_str(&ok(rustbot(&home)
+        .args(["stats", "--json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(stats["requests"], 2);
+    assert_eq!(stats["prompt_tokens"], 14);
+    assert_eq!(stats["completion_tokens"], 2);
+    assert_eq!(stats["today"]["requests"], 2);
+    assert_eq!(stats["by_model"][0]["model"], "default");
+    let future: serde_json::Value = serde_json::from_str(&ok(rustbot(&home)
+        .args(["stats", "--json", "--since", "2999-01-01"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(future["requests"], 0);
 
     let md = ok(rustbot(&home)
         .args(["conversations", "export", &id, "--format", "md"])

@@ -77,6 +77,7 @@ fn send(h: &EngineHandle, text: &str) -> ConversationId {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: text.into(),
+        model: None,
     });
     conv
 }
@@ -113,6 +114,7 @@ async fn a_full_turn_emits_the_expected_states_and_metrics() {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: "again".into(),
+        model: None,
     });
     until_done(&sub, &conv).await;
     let body = server.requests()[1].json();
@@ -296,6 +298,7 @@ async fn a_second_message_while_a_run_is_active_is_refused_with_a_reason() {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: "two".into(),
+        model: None,
     });
     let events = until_done(&sub, &conv).await;
     assert!(events.iter().any(
@@ -330,6 +333,7 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
         h.send(Command::SendMessage {
             conversation: conv.clone(),
             text: format!("{i} {}", "word ".repeat(100)),
+            model: None,
         });
         for e in until_done(&sub, &conv).await {
             if let EngineEvent::ContextTrimmed { dropped_turns, .. } = e {
@@ -351,4 +355,70 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
             .unwrap()
             .starts_with("3 ")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_exchange_gets_a_title_from_the_model_else_keeps_the_plain_one() {
+    let data = tempfile::tempdir().unwrap();
+    let store = rustbot::store::StoreHandle::open(data.path()).unwrap();
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["Paris."], false),
+        openai_answer(&["\"Capital of France\""], false),
+        openai_answer(&["Rome."], false),
+        vec![Step::Bytes(json_response(
+            "400 Bad Request",
+            "",
+            r#"{"error":{"message":"no titles today"}}"#,
+        ))],
+    ]);
+    let provider = build_provider(ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: None,
+        network: NetworkSettings::default(),
+    })
+    .unwrap();
+    let h = engine::start(
+        EngineConfig {
+            store: Some(store.clone()),
+            generate_titles: true,
+            ..EngineConfig::new(provider, "m")
+        },
+        &tokio::runtime::Handle::current(),
+    );
+    let sub = h.subscribe();
+    let conv = send(&h, "What is the capital of France, please?");
+    until_done(&sub, &conv).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ev = tokio::time::timeout_at(deadline.into(), sub.recv())
+            .await
+            .expect("a title within 5 s");
+        if let EngineEvent::TitleChanged { title, .. } = ev {
+            assert_eq!(title, "Capital of France");
+            break;
+        }
+    }
+    let key = conv.0.clone();
+    let stored = store
+        .call(move |s| s.conversation(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.title.as_deref(), Some("Capital of France"));
+
+    // A failed title request leaves the plain title from the first words.
+    let other = send(&h, "And of Italy?");
+    until_done(&sub, &other).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let key = other.0.clone();
+    let stored = store
+        .call(move |s| s.conversation(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.title.as_deref(), Some("And of Italy?"));
+    assert_eq!(server.requests().len(), 4);
 }

@@ -57,14 +57,8 @@ fn anthropic_reply(text: Option<&str>, tool: Option<(&str, &str, &str)>) -> Vec<
 }
 
 fn isolated(home: &tempfile::TempDir) -> Process {
-    let mut cmd = Process::new(env!("CARGO_BIN_EXE_rustbot"));
-    cmd.current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
-        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
-        .stdin(Stdio::null());
+    let mut cmd = isolated_rustbot(home.path());
+    cmd.stdin(Stdio::null());
     cmd
 }
 
@@ -234,6 +228,7 @@ fn send(h: &rustbot::engine::EngineHandle, text: &str) -> ConversationId {
     h.send(Command::SendMessage {
         conversation: conv.clone(),
         text: text.into(),
+        model: None,
     });
     conv
 }

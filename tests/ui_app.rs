@@ -80,6 +80,7 @@ impl Rig {
             Command::SendMessage {
                 conversation,
                 text: t,
+                model: None,
             } if t == text => Some(conversation),
             _ => None,
         });
@@ -594,4 +595,23 @@ fn every_input_widget_on_every_page_has_an_accessible_name() {
     rig.harness.get_by_label("Choose…").click();
     rig.settle();
     rig.harness.check_accessibility();
+}
+
+#[test]
+fn model_titles_and_budget_warnings_show() {
+    let mut rig = rig();
+    let conv = rig.send_message("a long first message that becomes a provisional title");
+    rig.publish(EngineEvent::TitleChanged {
+        conversation: conv.clone(),
+        title: "Short model title".into(),
+    });
+    rig.publish(EngineEvent::BudgetWarning {
+        conversation: conv,
+        scope: rustbot::engine::budget::BudgetScope::Daily,
+        spent_usd: 0.9,
+        limit_usd: 1.0,
+    });
+    rig.settle();
+    assert!(rig.has_label_containing("Short model title"));
+    assert!(rig.has_label_containing("budget is nearly spent: $0.90 of $1.00"));
 }

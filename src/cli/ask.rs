@@ -36,6 +36,9 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                 },
                 workspace: args.workspace.clone(),
                 store: true,
+                // A one-shot process exits before a title could arrive.
+                titles: false,
+                refresh_models: false,
             },
         )
         .await?;
@@ -71,6 +74,7 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
         handle.send(Command::SendMessage {
             conversation: conversation.clone(),
             text: prompt,
+            model: None,
         });
         let mut out = Printer::new(args.events);
         let mut interrupted = false;
@@ -88,7 +92,17 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             if event.conversation().is_some_and(|c| *c != conversation) {
                 continue;
             }
-            out.event(&event)?;
+            if let Err(e) = out.event(&event) {
+                if is_broken_pipe(&e) {
+                    // The reader went away (`rustbot ask ... | head`): stop quietly.
+                    handle.send(Command::Stop {
+                        conversation: conversation.clone(),
+                    });
+                    handle.send(Command::Shutdown);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                return Err(e);
+            }
             if let EngineEvent::ToolCall {
                 call_id,
                 name,
@@ -122,6 +136,10 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                     eprintln!("{}", summary(metrics));
                 }
                 handle.send(Command::Shutdown);
+                if let Some(store) = &started.store {
+                    // A barrier: every write queued before it (event log included) is done.
+                    let _ = store.call(|_| ()).await;
+                }
                 return Ok(match status {
                     RunStatus::Complete => ExitCode::SUCCESS,
                     RunStatus::Stopped => ExitCode::from(EXIT_INTERRUPTED),
@@ -161,6 +179,13 @@ async fn ask_approval(name: &str, arguments: &str) -> Option<ApprovalScope> {
         "a" => Some(ApprovalScope::Always),
         _ => None,
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn read_prompt(words: &[String]) -> anyhow::Result<String> {

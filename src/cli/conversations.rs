@@ -77,7 +77,7 @@ pub(super) fn run(global: &GlobalOpts, cmd: ConversationsCommand) -> anyhow::Res
                     println!(
                         "{}\t{}\t{} messages\t{}{}",
                         c.id,
-                        format_time(c.updated_at),
+                        crate::time::format_utc_minutes(c.updated_at),
                         c.message_count,
                         c.title.as_deref().unwrap_or("(untitled)"),
                         if c.pinned { "\t📌" } else { "" }
@@ -151,35 +151,4 @@ pub(super) fn run(global: &GlobalOpts, cmd: ConversationsCommand) -> anyhow::Res
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Unix milliseconds as `YYYY-MM-DD HH:MM` UTC.
-fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm): avoids a date crate for one format.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_format_as_utc() {
-        assert_eq!(super::format_time(0), "1970-01-01 00:00");
-        assert_eq!(super::format_time(1_763_700_000_000), "2025-11-21 04:40");
-    }
 }

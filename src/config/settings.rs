@@ -136,12 +136,20 @@ pub struct Config {
     pub ui: UiSettings,
     /// Model rounds with tool calls allowed in one turn.
     pub max_tool_rounds: u32,
+    /// Days of engine events kept in the store's event log.
+    pub event_log_days: u32,
     /// Root folder of the file and shell tools (default: `workspace` in the data dir).
     pub workspace: Option<std::path::PathBuf>,
     /// Tool approval modes and time limit (`[tools]`).
     pub tools: crate::tools::ToolsConfig,
+    /// Spending limits (`[budget]`).
+    pub budget: crate::engine::budget::BudgetLimits,
     /// MCP servers (`[mcp_servers.NAME]`).
     pub mcp_servers: std::collections::BTreeMap<String, crate::tools::McpServerConfig>,
+    /// `rustbot serve` (`[serve]`).
+    pub serve: crate::server::ServeSettings,
+    /// `rustbot native-host` (`[native_host]`).
+    pub native_host: crate::server::NativeHostSettings,
 }
 
 impl Default for Config {
@@ -157,9 +165,13 @@ impl Default for Config {
             network: NetworkSettings::default(),
             ui: UiSettings::default(),
             max_tool_rounds: 10,
+            event_log_days: 30,
             workspace: None,
             tools: Default::default(),
+            budget: Default::default(),
             mcp_servers: Default::default(),
+            serve: Default::default(),
+            native_host: Default::default(),
         }
     }
 }
@@ -338,6 +350,8 @@ mod tests {
         let c = Config::parse(text, Path::new("config.example.toml")).unwrap();
         assert_eq!(c.network, NetworkSettings::default());
         assert_eq!(c.provider, "openrouter");
+        assert_eq!(c.serve, crate::server::ServeSettings::default());
+        assert_eq!(c.native_host, crate::server::NativeHostSettings::default());
     }
 
     #[test]

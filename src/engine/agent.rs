@@ -9,13 +9,17 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::budget::BudgetLimits;
 use crate::engine::bus::{EventBus, Subscription};
-use crate::engine::context::{ANSWER_RESERVE_TOKENS, fit_history};
+use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::engine::run::{Conversation, Run};
+use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
-use crate::llm::{ChatMessage, ChatRequest, FinishReason, LlmError, Provider, Role, StreamEvent};
+use crate::llm::{
+    ChatMessage, ChatRequest, FinishReason, LlmError, ModelInfo, Provider, Role, StreamEvent,
+};
 use crate::store::StoreHandle;
 use crate::tools::{ApprovalPolicy, ToolFilter, ToolRegistry, ToolResult};
 
@@ -58,6 +62,14 @@ pub struct EngineConfig {
     pub tools: Option<ToolSetup>,
     /// Where conversations are kept, if anywhere.
     pub store: Option<StoreHandle>,
+    /// Whether to ask the model for a title after a conversation's first exchange.
+    pub generate_titles: bool,
+    /// Spending limits.
+    pub budget: BudgetLimits,
+    /// Where the provider's model list (prices, context lengths) is cached.
+    pub models_cache: Option<PathBuf>,
+    /// Whether to fetch the model list at start (Low priority).
+    pub refresh_models: bool,
 }
 
 impl EngineConfig {
@@ -72,6 +84,10 @@ impl EngineConfig {
             context_tokens: 32_768,
             tools: None,
             store: None,
+            generate_titles: false,
+            budget: BudgetLimits::default(),
+            models_cache: None,
+            refresh_models: false,
         }
     }
 }
@@ -93,6 +109,11 @@ pub(crate) enum Input {
         run: u64,
         results: Vec<(String, ToolResult)>,
     },
+    Title {
+        conversation: ConversationId,
+        title: String,
+    },
+    Models(Vec<ModelInfo>),
 }
 
 /// The doors' handle on a running engine: cheap to clone, never blocks.
@@ -113,6 +134,11 @@ impl EngineHandle {
         self.bus.subscribe(None)
     }
 
+    /// Calls `sink` synchronously for every event, in order (it must only queue work).
+    pub fn add_sink(&self, sink: impl Fn(&EngineEvent) + Send + Sync + 'static) {
+        self.bus.add_sink(sink);
+    }
+
     /// Subscribes and calls `waker` after each event (the UI passes `request_repaint`).
     pub fn subscribe_with_waker(&self, waker: impl Fn() + Send + Sync + 'static) -> Subscription {
         self.bus.subscribe(Some(Box::new(waker)))
@@ -125,7 +151,16 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
         queue: Arc::new(EventQueue::new()),
         bus: EventBus::new(),
     };
+    let models = load_models_cache(config.models_cache.as_ref())
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    if config.refresh_models {
+        refresh_models(Arc::clone(&config.provider), Arc::clone(&handle.queue));
+    }
     let engine = Engine {
+        models,
+        memory_spend: MemorySpend::default(),
         config,
         queue: Arc::clone(&handle.queue),
         bus: handle.bus.clone(),
@@ -139,6 +174,8 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
 
 pub(crate) struct Engine {
     pub config: EngineConfig,
+    pub models: HashMap<String, ModelInfo>,
+    pub memory_spend: MemorySpend,
     pub queue: Arc<EventQueue<Input>>,
     pub bus: EventBus,
     pub clock: Instant,
@@ -164,7 +201,13 @@ impl Engine {
                     conversation,
                     run,
                     event,
-                } => self.stream_event(&conversation, run, event),
+                } => {
+                    let text = matches!(event, Ok(StreamEvent::TextDelta(_)));
+                    self.stream_event(&conversation, run, event);
+                    if text {
+                        self.enforce_budget(&conversation).await;
+                    }
+                }
                 Input::StreamEnded { conversation, run } => {
                     self.stream_ended(&conversation, run).await
                 }
@@ -173,6 +216,11 @@ impl Engine {
                     run,
                     results,
                 } => self.tools_finished(&conversation, run, results).await,
+                Input::Title {
+                    conversation,
+                    title,
+                } => self.apply_title(&conversation, title).await,
+                Input::Models(models) => self.set_models(models),
             }
         }
     }
@@ -184,9 +232,17 @@ impl Engine {
                 self.bus
                     .publish(EngineEvent::ConversationCreated { conversation });
             }
-            Command::SendMessage { conversation, text } => {
+            Command::SendMessage {
+                conversation,
+                text,
+                model,
+            } => {
                 self.ensure_loaded(&conversation).await;
                 if self.refuse_if_active(&conversation) {
+                    return;
+                }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed {
                     return;
                 }
                 if !self.persist_user_message(&conversation, &text).await {
@@ -199,11 +255,34 @@ impl Engine {
                     conversation: conversation.clone(),
                     text,
                 });
-                self.start_run(&conversation).await;
+                self.start_run(&conversation, model, headroom).await;
+            }
+            Command::Seed {
+                conversation,
+                history,
+            } => {
+                if self.conversations.contains_key(&conversation) {
+                    self.error(
+                        Some(&conversation),
+                        "this conversation already exists: seed a new id".into(),
+                    );
+                    return;
+                }
+                let conv = self.conversation(&conversation);
+                conv.ephemeral = true;
+                conv.history = history;
+            }
+            Command::Forget { conversation } => {
+                self.stop(&conversation).await;
+                self.conversations.remove(&conversation);
             }
             Command::Retry { conversation } => {
                 self.ensure_loaded(&conversation).await;
                 if self.refuse_if_active(&conversation) {
+                    return;
+                }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed {
                     return;
                 }
                 let conv = self.conversation(&conversation);
@@ -217,9 +296,12 @@ impl Engine {
                     self.error(Some(&conversation), "there is no message to retry".into());
                     return;
                 }
-                self.start_run(&conversation).await;
+                self.start_run(&conversation, None, headroom).await;
             }
             Command::Stop { conversation } => self.stop(&conversation).await,
+            Command::AllowOverBudget { conversation } => {
+                self.conversation(&conversation).budget_override = true;
+            }
             Command::SetModel { model } => self.config.model = model,
             Command::ApproveTool {
                 conversation,
@@ -280,9 +362,16 @@ impl Engine {
         }
     }
 
-    async fn start_run(&mut self, id: &ConversationId) {
+    async fn start_run(
+        &mut self,
+        id: &ConversationId,
+        model: Option<String>,
+        budget_headroom_usd: Option<f64>,
+    ) {
         self.next_run += 1;
-        let mut run = Run::new(self.next_run, self.config.model.clone());
+        let model = model.unwrap_or_else(|| self.config.model.clone());
+        let mut run = Run::new(self.next_run, model);
+        run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
         self.send_round(id);
@@ -290,9 +379,12 @@ impl Engine {
 
     /// Sends the history (fitted to the context window) for the next model round.
     pub(crate) fn send_round(&mut self, id: &ConversationId) {
-        let budget = self
-            .config
-            .context_tokens
+        let model = self.conversation(id).run.as_ref().map(|r| r.model.clone());
+        let context_tokens = model
+            .and_then(|m| self.models.get(&m))
+            .and_then(|info| info.context_length)
+            .unwrap_or(self.config.context_tokens);
+        let budget = context_tokens
             .saturating_sub(
                 self.config
                     .max_tokens
@@ -318,9 +410,15 @@ impl Engine {
             .map(|t| t.registry.specs(&t.filter))
             .unwrap_or_default();
         let (temperature, max_tokens) = (self.config.temperature, self.config.max_tokens);
+        let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
+            + messages
+                .iter()
+                .map(|m| estimate_tokens(&m.content) + 4)
+                .sum::<u64>();
         let Some(run) = self.conversation(id).run.as_mut() else {
             return;
         };
+        run.prompt_estimate = prompt_estimate;
         let request = ChatRequest {
             model: run.model.clone(),
             system,
@@ -418,7 +516,12 @@ impl Engine {
     }
 
     pub(crate) fn current_run(&mut self, id: &ConversationId) -> Option<u64> {
-        self.conversation(id).run.as_ref().map(|r| r.id)
+        // A lookup, not `conversation()`: late events of a forgotten conversation must not
+        // bring it back.
+        self.conversations
+            .get(id)
+            .and_then(|c| c.run.as_ref())
+            .map(|r| r.id)
     }
 
     fn mark_first_token(&mut self, id: &ConversationId) {
@@ -474,6 +577,7 @@ impl Engine {
             .to_string();
         self.go(id, AgentState::Idle);
         self.finish(id, RunStatus::Complete, reason, None).await;
+        self.maybe_request_title(id);
     }
 
     async fn stop(&mut self, id: &ConversationId) {
@@ -526,7 +630,10 @@ impl Engine {
                 format!("not run: the turn ended ({})", status.as_str()),
             ));
         }
-        let metrics = run.metrics(Instant::now());
+        let metrics = run.metrics(Instant::now(), self.models.get(&run.model));
+        if let Some(cost) = metrics.cost_usd {
+            self.memory_spend.add(id, cost);
+        }
         self.persist_finish(id, &run, status, error.clone(), &metrics)
             .await;
         self.bus.publish(EngineEvent::Done {

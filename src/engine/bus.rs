@@ -26,10 +26,13 @@ struct SubscriberQueue {
     waker: Option<Waker>,
 }
 
+type Sink = Box<dyn Fn(&EngineEvent) + Send + Sync>;
+
 /// The publishing side: cheap to clone, never blocks.
 #[derive(Clone, Default)]
 pub struct EventBus {
     subscribers: Arc<Mutex<Vec<Weak<SubscriberQueue>>>>,
+    sinks: Arc<Mutex<Vec<Sink>>>,
 }
 
 /// One subscriber's receiving side. Dropping it unsubscribes.
@@ -56,8 +59,17 @@ impl EventBus {
         Subscription { queue }
     }
 
-    /// Sends `event` to every live subscriber.
+    /// Adds a sink called synchronously, in publishing order, for every event (the store's
+    /// event log: it must only queue work, never block).
+    pub fn add_sink(&self, sink: impl Fn(&EngineEvent) + Send + Sync + 'static) {
+        lock(&self.sinks).push(Box::new(sink));
+    }
+
+    /// Sends `event` to every sink and live subscriber.
     pub fn publish(&self, event: EngineEvent) {
+        for sink in lock(&self.sinks).iter() {
+            sink(&event);
+        }
         let mut subs = lock(&self.subscribers);
         subs.retain(|weak| weak.strong_count() > 0);
         for sub in subs.iter().filter_map(Weak::upgrade) {

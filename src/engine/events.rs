@@ -62,6 +62,23 @@ pub enum Command {
         conversation: ConversationId,
         /// The user's text.
         text: String,
+        /// The model for this run only (None: the engine's model). The HTTP API and the
+        /// native host pass the client's choice here, since `SetModel` would change it for all.
+        model: Option<String>,
+    },
+    /// Start a conversation that lives in memory only (never stored), holding these earlier
+    /// messages: OpenAI clients send the whole history with every request.
+    Seed {
+        /// The id the caller chose.
+        conversation: ConversationId,
+        /// The earlier messages, oldest first.
+        history: Vec<crate::llm::ChatMessage>,
+    },
+    /// Forget a conversation held in memory (stopping its run first); the store is untouched.
+    /// Doors that seed a conversation per request send this when done, so memory stays bounded.
+    Forget {
+        /// The conversation to forget.
+        conversation: ConversationId,
     },
     /// Answer the last user message again (after a failure, or to regenerate).
     Retry {
@@ -93,6 +110,11 @@ pub enum Command {
     SetModel {
         /// The model id.
         model: String,
+    },
+    /// Let the conversation's next message through even if a spending limit is reached.
+    AllowOverBudget {
+        /// The conversation.
+        conversation: ConversationId,
     },
     /// Stop every run and end the engine.
     Shutdown,
@@ -257,6 +279,24 @@ pub enum EngineEvent {
         /// Whether the call failed (or was denied).
         is_error: bool,
     },
+    /// Spending is at 80% of a budget or more (the run still goes ahead).
+    BudgetWarning {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Which budget.
+        scope: crate::engine::budget::BudgetScope,
+        /// Spent so far in USD.
+        spent_usd: f64,
+        /// The limit in USD.
+        limit_usd: f64,
+    },
+    /// The conversation got a title from the model.
+    TitleChanged {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The new title.
+        title: String,
+    },
     /// The run ended; `text` is the whole answer as kept.
     Done {
         /// The conversation.
@@ -301,6 +341,8 @@ impl EngineEvent {
             | EngineEvent::ToolCall { conversation, .. }
             | EngineEvent::ToolDecision { conversation, .. }
             | EngineEvent::ToolResult { conversation, .. }
+            | EngineEvent::TitleChanged { conversation, .. }
+            | EngineEvent::BudgetWarning { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. } => None,
@@ -321,6 +363,8 @@ impl EngineEvent {
             EngineEvent::ToolCall { .. } => "tool_call",
             EngineEvent::ToolDecision { .. } => "tool_decision",
             EngineEvent::ToolResult { .. } => "tool_result",
+            EngineEvent::TitleChanged { .. } => "title_changed",
+            EngineEvent::BudgetWarning { .. } => "budget_warning",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
             EngineEvent::Lagged { .. } => "lagged",

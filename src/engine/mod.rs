@@ -1,13 +1,16 @@
 //! The engine: priority queue, agent state machine and agent loop between the doors and providers.
 
 pub mod agent;
+pub mod budget;
 pub mod bus;
 pub mod context;
 pub mod events;
 mod persist;
 pub mod queue;
 mod run;
+mod spending;
 pub mod state;
+mod titles;
 mod tool_loop;
 
 pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};

@@ -8,12 +8,20 @@ use crate::engine::events::{ConversationId, RunMetrics, RunStatus};
 use crate::engine::run::Run;
 use crate::llm::{ChatMessage, Role, ToolCall};
 use crate::store::{
-    self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, StoredMessage,
-    ToolApproval, ToolCallRecord, ToolCallStatus, UsageRecord,
+    self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, StoreHandle,
+    StoredMessage, ToolApproval, ToolCallRecord, ToolCallStatus, UsageRecord,
 };
 use crate::tools::{ApprovedBy, Decision, ToolResult};
 
 impl Engine {
+    /// The store, unless this conversation is in memory only (`Command::Seed`).
+    pub(crate) fn store_for(&mut self, id: &ConversationId) -> Option<StoreHandle> {
+        if self.conversation(id).ephemeral {
+            return None;
+        }
+        self.config.store.clone()
+    }
+
     fn provider_id(&self) -> String {
         self.config.provider.id().to_string()
     }
@@ -21,7 +29,7 @@ impl Engine {
     /// Creates the conversation in the store (if there is one).
     pub(crate) async fn create_conversation(&mut self, id: &ConversationId) {
         self.conversation(id);
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let new = NewConversation {
@@ -54,7 +62,7 @@ impl Engine {
         if self.conversations.contains_key(id) {
             return;
         }
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let key = id.0.clone();
@@ -89,7 +97,7 @@ impl Engine {
     /// Commits the user's message before anything is sent; false (with an error event) if the
     /// store refused it, so that nothing is sent that could not be kept.
     pub(crate) async fn persist_user_message(&mut self, id: &ConversationId, text: &str) -> bool {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return true;
         };
         let mut new = NewMessage::new(&id.0, store::Role::User, text);
@@ -127,7 +135,7 @@ impl Engine {
         id: &ConversationId,
         model: &str,
     ) -> Option<MessageId> {
-        let store = self.config.store.clone()?;
+        let store = self.store_for(id)?;
         let mut new = NewMessage::new(&id.0, store::Role::Assistant, "");
         new.parent_id = self.conversation(id).leaf;
         new.status = MessageStatus::Streaming;
@@ -150,7 +158,7 @@ impl Engine {
 
     /// Writes the streaming text if the last write is older than the flush interval.
     pub(crate) fn flush_if_due(&mut self, id: &ConversationId) {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let Some(run) = self.conversation(id).run.as_mut() else {
@@ -176,7 +184,7 @@ impl Engine {
         text: &str,
         calls: &[ToolCall],
     ) {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let Some(mid) = self.conversation(id).run.as_ref().and_then(|r| r.message) else {
@@ -202,7 +210,7 @@ impl Engine {
 
     /// Stores a tool result message under the current leaf.
     pub(crate) async fn persist_tool_result(&mut self, id: &ConversationId, msg: &ChatMessage) {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let mut new = NewMessage::new(&id.0, store::Role::Tool, &msg.content);
@@ -226,7 +234,7 @@ impl Engine {
         decision: Option<Decision>,
         result: &ToolResult,
     ) {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let message_id = self.conversation(id).run.as_ref().and_then(|r| r.message);
@@ -269,7 +277,7 @@ impl Engine {
         error: Option<String>,
         metrics: &RunMetrics,
     ) {
-        let Some(store) = self.config.store.clone() else {
+        let Some(store) = self.store_for(id) else {
             return;
         };
         let Some(mid) = run.message else {

@@ -8,7 +8,9 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::context::estimate_tokens;
 use crate::engine::events::RunMetrics;
 use crate::engine::state::StateMachine;
-use crate::llm::{ChatMessage, FinishReason, LlmError, ToolCall, ToolCallAccumulator, Usage};
+use crate::llm::{
+    ChatMessage, FinishReason, LlmError, ModelInfo, ToolCall, ToolCallAccumulator, Usage,
+};
 use crate::store::MessageId;
 use crate::tools::{Decision, ToolResult, ValidatedCall};
 
@@ -42,6 +44,10 @@ pub(crate) struct Run {
     pub last_flush: Instant,
     pub round: u32,
     pub pending: Vec<PendingCall>,
+    /// USD this run may spend before a budget is reached (None: no limit).
+    pub budget_headroom_usd: Option<f64>,
+    /// Estimated prompt tokens of the current round.
+    pub prompt_estimate: u64,
 }
 
 impl Run {
@@ -64,6 +70,8 @@ impl Run {
             last_flush: now,
             round: 0,
             pending: Vec::new(),
+            budget_headroom_usd: None,
+            prompt_estimate: 0,
         }
     }
 
@@ -83,7 +91,7 @@ impl Run {
     }
 
     /// The run's measurements at its end (call after `close_round_usage`).
-    pub fn metrics(&self, now: Instant) -> RunMetrics {
+    pub fn metrics(&self, now: Instant, info: Option<&ModelInfo>) -> RunMetrics {
         let usage = self.usage_before;
         let tokens_per_sec = self.first_token.and_then(|first| {
             let secs = now.duration_since(first).as_secs_f64();
@@ -91,7 +99,7 @@ impl Run {
                 .then(|| usage.completion_tokens as f64 / secs)
         });
         let cost_usd = if self.usage_seen {
-            crate::llm::pricing::cost_usd(&self.model, &usage, None)
+            crate::llm::pricing::cost_usd(&self.model, &usage, info)
         } else {
             None
         };
@@ -119,6 +127,10 @@ pub(crate) struct Conversation {
     pub leaf: Option<MessageId>,
     /// The newest stored user message (a retry answers it again, as a sibling).
     pub last_user: Option<MessageId>,
+    /// Kept in memory only, never stored (`Command::Seed`).
+    pub ephemeral: bool,
+    /// The next run may go over a spending limit (`Command::AllowOverBudget`).
+    pub budget_override: bool,
 }
 
 impl Conversation {
@@ -129,6 +141,8 @@ impl Conversation {
             run: None,
             leaf: None,
             last_user: None,
+            ephemeral: false,
+            budget_override: false,
         }
     }
 }

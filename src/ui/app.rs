@@ -403,8 +403,11 @@ impl RustbotApp {
                     }
                 };
                 self.vm.user_sent(&conversation, &text, now);
-                self.engine
-                    .send(Command::SendMessage { conversation, text });
+                self.engine.send(Command::SendMessage {
+                    conversation,
+                    text,
+                    model: None,
+                });
                 self.chat.scroll_to_latest();
             }
             AppAction::Input(InputAction::Stop) => {

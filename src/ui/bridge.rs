@@ -123,6 +123,8 @@ pub fn run_desktop_since(
         approve: CliApproval::Ask,
         workspace: None,
         store: true,
+        titles: true,
+        refresh_models: true,
     };
     let started = runtime
         .block_on(bootstrap::start(&resolved, door))

@@ -263,6 +263,9 @@ fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatA
             }
         });
     });
+    if let Some(warning) = &conv.warning {
+        ui.colored_label(ui.visuals().warn_fg_color, warning);
+    }
     if let Some(notice) = &conv.notice
         && !conv.messages.is_empty()
     {

@@ -207,6 +207,8 @@ pub struct ConversationVm {
     pub history_pending: bool,
     /// Shown at the top of the sidebar.
     pub pinned: bool,
+    /// A warning to show above the conversation (e.g. a budget nearly spent).
+    pub warning: Option<String>,
 }
 
 /// The title a conversation gets before it has a user message.
@@ -225,6 +227,7 @@ impl ConversationVm {
             trimmed_turns: None,
             history_pending: false,
             pinned: false,
+            warning: None,
         }
     }
 
@@ -560,6 +563,25 @@ impl ViewModel {
                 }
             }
             EngineEvent::Usage { .. } => {}
+            EngineEvent::TitleChanged {
+                conversation,
+                title,
+            } => {
+                if !title.trim().is_empty() {
+                    self.ensure(conversation, now).title = title.trim().to_string();
+                }
+            }
+            EngineEvent::BudgetWarning {
+                conversation,
+                scope,
+                spent_usd,
+                limit_usd,
+            } => {
+                self.ensure(conversation, now).warning = Some(format!(
+                    "The {} budget is nearly spent: ${spent_usd:.2} of ${limit_usd:.2}.",
+                    scope.as_str()
+                ));
+            }
             EngineEvent::ToolCall {
                 conversation,
                 call_id,

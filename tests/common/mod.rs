@@ -339,3 +339,16 @@ pub fn openai_slow(first: &str, n: usize, per_chunk: Duration) -> Vec<Step> {
     steps.push(Step::Bytes(sse_body(&[&openai_finish("stop"), "[DONE]"])));
     steps
 }
+
+/// The `rustbot` binary isolated from the machine's own config, keys and `.env`: a clean
+/// environment with HOME, config and data dir inside `home`, run from `home`.
+pub fn isolated_rustbot(home: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rustbot"));
+    cmd.current_dir(home)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("RUSTBOT_CONFIG", home.join("config.toml"))
+        .env("RUSTBOT_DATA_DIR", home.join("data"));
+    cmd
+}

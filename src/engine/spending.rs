@@ -1,0 +1,241 @@
+//! Budgets and model info in the engine: refuse a run over a limit before anything is sent,
+//! warn at 80%, stop a run that crosses a limit, and keep model prices and context lengths.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::engine::agent::{Engine, Input};
+use crate::engine::budget::{
+    BudgetCheck, BudgetScope, Spend, check, day_start_ms, headroom_usd, month_start_ms,
+};
+use crate::engine::context::estimate_tokens;
+use crate::engine::events::{ConversationId, EngineEvent, RunStatus};
+use crate::engine::queue::{EventQueue, Priority};
+use crate::engine::state::AgentState;
+use crate::llm::{ModelInfo, Provider, pricing};
+use crate::store;
+
+/// Spend kept in memory, for doors without a store (and this process's own runs).
+#[derive(Debug, Default)]
+pub(crate) struct MemorySpend {
+    day_start: i64,
+    today_usd: f64,
+    month_start: i64,
+    month_usd: f64,
+    by_conversation: HashMap<ConversationId, f64>,
+}
+
+impl MemorySpend {
+    pub fn add(&mut self, id: &ConversationId, cost: f64) {
+        let now = store::now_ms();
+        let (day, month) = (day_start_ms(now), month_start_ms(now));
+        if self.day_start != day {
+            self.day_start = day;
+            self.today_usd = 0.0;
+        }
+        if self.month_start != month {
+            self.month_start = month;
+            self.month_usd = 0.0;
+        }
+        self.today_usd += cost;
+        self.month_usd += cost;
+        *self.by_conversation.entry(id.clone()).or_default() += cost;
+    }
+
+    fn spend(&self, id: &ConversationId) -> Spend {
+        let now = store::now_ms();
+        Spend {
+            today_usd: if self.day_start == day_start_ms(now) {
+                self.today_usd
+            } else {
+                0.0
+            },
+            month_usd: if self.month_start == month_start_ms(now) {
+                self.month_usd
+            } else {
+                0.0
+            },
+            conversation_usd: self.by_conversation.get(id).copied().unwrap_or(0.0),
+        }
+    }
+}
+
+impl Engine {
+    async fn spend(&mut self, id: &ConversationId) -> Spend {
+        let Some(store) = self.config.store.clone() else {
+            return self.memory_spend.spend(id);
+        };
+        let key = id.0.clone();
+        let now = store::now_ms();
+        let stored = store
+            .call(move |s| {
+                let today = s.usage_totals(Some(day_start_ms(now)))?.cost_usd;
+                let month = s.usage_totals(Some(month_start_ms(now)))?.cost_usd;
+                let conv: f64 = s
+                    .conversation_usage(&key)?
+                    .iter()
+                    .filter_map(|u| u.cost_usd)
+                    .sum();
+                Ok::<_, store::StoreError>(Spend {
+                    today_usd: today,
+                    month_usd: month,
+                    conversation_usd: conv,
+                })
+            })
+            .await
+            .and_then(|r| r);
+        match stored {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("could not read spending from the store: {e}");
+                self.memory_spend.spend(id)
+            }
+        }
+    }
+
+    /// Checks the budgets before a run; false (with the run refused) when over a limit and no
+    /// override was given. Returns the headroom left for the run.
+    pub(crate) async fn budget_allows(&mut self, id: &ConversationId) -> (bool, Option<f64>) {
+        let limits = self.config.budget;
+        if !limits.any() {
+            return (true, None);
+        }
+        let spend = self.spend(id).await;
+        let overridden = self.conversation(id).budget_override;
+        self.conversation(id).budget_override = false;
+        match check(&limits, &spend) {
+            BudgetCheck::Over {
+                scope,
+                spent_usd,
+                limit_usd,
+            } if !overridden => {
+                let message = format!(
+                    "the {} spending limit is reached (${spent_usd:.4} of ${limit_usd:.2}), so nothing was sent: raise [budget] {} in config.toml or Settings, or send this message once more with the override",
+                    scope.as_str(),
+                    config_key(scope)
+                );
+                self.refuse(id, "budget", message);
+                return (false, None);
+            }
+            BudgetCheck::Warn {
+                scope,
+                spent_usd,
+                limit_usd,
+            }
+            | BudgetCheck::Over {
+                scope,
+                spent_usd,
+                limit_usd,
+            } => self.bus.publish(EngineEvent::BudgetWarning {
+                conversation: id.clone(),
+                scope,
+                spent_usd,
+                limit_usd,
+            }),
+            BudgetCheck::Ok => {}
+        }
+        let headroom = if overridden {
+            None
+        } else {
+            headroom_usd(&limits, &spend)
+        };
+        (true, headroom)
+    }
+
+    /// Stops the run if what it has cost so far (estimated while streaming) reaches its headroom.
+    pub(crate) async fn enforce_budget(&mut self, id: &ConversationId) {
+        let info = self
+            .conversation(id)
+            .run
+            .as_ref()
+            .map(|r| r.model.clone())
+            .and_then(|m| self.models.get(&m).cloned());
+        let Some(run) = self.conversation(id).run.as_ref() else {
+            return;
+        };
+        let Some(headroom) = run.budget_headroom_usd else {
+            return;
+        };
+        let Some((prompt_price, completion_price)) = pricing::prices_for(&run.model, info.as_ref())
+        else {
+            return;
+        };
+        let so_far = run.usage_before.cost_usd.unwrap_or(0.0)
+            + run.prompt_estimate as f64 * prompt_price
+            + estimate_tokens(&run.text) as f64 * completion_price;
+        if so_far < headroom {
+            return;
+        }
+        self.error(
+            Some(id),
+            format!(
+                "the answer was stopped because it reached a spending limit (about ${so_far:.4} of ${headroom:.4} left): the text so far is kept; raise [budget] in config.toml or Settings to continue"
+            ),
+        );
+        if let Some(run) = self.conversation(id).run.as_ref() {
+            run.cancel.cancel();
+        }
+        self.go(id, AgentState::Stopping);
+        self.go(id, AgentState::Idle);
+        self.finish(id, RunStatus::Stopped, "budget".into(), None)
+            .await;
+    }
+
+    /// Refuses a message before any run starts: an error and a failed `Done`, so every door
+    /// (which waits for `Done`) learns of it.
+    pub(crate) fn refuse(&mut self, id: &ConversationId, reason: &str, message: String) {
+        self.error(Some(id), message.clone());
+        self.bus.publish(EngineEvent::Done {
+            conversation: id.clone(),
+            status: RunStatus::Failed,
+            reason: reason.into(),
+            text: String::new(),
+            error: Some(message),
+            metrics: Default::default(),
+        });
+    }
+
+    /// Replaces the known model list (prices, context lengths) and caches it on disk.
+    pub(crate) fn set_models(&mut self, models: Vec<ModelInfo>) {
+        if let Some(path) = self.config.models_cache.clone()
+            && let Ok(json) = serde_json::to_vec(&models)
+        {
+            tokio::task::spawn_blocking(move || {
+                let tmp = path.with_extension("json.tmp");
+                if std::fs::write(&tmp, json)
+                    .and_then(|_| std::fs::rename(&tmp, &path))
+                    .is_err()
+                {
+                    tracing::warn!("could not cache the model list at {}", path.display());
+                }
+            });
+        }
+        self.models = models.into_iter().map(|m| (m.id.clone(), m)).collect();
+    }
+}
+
+fn config_key(scope: BudgetScope) -> &'static str {
+    match scope {
+        BudgetScope::Daily => "daily_usd",
+        BudgetScope::Monthly => "monthly_usd",
+        BudgetScope::Conversation => "per_conversation_usd",
+    }
+}
+
+/// Reads the cached model list (prices and context lengths), if any.
+pub(crate) fn load_models_cache(path: Option<&PathBuf>) -> Vec<ModelInfo> {
+    path.and_then(|p| std::fs::read(p).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Fetches the provider's model list at Low priority.
+pub(crate) fn refresh_models(provider: Arc<dyn Provider>, queue: Arc<EventQueue<Input>>) {
+    tokio::spawn(async move {
+        match provider.models().await {
+            Ok(models) => queue.push(Priority::Low, Input::Models(models)),
+            Err(e) => tracing::info!("the model list could not be fetched: {e}"),
+        }
+    });
+}

@@ -1,0 +1,251 @@
+//! `rustbot serve`: the router, shared state, auth and rate-limit middleware, OpenAI-shaped
+//! errors, `/health` and `/v1/models`. The chat endpoint is in `completions.rs`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::sync::{OnceCell, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::secrets::Secret;
+use crate::engine::EngineHandle;
+use crate::llm::{ModelInfo, Provider};
+use crate::server::ServeSettings;
+use crate::server::limits::{RateLimiter, constant_time_eq};
+use crate::server::openai::{ErrorBody, ErrorDetail, ModelEntry, ModelList};
+
+/// How long the provider's model list may take before it counts as unknown.
+const MODELS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+pub struct AppState {
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The provider (for its model list).
+    pub provider: Arc<dyn Provider>,
+    /// The configured model, used when a request names none.
+    pub default_model: String,
+    /// The bearer token clients must send, if one is required.
+    pub token: Option<Secret>,
+    /// The `[serve]` settings.
+    pub settings: ServeSettings,
+    /// Fired on SIGTERM: streams end cleanly.
+    pub shutdown: CancellationToken,
+    pub(crate) models: OnceCell<Option<Vec<ModelInfo>>>,
+    pub(crate) slots: Arc<Semaphore>,
+    limiter: RateLimiter,
+}
+
+impl AppState {
+    /// The state for a server over `engine`.
+    pub fn new(
+        engine: EngineHandle,
+        provider: Arc<dyn Provider>,
+        default_model: String,
+        token: Option<Secret>,
+        settings: ServeSettings,
+    ) -> Self {
+        Self {
+            engine,
+            provider,
+            default_model,
+            token,
+            slots: Arc::new(Semaphore::new(settings.max_concurrent_requests.max(1))),
+            limiter: RateLimiter::new(settings.requests_per_minute),
+            settings,
+            shutdown: CancellationToken::new(),
+            models: OnceCell::new(),
+        }
+    }
+
+    /// The provider's models, asked once; None when the provider could not list them.
+    pub async fn models(&self) -> Option<&[ModelInfo]> {
+        self.models
+            .get_or_init(|| async {
+                match tokio::time::timeout(MODELS_TIMEOUT, self.provider.models()).await {
+                    Ok(Ok(models)) if !models.is_empty() => Some(models),
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => {
+                        tracing::warn!("the provider's model list is unknown: {e}");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::warn!("the provider's model list timed out");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_deref()
+    }
+}
+
+/// The router with every route and limit.
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(crate::server::completions::chat_completions),
+        )
+        .route("/v1/models", get(list_models))
+        // The last layer runs first: the rate limit also counts unauthorised attempts, so a
+        // token cannot be guessed quickly.
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), auth))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            rate_limit,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` resolves; in-flight streams are then ended cleanly
+/// (their runs stopped, the stream closed with `[DONE]`) before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = state.shutdown.clone();
+    let app = router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        token.cancel();
+    })
+    .await
+}
+
+/// An OpenAI-shaped error response.
+pub fn api_error(
+    status: StatusCode,
+    kind: &str,
+    code: Option<&str>,
+    param: Option<&str>,
+    message: impl Into<String>,
+) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            message: message.into(),
+            kind: kind.to_string(),
+            param: param.map(str::to_string),
+            code: code.map(str::to_string),
+        },
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn auth(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if constant_time_eq(g, token.expose()) => next.run(request).await,
+        Some(_) => api_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            None,
+            "the bearer token is wrong: use the token `rustbot serve` printed on its first start (RUSTBOT_SERVE_TOKEN in secrets.env)",
+        ),
+        None => api_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            Some("missing_api_key"),
+            None,
+            "this server requires a bearer token: send `Authorization: Bearer TOKEN` (the token is RUSTBOT_SERVE_TOKEN in secrets.env)",
+        ),
+    }
+}
+
+async fn rate_limit(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match state.limiter.check(peer.ip()) {
+        Ok(()) => next.run(request).await,
+        Err(wait_secs) => {
+            let mut response = api_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+                None,
+                format!(
+                    "too many requests from {}: at most {} a minute; try again in {wait_secs} s",
+                    peer.ip(),
+                    state.settings.requests_per_minute
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&wait_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+    }
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "version": crate::cli::VERSION.trim(),
+        "provider": state.provider.id(),
+        "model": state.default_model,
+    }))
+    .into_response()
+}
+
+async fn list_models(State(state): State<Arc<AppState>>) -> Response {
+    let owned_by = state.provider.id().to_string();
+    let entry = |id: String| ModelEntry {
+        id,
+        object: "model",
+        created: 0,
+        owned_by: owned_by.clone(),
+    };
+    let data = match state.models().await {
+        Some(models) => models.iter().map(|m| entry(m.id.clone())).collect(),
+        None => vec![entry(state.default_model.clone())],
+    };
+    axum::Json(ModelList {
+        object: "list",
+        data,
+    })
+    .into_response()
+}
+
+async fn not_found(request: Request) -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("unknown_url"),
+        None,
+        format!(
+            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, GET /v1/models and GET /health",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

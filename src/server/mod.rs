@@ -1,0 +1,14 @@
+//! Doors for other programs: an OpenAI-compatible HTTP API (`rustbot serve`) and a browser
+//! native-messaging host (`rustbot native-host`), both over the same engine as the GUI.
+
+pub mod chat;
+pub mod completions;
+pub mod framing;
+pub mod http;
+pub mod install;
+pub mod limits;
+pub mod native;
+pub mod openai;
+pub mod settings;
+
+pub use settings::{NativeHostSettings, ServeSettings, ServerApproval};

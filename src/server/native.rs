@@ -1,0 +1,337 @@
+//! `rustbot native-host`: requests `{"id","route","payload"}` in native-messaging frames on
+//! stdin, replies with the same `id` on stdout. Several requests may be in flight; one writer
+//! task owns stdout, so frames never interleave and nothing but frames is ever written there.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{ConversationId, EngineHandle, RunStatus};
+use crate::llm::{ChatMessage, Provider, Role};
+use crate::server::chat::{Turn, TurnEvent, TurnRequest};
+use crate::server::framing::{FrameError, MAX_OUTGOING, read_frame, split_text, write_frame};
+use crate::store::{ListFilter, StoreHandle};
+
+/// Text per delta frame: JSON escaping can grow text up to six times, so this stays under
+/// `MAX_OUTGOING` whatever the text.
+const DELTA_PIECE_BYTES: usize = 128 * 1024;
+
+/// Why the host stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    /// The caller is not an allowed extension.
+    #[error("origin `{0}` is not allowed: add it to [native_host] allowed_origins in config.toml")]
+    OriginRefused(String),
+    /// The input broke in a way that cannot be resynchronised.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// stdout is gone.
+    #[error("could not write to stdout: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// What the host serves.
+pub struct Host {
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The store, for `conversations.*`.
+    pub store: Option<StoreHandle>,
+    /// The provider, for `models.list`.
+    pub provider: Arc<dyn Provider>,
+    /// The configured model.
+    pub default_model: String,
+}
+
+/// The caller's origin from the arguments a browser passes: Chrome `chrome-extension://ID/`
+/// (first), Firefox the manifest path then the extension id.
+pub fn caller_origin(args: &[String]) -> Option<String> {
+    match args {
+        [first, ..] if first.contains("://") => Some(first.clone()),
+        [_, second, ..] => Some(second.clone()),
+        [only] => Some(only.clone()),
+        [] => None,
+    }
+}
+
+type Outbox = mpsc::UnboundedSender<Value>;
+
+/// Serves requests from `input` until it ends; replies go to `output`.
+pub async fn run<R, W>(host: Arc<Host>, mut input: R, output: W) -> Result<(), NativeError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel::<Value>();
+    let writer = tokio::spawn(write_loop(rx, output));
+    let running: Arc<Mutex<HashMap<String, CancellationToken>>> = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    let result = loop {
+        let frame = match read_frame(&mut input).await {
+            Ok(f) => f,
+            Err(FrameError::Eof) => break Ok(()),
+            Err(e) => {
+                let _ = tx.send(error_frame(&Value::Null, "bad_frame", &e.to_string()));
+                break Err(NativeError::Frame(e));
+            }
+        };
+        let request: Value = match serde_json::from_slice(&frame) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                let _ = tx.send(error_frame(
+                    &Value::Null,
+                    "bad_request",
+                    "a request must be a JSON object",
+                ));
+                continue;
+            }
+            Err(e) => {
+                let message = format!("the frame is not valid UTF-8 JSON: {e}");
+                let _ = tx.send(error_frame(&Value::Null, "invalid_json", &message));
+                continue;
+            }
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let route = request.get("route").and_then(Value::as_str).unwrap_or("");
+        let payload = request.get("payload").cloned().unwrap_or(json!({}));
+        match route {
+            "chat" => {
+                let cancel = CancellationToken::new();
+                lock(&running).insert(id.to_string(), cancel.clone());
+                let (host, tx, running) = (Arc::clone(&host), tx.clone(), Arc::clone(&running));
+                tasks.spawn(async move {
+                    chat(&host, &id, &payload, &tx, cancel).await;
+                    lock(&running).remove(&id.to_string());
+                });
+            }
+            "chat.stop" => {
+                let target = payload.get("request_id").cloned().unwrap_or(Value::Null);
+                let token = lock(&running).get(&target.to_string()).cloned();
+                if let Some(t) = &token {
+                    t.cancel();
+                }
+                let _ = tx.send(
+                    json!({"id": id, "event": "result", "result": {"stopped": token.is_some()}}),
+                );
+            }
+            "health" | "models.list" | "conversations.list" | "conversations.get" => {
+                let (host, tx, route) = (Arc::clone(&host), tx.clone(), route.to_string());
+                tasks.spawn(async move {
+                    let reply = match simple_route(&host, &route, &payload).await {
+                        Ok(result) => json!({"id": id, "event": "result", "result": result}),
+                        Err((code, message)) => error_frame(&id, code, &message),
+                    };
+                    let _ = tx.send(reply);
+                });
+            }
+            other => {
+                let message = format!(
+                    "unknown route `{other}`: use health, models.list, chat, chat.stop, conversations.list or conversations.get"
+                );
+                let _ = tx.send(error_frame(&id, "unknown_route", &message));
+            }
+        }
+    };
+    // The input is gone (the browser closed the port): stop what still runs, then flush.
+    for token in lock(&running).values() {
+        token.cancel();
+    }
+    while tasks.join_next().await.is_some() {}
+    drop(tx);
+    match writer.await {
+        Ok(Err(e)) => Err(NativeError::Write(e)),
+        _ => result,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn error_frame(id: &Value, code: &str, message: &str) -> Value {
+    json!({"id": id, "event": "error", "error": {"code": code, "message": message}})
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut rx: mpsc::UnboundedReceiver<Value>,
+    mut output: W,
+) -> std::io::Result<()> {
+    while let Some(value) = rx.recv().await {
+        let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
+        if bytes.len() > MAX_OUTGOING {
+            let id = value.get("id").cloned().unwrap_or(Value::Null);
+            let message = format!(
+                "the reply is {} bytes, over the {MAX_OUTGOING}-byte limit of a native message",
+                bytes.len()
+            );
+            bytes = serde_json::to_vec(&error_frame(&id, "reply_too_large", &message))
+                .unwrap_or_default();
+        }
+        write_frame(&mut output, &bytes).await?;
+    }
+    Ok(())
+}
+
+async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: CancellationToken) {
+    let prompt = payload
+        .get("message")
+        .or_else(|| payload.get("prompt"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if prompt.trim().is_empty() {
+        let _ = tx.send(error_frame(
+            id,
+            "bad_request",
+            "payload.message must be non-empty text",
+        ));
+        return;
+    }
+    let history = payload
+        .get("history")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(history_message).collect())
+        .unwrap_or_default();
+    let stored = payload
+        .get("conversation_id")
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(ConversationId::from);
+    let model = payload
+        .get("model")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut turn = Turn::start(
+        &host.engine,
+        TurnRequest {
+            stored: stored.clone(),
+            history,
+            prompt,
+            model,
+        },
+    );
+    let mut stop_sent = false;
+    loop {
+        let event = tokio::select! {
+            event = turn.next() => event,
+            _ = cancel.cancelled(), if !stop_sent => {
+                stop_sent = true;
+                turn.stop();
+                continue;
+            }
+        };
+        match event {
+            Some(TurnEvent::Delta(text)) => {
+                for piece in split_text(&text, DELTA_PIECE_BYTES) {
+                    let _ = tx.send(json!({"id": id, "event": "delta", "text": piece}));
+                }
+            }
+            Some(TurnEvent::Done(end)) => {
+                let mut done = json!({
+                    "id": id,
+                    "event": "done",
+                    "status": end.status.as_str(),
+                    "finish_reason": end.reason,
+                    "model": end.model,
+                    "usage": {
+                        "prompt_tokens": end.prompt_tokens,
+                        "completion_tokens": end.completion_tokens,
+                        "total_tokens": end.prompt_tokens + end.completion_tokens,
+                        "cost_usd": end.cost_usd,
+                    },
+                });
+                if let Some(conv) = &stored {
+                    done["conversation_id"] = json!(conv.0);
+                }
+                if end.status == RunStatus::Failed {
+                    done["error"] = json!(end.error);
+                }
+                let _ = tx.send(done);
+                return;
+            }
+            None => return,
+        }
+    }
+}
+
+fn history_message(item: &Value) -> Option<ChatMessage> {
+    let role = match item.get("role")?.as_str()? {
+        "system" => Role::System,
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        _ => return None,
+    };
+    Some(ChatMessage::text(role, item.get("content")?.as_str()?))
+}
+
+async fn simple_route(
+    host: &Host,
+    route: &str,
+    payload: &Value,
+) -> Result<Value, (&'static str, String)> {
+    match route {
+        "health" => Ok(json!({
+            "status": "ok",
+            "version": crate::cli::VERSION.trim(),
+            "provider": host.provider.id(),
+            "model": host.default_model,
+        })),
+        "models.list" => Ok(match host.provider.models().await {
+            Ok(models) if !models.is_empty() => json!({"models": models}),
+            _ => json!({"models": [{"id": host.default_model}]}),
+        }),
+        "conversations.list" => {
+            let limit = payload
+                .get("limit")
+                .and_then(Value::as_u64)
+                .map(|l| l.min(10_000) as u32);
+            let store = host
+                .store
+                .clone()
+                .ok_or(("no_store", "history is off".to_string()))?;
+            let list = store
+                .call(move |s| {
+                    s.list_conversations(&ListFilter {
+                        limit,
+                        ..Default::default()
+                    })
+                })
+                .await
+                .and_then(|r| r)
+                .map_err(|e| ("store_error", e.to_string()))?;
+            Ok(json!({"conversations": list}))
+        }
+        "conversations.get" => {
+            let id = payload
+                .get("conversation_id")
+                .and_then(Value::as_str)
+                .ok_or((
+                    "bad_request",
+                    "payload.conversation_id is required".to_string(),
+                ))?
+                .to_string();
+            let store = host
+                .store
+                .clone()
+                .ok_or(("no_store", "history is off".to_string()))?;
+            let key = id.clone();
+            let found = store
+                .call(move |s| {
+                    Ok::<_, crate::store::StoreError>(match s.conversation(&key)? {
+                        Some(c) => Some((c, s.active_path(&key)?)),
+                        None => None,
+                    })
+                })
+                .await
+                .and_then(|r| r)
+                .map_err(|e| ("store_error", e.to_string()))?;
+            let (conversation, messages) =
+                found.ok_or(("not_found", format!("no conversation {id} is stored")))?;
+            Ok(json!({"conversation": conversation, "messages": messages}))
+        }
+        _ => Err(("unknown_route", format!("unknown route `{route}`"))),
+    }
+}

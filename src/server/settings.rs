@@ -1,0 +1,95 @@
+//! The `[serve]` and `[native_host]` tables of `config.toml`.
+
+use serde::{Deserialize, Serialize};
+
+/// How tool calls that need approval are answered when no person can be asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerApproval {
+    /// Deny them (the default: a remote client must not make the machine run commands).
+    #[default]
+    None,
+    /// Approve them all.
+    All,
+}
+
+impl From<ServerApproval> for crate::tools::CliApproval {
+    fn from(a: ServerApproval) -> Self {
+        match a {
+            ServerApproval::None => crate::tools::CliApproval::None,
+            ServerApproval::All => crate::tools::CliApproval::All,
+        }
+    }
+}
+
+/// `rustbot serve` (`[serve]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Address to listen on (`--listen` overrides it).
+    pub listen: String,
+    /// Require the bearer token even on a loopback address (it is always required elsewhere).
+    pub require_token: bool,
+    /// Tools the model may call: comma-separated names, `all` or `none`.
+    pub tools: String,
+    /// How tool calls needing approval are answered: `none` (deny) or `all`.
+    pub approve: ServerApproval,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more get a 503 error.
+    pub max_concurrent_requests: usize,
+    /// Requests per minute from one client address (bursts up to this many); 0: no limit.
+    pub requests_per_minute: u32,
+    /// Longest time one request (or one stream) may take, in seconds.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            require_token: false,
+            tools: "all".into(),
+            approve: ServerApproval::None,
+            max_body_bytes: 1024 * 1024,
+            max_concurrent_requests: 64,
+            requests_per_minute: 120,
+            request_timeout_secs: 600,
+        }
+    }
+}
+
+/// `rustbot native-host` (`[native_host]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NativeHostSettings {
+    /// Caller origins allowed to use the host, e.g. `chrome-extension://ID/` (Firefox: the
+    /// extension id). Empty: every caller is refused.
+    pub allowed_origins: Vec<String>,
+    /// Tools the model may call: comma-separated names, `all` or `none`.
+    pub tools: String,
+    /// How tool calls needing approval are answered: `none` (deny) or `all`.
+    pub approve: ServerApproval,
+}
+
+impl Default for NativeHostSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            tools: "all".into(),
+            approve: ServerApproval::None,
+        }
+    }
+}
+
+impl NativeHostSettings {
+    /// Whether `origin` may use the host; a trailing `/` does not matter.
+    pub fn allows(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        !origin.is_empty()
+            && self
+                .allowed_origins
+                .iter()
+                .any(|o| o.trim_end_matches('/') == origin)
+    }
+}

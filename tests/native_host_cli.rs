@@ -1,0 +1,307 @@
+//! `rustbot native-host` as a child process speaking native-messaging frames: round trips, a
+//! split frame, an oversized frame, invalid JSON, interleaved requests, a refused origin.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value, json};
+
+const ORIGIN: &str = "chrome-extension://abcdefghijklmnopabcdefghijklmnop/";
+
+struct Host {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    frames: mpsc::Receiver<Value>,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(upstream: &ScriptedServer, origin: &str) -> Host {
+    let home = tempfile::tempdir().unwrap();
+    let config = format!("[native_host]\nallowed_origins = [\"{ORIGIN}\"]\ntools = \"none\"\n");
+    std::fs::write(home.path().join("config.toml"), config).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rustbot"))
+        .current_dir(home.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
+        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
+        .args(["--provider", "custom", "--base-url", &upstream.base_url()])
+        .args(["--model", "M", "native-host", origin])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, frames) = mpsc::channel();
+    std::thread::spawn(move || {
+        loop {
+            let mut len = [0u8; 4];
+            if stdout.read_exact(&mut len).is_err() {
+                return;
+            }
+            let mut body = vec![0u8; u32::from_ne_bytes(len) as usize];
+            stdout.read_exact(&mut body).unwrap();
+            let value: Value = serde_json::from_slice(&body).expect("every frame is JSON");
+            if tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    Host {
+        stdin: child.stdin.take(),
+        child,
+        frames,
+        _home: home,
+    }
+}
+
+impl Host {
+    fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn send(&mut self, value: &Value) {
+        let body = value.to_string();
+        let mut bytes = (body.len() as u32).to_ne_bytes().to_vec();
+        bytes.extend_from_slice(body.as_bytes());
+        self.send_raw(&bytes);
+    }
+
+    fn next(&self) -> Value {
+        self.frames
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a frame within 10 s")
+    }
+
+    /// Frames until the `done` of `id` (other ids' frames are kept in the result too).
+    fn until_done(&self, id: &Value) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let f = self.next();
+            let done = f["id"] == *id && (f["event"] == "done" || f["event"] == "error");
+            out.push(f);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    fn exit_code(&mut self) -> Option<i32> {
+        let t0 = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "the host did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn text_of(frames: &[Value], id: &Value) -> String {
+    frames
+        .iter()
+        .filter(|f| f["id"] == *id && f["event"] == "delta")
+        .map(|f| f["text"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn health_and_a_streamed_chat_round_trip_then_eof_exits_cleanly() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["Hel", "lo"], true)]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": 1, "route": "health", "payload": {}}));
+    let health = host.next();
+    assert_eq!(health["id"], 1);
+    assert_eq!(health["result"]["status"], "ok");
+    host.send(&json!({"id": "c1", "route": "chat", "payload": {"message": "hi"}}));
+    let frames = host.until_done(&json!("c1"));
+    assert_eq!(text_of(&frames, &json!("c1")), "Hello");
+    let done = frames.last().unwrap();
+    assert_eq!(done["event"], "done");
+    assert_eq!(done["usage"]["prompt_tokens"], 7);
+    assert_eq!(done["usage"]["completion_tokens"], 2);
+    host.stdin = None;
+    assert_eq!(host.exit_code(), Some(0));
+}
+
+#[test]
+fn a_frame_split_across_writes_is_read_whole() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    let body = json!({"id": 7, "route": "health"}).to_string();
+    let mut bytes = (body.len() as u32).to_ne_bytes().to_vec();
+    bytes.extend_from_slice(body.as_bytes());
+    host.send_raw(&bytes[..2]);
+    std::thread::sleep(Duration::from_millis(100));
+    host.send_raw(&bytes[2..10]);
+    std::thread::sleep(Duration::from_millis(100));
+    host.send_raw(&bytes[10..]);
+    assert_eq!(host.next()["id"], 7);
+}
+
+#[test]
+fn invalid_json_gets_an_error_reply_and_the_host_goes_on() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    let junk = b"{nope";
+    let mut bytes = (junk.len() as u32).to_ne_bytes().to_vec();
+    bytes.extend_from_slice(junk);
+    host.send_raw(&bytes);
+    let e = host.next();
+    assert_eq!(e["event"], "error");
+    assert_eq!(e["error"]["code"], "invalid_json");
+    host.send(&json!({"id": 2, "route": "no.such"}));
+    assert_eq!(host.next()["error"]["code"], "unknown_route");
+    host.send(&json!({"id": 3, "route": "health"}));
+    assert_eq!(host.next()["result"]["status"], "ok");
+}
+
+#[test]
+fn an_oversized_frame_gets_an_error_and_a_clean_exit() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send_raw(&0xFFFF_FFF0u32.to_ne_bytes());
+    let e = host.next();
+    assert_eq!(e["error"]["code"], "bad_frame");
+    assert_eq!(host.exit_code(), Some(1));
+}
+
+#[test]
+fn a_truncated_frame_ends_the_host_without_hanging() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send_raw(&100u32.to_ne_bytes());
+    host.send_raw(b"{\"id\":");
+    host.stdin = None;
+    assert_eq!(host.next()["error"]["code"], "bad_frame");
+    assert_eq!(host.exit_code(), Some(1));
+}
+
+#[test]
+fn two_chats_run_interleaved_and_one_can_be_stopped() {
+    let upstream = ScriptedServer::start(vec![openai_slow("go", 20, Duration::from_millis(30))]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": "a", "route": "chat", "payload": {"message": "one"}}));
+    host.send(&json!({"id": "b", "route": "chat", "payload": {"message": "two"}}));
+    let mut frames = Vec::new();
+    let mut done = 0;
+    while done < 2 {
+        let f = host.next();
+        if f["event"] == "done" {
+            done += 1;
+        }
+        frames.push(f);
+    }
+    for id in ["a", "b"] {
+        assert_eq!(
+            text_of(&frames, &json!(id)),
+            format!("go{}", "x".repeat(20))
+        );
+    }
+    let first_done = frames.iter().position(|f| f["event"] == "done").unwrap();
+    let ids_before: std::collections::HashSet<String> = frames[..first_done]
+        .iter()
+        .map(|f| f["id"].to_string())
+        .collect();
+    assert_eq!(
+        ids_before.len(),
+        2,
+        "deltas of both chats arrive before either ends"
+    );
+    // chat.stop ends a running chat with status `stopped`.
+    host.send(&json!({"id": "c", "route": "chat", "payload": {"message": "three"}}));
+    assert_eq!(host.next()["event"], "delta");
+    host.send(&json!({"id": "s", "route": "chat.stop", "payload": {"request_id": "c"}}));
+    let frames = host.until_done(&json!("c"));
+    assert_eq!(frames.last().unwrap()["status"], "stopped");
+}
+
+#[test]
+fn a_refused_origin_gets_one_error_frame_and_exit_1() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start(&upstream, "chrome-extension://someoneelse/");
+    let e = host.next();
+    assert_eq!(e["error"]["code"], "origin_refused");
+    assert_eq!(host.exit_code(), Some(1));
+    assert!(upstream.requests().is_empty());
+}
+
+#[test]
+fn stored_conversations_can_be_listed_and_read() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["Hi", "!"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": 1, "route": "chat", "payload": {"message": "hello", "conversation_id": "conv-1"}}));
+    let done = host.until_done(&json!(1)).pop().unwrap();
+    assert_eq!(done["conversation_id"], "conv-1");
+    host.send(&json!({"id": 2, "route": "conversations.list"}));
+    let list = host.next();
+    assert_eq!(list["result"]["conversations"][0]["id"], "conv-1");
+    host.send(
+        &json!({"id": 3, "route": "conversations.get", "payload": {"conversation_id": "conv-1"}}),
+    );
+    let got = host.next();
+    let messages = got["result"]["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["content"], "hello");
+    assert_eq!(messages[1]["content"], "Hi!");
+}
+
+#[test]
+fn install_writes_a_manifest_and_a_launcher_that_runs_the_host() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("hosts");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustbot"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
+        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
+        .args(["native-host", "install", "--browser", "chrome"])
+        .args(["--extension-id", "abcdefghijklmnopabcdefghijklmnop"])
+        .arg("--manifest-dir")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(ORIGIN), "{stdout}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("org.rustbot.host.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["name"], "org.rustbot.host");
+    assert_eq!(manifest["type"], "stdio");
+    assert_eq!(manifest["allowed_origins"], json!([ORIGIN]));
+    let launcher = manifest["path"].as_str().unwrap();
+    let script = std::fs::read_to_string(launcher).unwrap();
+    assert!(script.contains("native-host \"$@\""), "{script}");
+    // The launcher starts the host, which refuses the (not yet allowed) origin with a frame.
+    let run = Command::new(launcher)
+        .arg(ORIGIN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("origin_refused"));
+}
