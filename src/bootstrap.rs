@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::config::ResolvedSettings;
-use crate::engine::{self, EngineConfig, EngineEvent, EngineHandle, ToolSetup};
+use crate::config::{ConfigError, Overrides, ResolvedSettings};
+use crate::engine::{self, EngineConfig, EngineEvent, EngineHandle, ProviderProfile, ToolSetup};
 use crate::llm::{LlmError, build_provider};
 use crate::store::{StoreError, StoreHandle};
 use crate::tools::{
@@ -21,6 +21,9 @@ pub enum BootstrapError {
     /// The provider could not be built.
     #[error(transparent)]
     Provider(#[from] LlmError),
+    /// The profile does not exist or does not resolve.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -89,6 +92,26 @@ fn log_events(engine: &EngineHandle, store: StoreHandle, keep_days: u32) {
                 .map(|_| ())
         });
     });
+}
+
+/// The profile `name` of the config in `settings`, resolved (flags and environment in
+/// `overrides` still win) and built, ready for `Command::SetProfile`.
+pub fn provider_profile(
+    settings: &ResolvedSettings,
+    overrides: &Overrides,
+    name: &str,
+) -> Result<ProviderProfile, BootstrapError> {
+    let resolved = ResolvedSettings::resolve_with_profile(
+        settings.config.clone(),
+        overrides,
+        Some(name),
+        settings.paths.clone(),
+    )?;
+    Ok(ProviderProfile {
+        name: name.to_string(),
+        provider: build_provider(resolved.provider)?,
+        model: resolved.model,
+    })
 }
 
 /// Starts the engine on the current tokio runtime.

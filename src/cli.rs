@@ -1,5 +1,6 @@
 //! The command line (design.md §3): options every command takes, and the subcommands.
 
+mod agents;
 mod ask;
 mod conversations;
 mod models;
@@ -8,6 +9,7 @@ mod serve;
 mod stats;
 mod tools;
 
+pub use agents::AgentsCommand;
 pub use conversations::{ConversationsCommand, ExportFormat};
 pub use native_host::NativeHostCommand;
 
@@ -52,6 +54,9 @@ pub struct GlobalOpts {
     /// System prompt.
     #[arg(long, global = true)]
     pub system: Option<String>,
+    /// Provider profile: a `[profiles.NAME]` table of the config (flags still win).
+    #[arg(long, global = true, env = "RUSTBOT_PROFILE")]
+    pub profile: Option<String>,
     /// Config file (default: the platform config dir's config.toml).
     #[arg(long, global = true, env = "RUSTBOT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -87,6 +92,12 @@ pub enum Commands {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Agents (personas): list them or show one.
+    Agents {
+        /// What to do.
+        #[command(subcommand)]
+        command: AgentsCommand,
     },
     /// Serve an OpenAI-compatible HTTP API over the engine (docs/serve.md).
     Serve {
@@ -125,7 +136,7 @@ pub struct AskArgs {
     /// Continue this stored conversation.
     #[arg(long)]
     pub conversation: Option<String>,
-    /// Answer as this agent.
+    /// Answer as this agent (`rustbot agents list`), or `auto` to pick one for the prompt.
     #[arg(long)]
     pub agent: Option<String>,
     /// Print engine events as JSON lines instead of text.
@@ -158,7 +169,12 @@ impl GlobalOpts {
         let paths = Paths::resolve(self.config.clone(), self.data_dir.clone())?;
         secrets::load_env_files(&paths);
         let config = Config::load(&paths.config_file)?;
-        Ok(ResolvedSettings::resolve(config, &self.overrides(), paths)?)
+        Ok(ResolvedSettings::resolve_with_profile(
+            config,
+            &self.overrides(),
+            self.profile.as_deref(),
+            paths,
+        )?)
     }
 }
 
@@ -175,6 +191,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
         Some(Commands::Tools { json }) => tools::run(&cli.global, json),
         Some(Commands::Stats { since, json }) => stats::run(&cli.global, since, json),
+        Some(Commands::Agents { command }) => agents::run(&cli.global, command),
         Some(Commands::Serve { listen }) => serve::run(&cli.global, listen),
         Some(Commands::NativeHost { command, args }) => {
             native_host::run(&cli.global, command, args)

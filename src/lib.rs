@@ -1,6 +1,7 @@
 //! Rustbot: a native desktop AI chatbot. The library holds the engine, providers, storage,
 //! tools and the doors (CLI, HTTP server, native-messaging host) that drive them.
 
+pub mod agents;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::agents::{AgentRegistry, pick_agent};
 use crate::bootstrap::{self, DoorOptions};
+use crate::cli::agents::report;
 use crate::cli::{ApproveMode, AskArgs, GlobalOpts, runtime};
-use crate::engine::{ApprovalScope, Command, ConversationId, EngineEvent, RunStatus};
+use crate::config::ResolvedSettings;
+use crate::engine::{AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, RunStatus};
 use crate::tools::{CliApproval, Decision, ToolFilter};
 
 /// Exit code after Ctrl-C (128 + SIGINT).
@@ -15,14 +18,15 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode> {
     let prompt = read_prompt(&args.prompt)?;
-    if args.agent.is_some() {
-        anyhow::bail!("agents are not available in this build yet: leave out --agent");
-    }
     let tools: ToolFilter = args
         .tools
         .parse()
         .map_err(|e| anyhow::anyhow!("--tools: {e}"))?;
     let settings = global.resolve()?;
+    let mut agent = match args.agent.as_deref() {
+        Some(name) => Some(choose_agent(global, &settings, name, &prompt)?),
+        None => None,
+    };
     let rt = runtime()?;
     rt.block_on(async move {
         let started = bootstrap::start(
@@ -51,20 +55,43 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             Some(id) => {
                 let store = started.store.clone();
                 let key = id.clone();
-                let exists = match store {
-                    Some(s) => s.call(move |s| s.conversation(&key)).await??.is_some(),
-                    None => false,
+                let stored = match store {
+                    Some(s) => s.call(move |s| s.conversation(&key)).await??,
+                    None => None,
                 };
-                if !exists {
+                let Some(stored) = stored else {
                     anyhow::bail!(
                         "no conversation {id} is stored: run `rustbot conversations list` to see the ids"
                     );
+                };
+                // The conversation goes on with the agent it was started with.
+                if agent.is_none()
+                    && let Some(name) = stored.agent
+                {
+                    match choose_agent(global, &settings, &name, "") {
+                        Ok(profile) => agent = Some(profile),
+                        Err(e) => eprintln!("warning: {e}; going on without an agent"),
+                    }
                 }
-                ConversationId(id)
+                let id = ConversationId(id);
+                if agent.is_some() {
+                    handle.send(Command::SetAgent {
+                        conversation: id.clone(),
+                        agent: agent.clone(),
+                    });
+                }
+                id
             }
             None => {
                 let id = ConversationId::new();
                 eprintln!("conversation: {id}");
+                // Before NewConversation, so the agent's name is stored with it.
+                if agent.is_some() {
+                    handle.send(Command::SetAgent {
+                        conversation: id.clone(),
+                        agent: agent.clone(),
+                    });
+                }
                 handle.send(Command::NewConversation {
                     conversation: id.clone(),
                 });
@@ -153,6 +180,39 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             }
         }
     })
+}
+
+/// The agent `name` (or `auto`: the best match for `prompt`, said on stderr) as the engine
+/// gets it. `--system` replaces its prompt and `--model` (or `RUSTBOT_MODEL`) its model; its
+/// tools narrow the `--tools` selection.
+fn choose_agent(
+    global: &GlobalOpts,
+    settings: &ResolvedSettings,
+    name: &str,
+    prompt: &str,
+) -> anyhow::Result<AgentProfile> {
+    let (registry, problems) = AgentRegistry::load_for(&settings.paths, &settings.config);
+    report(&problems);
+    let agent = if name.trim().eq_ignore_ascii_case("auto") {
+        let pick = pick_agent(&registry, prompt);
+        eprintln!("agent: {} ({})", pick.name, pick.reason);
+        registry.require(&pick.name)
+    } else {
+        registry.require(name)
+    }
+    .map_err(anyhow::Error::msg)?;
+    let mut profile = agent.profile();
+    if let Some(system) = global.system.clone().filter(|s| !s.trim().is_empty()) {
+        profile.system_prompt = Some(system);
+    }
+    if global
+        .model
+        .as_deref()
+        .is_some_and(|m| !m.trim().is_empty())
+    {
+        profile.model = None;
+    }
+    Ok(profile)
 }
 
 /// Asks on the terminal whether a tool may run; without a terminal the answer is no.

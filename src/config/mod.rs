@@ -6,4 +6,6 @@ pub mod settings;
 
 pub use paths::Paths;
 pub use secrets::Secret;
-pub use settings::{Config, ConfigError, NetworkSettings, Overrides, ResolvedSettings, UiSettings};
+pub use settings::{
+    Config, ConfigError, NetworkSettings, Overrides, ProfileSettings, ResolvedSettings, UiSettings,
+};

@@ -112,12 +112,29 @@ impl Default for UiSettings {
     }
 }
 
+/// A named set of provider, base URL, model and key reference (`[profiles.NAME]`): "Local
+/// Ollama", "Work Anthropic"... Unset fields fall through to the top-level settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileSettings {
+    /// Provider id: openrouter, openai, anthropic, ollama or custom.
+    pub provider: Option<String>,
+    /// Base URL of the provider's API.
+    pub base_url: Option<String>,
+    /// Model id.
+    pub model: Option<String>,
+    /// Name of the environment variable holding the API key (a reference, never the key).
+    pub key_env: Option<String>,
+}
+
 /// The whole `config.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Provider id: openrouter, openai, anthropic, ollama or custom.
     pub provider: String,
+    /// The profile used when `--profile` / `RUSTBOT_PROFILE` is not given.
+    pub profile: Option<String>,
     /// Model id; empty means the provider's default.
     pub model: Option<String>,
     /// Base URL; empty means the provider's default (required for `custom`).
@@ -150,12 +167,15 @@ pub struct Config {
     pub serve: crate::server::ServeSettings,
     /// `rustbot native-host` (`[native_host]`).
     pub native_host: crate::server::NativeHostSettings,
+    /// Named provider profiles (`[profiles.NAME]`).
+    pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             provider: "openrouter".into(),
+            profile: None,
             model: None,
             base_url: None,
             system_prompt: None,
@@ -172,6 +192,7 @@ impl Default for Config {
             mcp_servers: Default::default(),
             serve: Default::default(),
             native_host: Default::default(),
+            profiles: Default::default(),
         }
     }
 }
@@ -272,6 +293,8 @@ pub struct ResolvedSettings {
     pub max_tokens: Option<u32>,
     /// Context window assumed when the model's is unknown.
     pub context_tokens: u64,
+    /// The profile in use (`--profile`, else `profile` in the file), if any.
+    pub profile: Option<String>,
     /// The paths in use.
     pub paths: Paths,
     /// The config as loaded from the file.
@@ -279,19 +302,60 @@ pub struct ResolvedSettings {
 }
 
 impl ResolvedSettings {
-    /// Applies flag > env > file > default. `.env` files must already be loaded.
+    /// Applies flag > env > file > default, with the file's default profile (if it names
+    /// one). `.env` files must already be loaded.
     pub fn resolve(
         config: Config,
         overrides: &Overrides,
         paths: Paths,
     ) -> Result<ResolvedSettings, ConfigError> {
+        Self::resolve_with_profile(config, overrides, None, paths)
+    }
+
+    /// Like `resolve`, with the profile `profile` (`--profile` / `RUSTBOT_PROFILE`; `None`:
+    /// the file's `profile`). Precedence: flag > env > profile > file > default. A profile
+    /// that sets a provider also replaces the file's top-level base URL and model, which
+    /// belong to the top-level provider.
+    pub fn resolve_with_profile(
+        config: Config,
+        overrides: &Overrides,
+        profile: Option<&str>,
+        paths: Paths,
+    ) -> Result<ResolvedSettings, ConfigError> {
+        let profile_name =
+            non_empty(profile.map(str::to_string)).or_else(|| non_empty(config.profile.clone()));
+        let chosen = match &profile_name {
+            None => ProfileSettings::default(),
+            Some(name) => config.profiles.get(name).cloned().ok_or_else(|| {
+                let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+                ConfigError::Invalid(format!(
+                    "no profile `{name}` in {}: {}. Add a [profiles.{name}] table or choose another profile",
+                    paths.config_file.display(),
+                    if known.is_empty() {
+                        "it defines none".to_string()
+                    } else {
+                        format!("it defines {}", known.join(", "))
+                    }
+                ))
+            })?,
+        };
+        // The top-level base URL and model go with the top-level provider.
+        let top = |v: &Option<String>| {
+            if chosen.provider.is_some() {
+                None
+            } else {
+                non_empty(v.clone())
+            }
+        };
         let provider_id = overrides
             .provider
             .clone()
+            .or_else(|| non_empty(chosen.provider.clone()))
             .unwrap_or_else(|| config.provider.clone());
         let kind: ProviderKind = provider_id.parse().map_err(ConfigError::Invalid)?;
         let base_url = non_empty(overrides.base_url.clone())
-            .or_else(|| non_empty(config.base_url.clone()))
+            .or_else(|| non_empty(chosen.base_url.clone()))
+            .or_else(|| top(&config.base_url))
             .or_else(|| kind.default_base_url().map(str::to_string))
             .ok_or_else(|| {
                 ConfigError::Invalid(
@@ -300,9 +364,13 @@ impl ResolvedSettings {
                 )
             })?;
         let model = non_empty(overrides.model.clone())
-            .or_else(|| non_empty(config.model.clone()))
+            .or_else(|| non_empty(chosen.model.clone()))
+            .or_else(|| top(&config.model))
             .unwrap_or_else(|| kind.default_model().to_string());
-        let api_key: Option<Secret> = kind.key_var().and_then(key_from_env);
+        let api_key: Option<Secret> = match non_empty(chosen.key_env.clone()) {
+            Some(var) => key_from_env(var.trim()),
+            None => kind.key_var().and_then(key_from_env),
+        };
         let system_prompt =
             non_empty(overrides.system.clone()).or_else(|| non_empty(config.system_prompt.clone()));
         Ok(ResolvedSettings {
@@ -317,6 +385,7 @@ impl ResolvedSettings {
             temperature: config.temperature,
             max_tokens: config.max_tokens,
             context_tokens: config.context_tokens,
+            profile: profile_name,
             paths,
             config,
         })

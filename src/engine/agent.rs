@@ -302,6 +302,14 @@ impl Engine {
             Command::AllowOverBudget { conversation } => {
                 self.conversation(&conversation).budget_override = true;
             }
+            Command::SetAgent {
+                conversation,
+                agent,
+            } => self.configure(&conversation, |c| c.agent = agent).await,
+            Command::SetProfile {
+                conversation,
+                profile,
+            } => self.configure(&conversation, |c| c.profile = profile).await,
             Command::SetModel { model } => self.config.model = model,
             Command::ApproveTool {
                 conversation,
@@ -369,7 +377,9 @@ impl Engine {
         budget_headroom_usd: Option<f64>,
     ) {
         self.next_run += 1;
-        let model = model.unwrap_or_else(|| self.config.model.clone());
+        let model = model
+            .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
+            .unwrap_or_else(|| self.base_model(id));
         let mut run = Run::new(self.next_run, model);
         run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
@@ -391,7 +401,7 @@ impl Engine {
                     .map_or(ANSWER_RESERVE_TOKENS, u64::from),
             )
             .max(1);
-        let system = self.config.system_prompt.clone();
+        let system = self.system_prompt_for(id);
         let (messages, dropped) =
             fit_history(system.as_deref(), &self.conversation(id).history, budget);
         if !self.go(id, AgentState::Sending) {
@@ -403,13 +413,18 @@ impl Engine {
                 dropped_turns: dropped,
             });
         }
-        let tools = self
+        let mut tools = self
             .config
             .tools
             .as_ref()
             .map(|t| t.registry.specs(&t.filter))
             .unwrap_or_default();
-        let (temperature, max_tokens) = (self.config.temperature, self.config.max_tokens);
+        tools.retain(|t| self.agent_allows(id, &t.name));
+        let temperature = self
+            .agent(id)
+            .and_then(|a| a.temperature)
+            .or(self.config.temperature);
+        let max_tokens = self.config.max_tokens;
         let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
             + messages
                 .iter()
@@ -433,7 +448,7 @@ impl Engine {
             model: request.model.clone(),
         });
         tokio::spawn(stream_task(
-            Arc::clone(&self.config.provider),
+            self.provider_for(id),
             request,
             cancel,
             Arc::clone(&self.queue),

@@ -48,6 +48,54 @@ pub enum ApprovalScope {
     Always,
 }
 
+/// What the engine needs to answer as an agent: everything already resolved, so the engine
+/// never reads agent files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentProfile {
+    /// The agent's name (stored with the conversation).
+    pub name: String,
+    /// Replaces the engine's system prompt (`None`: keep it).
+    pub system_prompt: Option<String>,
+    /// Replaces the engine's model (`None`: keep it; a `SendMessage` model still wins).
+    pub model: Option<String>,
+    /// Replaces the engine's temperature (`None`: keep it).
+    pub temperature: Option<f32>,
+    /// The tools the agent may call, within those the engine offers. Enforced: a call to any
+    /// other tool gets an error result and never runs.
+    pub tools: crate::tools::ToolFilter,
+}
+
+/// A provider profile for one conversation (`Command::SetProfile`): the door builds the
+/// provider from a `[profiles.NAME]` table (`ResolvedSettings::resolve_with_profile`, then
+/// `llm::build_provider`).
+#[derive(Clone)]
+pub struct ProviderProfile {
+    /// The profile's name.
+    pub name: String,
+    /// The provider its requests go to.
+    pub provider: std::sync::Arc<dyn crate::llm::Provider>,
+    /// The model to ask (an agent's or a message's own model still wins).
+    pub model: String,
+}
+
+impl fmt::Debug for ProviderProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderProfile")
+            .field("name", &self.name)
+            .field("provider", &self.provider.id())
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl PartialEq for ProviderProfile {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.model == other.model
+            && std::sync::Arc::ptr_eq(&self.provider, &other.provider)
+    }
+}
+
 /// A request to the engine. The UI, `ask`, `serve` and `native-host` speak only this.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -105,6 +153,23 @@ pub enum Command {
         conversation: ConversationId,
         /// The call's id.
         call_id: String,
+    },
+    /// Answer in this conversation as this agent from the next run on (`None`: no agent, the
+    /// engine's own system prompt, model and tools). Sent before `NewConversation` (or the
+    /// first `SendMessage`), the agent's name is stored with the conversation.
+    SetAgent {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The agent, resolved by the door (see `agents::Agent::profile`).
+        agent: Option<AgentProfile>,
+    },
+    /// Send this conversation's requests through this provider profile from the next run on
+    /// (`None`: the engine's own provider and model).
+    SetProfile {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The profile, with its provider already built.
+        profile: Option<ProviderProfile>,
     },
     /// Use this model for requests from now on.
     SetModel {

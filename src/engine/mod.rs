@@ -6,6 +6,7 @@ pub mod bus;
 pub mod context;
 pub mod events;
 mod persist;
+mod persona;
 pub mod queue;
 mod run;
 mod spending;
@@ -15,6 +16,9 @@ mod tool_loop;
 
 pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};
 pub use bus::{EventBus, Subscription};
-pub use events::{ApprovalScope, Command, ConversationId, EngineEvent, RunMetrics, RunStatus};
+pub use events::{
+    AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, ProviderProfile, RunMetrics,
+    RunStatus,
+};
 pub use queue::{EventQueue, Priority};
 pub use state::{AgentState, StateMachine};

@@ -22,8 +22,8 @@ impl Engine {
         self.config.store.clone()
     }
 
-    fn provider_id(&self) -> String {
-        self.config.provider.id().to_string()
+    fn provider_id(&self, id: &ConversationId) -> String {
+        self.provider_for(id).id().to_string()
     }
 
     /// Creates the conversation in the store (if there is one).
@@ -32,12 +32,15 @@ impl Engine {
         let Some(store) = self.store_for(id) else {
             return;
         };
+        let agent = self.agent(id);
         let new = NewConversation {
             title: None,
-            provider: self.provider_id(),
-            model: self.config.model.clone(),
-            system_prompt: self.config.system_prompt.clone().unwrap_or_default(),
-            agent: None,
+            provider: self.provider_id(id),
+            model: agent
+                .and_then(|a| a.model.clone())
+                .unwrap_or_else(|| self.base_model(id)),
+            system_prompt: self.system_prompt_for(id).unwrap_or_default(),
+            agent: agent.map(|a| a.name.clone()),
         };
         let key = id.0.clone();
         let result = store
@@ -62,8 +65,16 @@ impl Engine {
         if self.conversations.contains_key(id) {
             return;
         }
+        if !self.load_stored(id).await {
+            self.create_conversation(id).await;
+        }
+    }
+
+    /// Loads a stored conversation's active branch into memory. False when it is not stored
+    /// (the caller creates it); true when loaded, or when loading failed (reported).
+    pub(crate) async fn load_stored(&mut self, id: &ConversationId) -> bool {
         let Some(store) = self.store_for(id) else {
-            return;
+            return true;
         };
         let key = id.0.clone();
         let loaded = store
@@ -85,12 +96,16 @@ impl Engine {
                     .find(|m| m.role == store::Role::User)
                     .map(|m| m.id);
                 conv.history = path.iter().filter_map(to_chat_message).collect();
+                true
             }
-            Ok(None) => self.create_conversation(id).await,
-            Err(e) => self.error(
-                Some(id),
-                format!("the conversation could not be loaded: {e}"),
-            ),
+            Ok(None) => false,
+            Err(e) => {
+                self.error(
+                    Some(id),
+                    format!("the conversation could not be loaded: {e}"),
+                );
+                true
+            }
         }
     }
 
@@ -300,7 +315,7 @@ impl Engine {
         let usage = (metrics.tokens_reported).then(|| UsageRecord {
             conversation_id: Some(id.0.clone()),
             message_id: Some(mid),
-            provider: self.provider_id(),
+            provider: self.provider_id(id),
             model: metrics.model.clone(),
             prompt_tokens: metrics.prompt_tokens as i64,
             completion_tokens: metrics.completion_tokens as i64,

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::context::estimate_tokens;
-use crate::engine::events::RunMetrics;
+use crate::engine::events::{AgentProfile, ProviderProfile, RunMetrics};
 use crate::engine::state::StateMachine;
 use crate::llm::{
     ChatMessage, FinishReason, LlmError, ModelInfo, ToolCall, ToolCallAccumulator, Usage,
@@ -131,6 +131,10 @@ pub(crate) struct Conversation {
     pub ephemeral: bool,
     /// The next run may go over a spending limit (`Command::AllowOverBudget`).
     pub budget_override: bool,
+    /// The agent answering here (`Command::SetAgent`).
+    pub agent: Option<AgentProfile>,
+    /// The provider profile answering here (`Command::SetProfile`).
+    pub profile: Option<ProviderProfile>,
 }
 
 impl Conversation {
@@ -143,6 +147,8 @@ impl Conversation {
             last_user: None,
             ephemeral: false,
             budget_override: false,
+            agent: None,
+            profile: None,
         }
     }
 }

@@ -42,7 +42,7 @@ impl Engine {
             clip(&history[1])
         );
         let request = ChatRequest {
-            model: self.config.model.clone(),
+            model: self.base_model(id),
             system: Some(TITLE_PROMPT.into()),
             messages: vec![ChatMessage::user(exchange)],
             temperature: Some(0.2),
@@ -50,7 +50,7 @@ impl Engine {
             tools: Vec::new(),
         };
         tokio::spawn(title_task(
-            Arc::clone(&self.config.provider),
+            self.provider_for(id),
             request,
             Arc::clone(&self.queue),
             id.clone(),

@@ -54,7 +54,8 @@ impl Engine {
         }
         let mut pending = Vec::with_capacity(calls.len());
         for call in calls {
-            let (validated, decision, result) = if !setup.filter.allows(&call.name) {
+            let allowed = setup.filter.allows(&call.name) && self.agent_allows(id, &call.name);
+            let (validated, decision, result) = if !allowed {
                 let r = ToolResult {
                     content: format!(
                         "error: the tool `{}` is not available in this conversation",
