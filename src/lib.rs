@@ -12,3 +12,4 @@ pub mod server;
 pub mod store;
 pub mod time;
 pub mod tools;
+pub mod ui;

@@ -1,0 +1,426 @@
+//! The conversation: messages with role, model and time, Markdown answers streaming in, error
+//! cards with Retry. Only the messages inside the viewport are laid out; the others take the
+//! height measured the last time they were shown.
+
+use std::collections::HashMap;
+
+use egui::{Align, Color32, Frame, Layout, Margin, Rect, RichText, ScrollArea, UiBuilder, vec2};
+use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
+
+use crate::engine::{ApprovalScope, ConversationId};
+use crate::ui::view_model::{
+    ConversationVm, MessageStatus, MessageVm, Role, RunState, ToolCallState, ToolCallVm, UnixMs,
+};
+
+/// What the chat view asks the app to do.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatAction {
+    /// Answer the conversation's last user message again (`Command::Retry`).
+    Retry(ConversationId),
+    /// Let a tool call that waits for approval run (`Command::ApproveTool`).
+    ApproveTool {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call.
+        call_id: String,
+        /// How far the approval reaches.
+        scope: ApprovalScope,
+    },
+    /// Refuse a tool call that waits for approval (`Command::DenyTool`).
+    DenyTool {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The call.
+        call_id: String,
+    },
+}
+
+/// Vertical gap between messages, in points.
+const MESSAGE_GAP: f32 = 10.0;
+/// Lay out messages this far outside the viewport too, so scrolling does not pop.
+const OVERSCAN: f32 = 200.0;
+
+#[derive(Debug, Clone, Copy)]
+struct MeasuredHeight {
+    revision: u64,
+    width: f32,
+    height: f32,
+}
+
+/// State of the chat view that outlives a frame: measured heights and the Markdown cache.
+#[derive(Default)]
+pub struct ChatView {
+    heights: HashMap<u64, MeasuredHeight>,
+    /// Created on the first Markdown message: loading the syntax sets costs start-up time.
+    markdown: Option<CommonMarkCache>,
+    jump_to_latest: bool,
+    /// How many messages were laid out in the last frame (for tests and the perf notes).
+    pub last_laid_out: usize,
+}
+
+impl ChatView {
+    /// Scrolls to the newest message on the next frame.
+    pub fn scroll_to_latest(&mut self) {
+        self.jump_to_latest = true;
+    }
+
+    /// Draws the conversation.
+    pub fn ui(&mut self, ui: &mut egui::Ui, conv: &ConversationVm) -> Option<ChatAction> {
+        let mut action = None;
+        header_ui(ui, conv, &mut action);
+        ui.separator();
+
+        if conv.messages.is_empty() {
+            ui.add_space(ui.available_height() * 0.3);
+            ui.vertical_centered(|ui| {
+                ui.heading("Ask anything.");
+                ui.weak("Enter sends · Shift+Enter adds a line · Esc stops");
+            });
+            if let Some(notice) = &conv.notice {
+                error_card(ui, notice, None, &mut action);
+            }
+            return action;
+        }
+
+        let jump = std::mem::take(&mut self.jump_to_latest);
+        let output = ScrollArea::vertical()
+            .id_salt(("chat", &conv.id))
+            .auto_shrink(false)
+            .stick_to_bottom(true)
+            .show_viewport(ui, |ui, viewport| {
+                self.messages_ui(ui, viewport, conv, jump, &mut action);
+            });
+
+        let at_bottom = output.state.clamped_offset().y + output.inner_rect.height()
+            >= output.content_size.y - 8.0;
+        if !at_bottom {
+            let size = vec2(150.0, 28.0);
+            let rect =
+                Rect::from_center_size(output.inner_rect.center_bottom() - vec2(0.0, size.y), size);
+            if ui.put(rect, egui::Button::new("Jump to latest")).clicked() {
+                self.jump_to_latest = true;
+                ui.ctx().request_repaint();
+            }
+        }
+        action
+    }
+
+    fn messages_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        viewport: Rect,
+        conv: &ConversationVm,
+        jump: bool,
+        action: &mut Option<ChatAction>,
+    ) {
+        let width = ui.available_width();
+        let origin = ui.max_rect().min;
+        let run_idle = !conv.run.is_active();
+        let last_index = conv.messages.len() - 1;
+        let mut y = 0.0;
+        let mut laid_out = 0;
+        let mut changed = false;
+        for (index, msg) in conv.messages.iter().enumerate() {
+            let cached = self
+                .heights
+                .get(&msg.id)
+                .filter(|h| (h.width - width).abs() < 0.5);
+            let mut height = cached.map_or_else(|| estimate_height(ui, msg, width), |h| h.height);
+            let fresh = cached.is_some_and(|h| h.revision == msg.revision);
+            let visible = y + height >= viewport.min.y - OVERSCAN && y <= viewport.max.y + OVERSCAN;
+            if visible {
+                let max_rect =
+                    Rect::from_min_size(origin + vec2(0.0, y), vec2(width, f32::INFINITY));
+                let builder = UiBuilder::new().max_rect(max_rect).id_salt(msg.id);
+                let response = ui.scope_builder(builder, |ui| {
+                    let is_last = index == last_index;
+                    self.message_ui(ui, conv, msg, is_last && run_idle, action);
+                });
+                let measured = response.response.rect.height();
+                if !fresh || (measured - height).abs() > 0.5 {
+                    changed |= (measured - height).abs() > 0.5;
+                    self.heights.insert(
+                        msg.id,
+                        MeasuredHeight {
+                            revision: msg.revision,
+                            width,
+                            height: measured,
+                        },
+                    );
+                }
+                height = measured;
+                laid_out += 1;
+            }
+            y += height + MESSAGE_GAP;
+        }
+        let total = (y - MESSAGE_GAP).max(0.0);
+        // Not `set_min_height`: that measures from the cursor, which sits below the last
+        // message laid out, not at the top.
+        ui.expand_to_include_y(origin.y + total);
+        self.last_laid_out = laid_out;
+        if changed {
+            // Heights of messages estimated so far were corrected: settle the layout.
+            ui.ctx().request_repaint();
+        }
+        if jump {
+            let bottom = Rect::from_min_size(origin + vec2(0.0, total), vec2(1.0, 1.0));
+            ui.scroll_to_rect(bottom, Some(Align::BOTTOM));
+        }
+    }
+
+    fn message_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        conv: &ConversationVm,
+        msg: &MessageVm,
+        may_retry: bool,
+        action: &mut Option<ChatAction>,
+    ) {
+        let visuals = ui.visuals();
+        let fill = match msg.role {
+            Role::User => visuals.faint_bg_color,
+            Role::Assistant => Color32::TRANSPARENT,
+        };
+        Frame::new()
+            .fill(fill)
+            .corner_radius(6.0)
+            .inner_margin(Margin::same(8))
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                message_header_ui(ui, msg);
+                match msg.role {
+                    Role::User => {
+                        ui.add(egui::Label::new(&msg.text).selectable(true).wrap());
+                    }
+                    Role::Assistant
+                        if msg.text.is_empty() && msg.status == MessageStatus::Streaming =>
+                    {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.weak(waiting_text(&conv.run));
+                        });
+                    }
+                    Role::Assistant => {
+                        let cache = self.markdown.get_or_insert_with(CommonMarkCache::default);
+                        CommonMarkViewer::new().show(ui, cache, &msg.text);
+                    }
+                }
+                for call in &msg.tools {
+                    tool_call_ui(ui, &conv.id, call, action);
+                }
+                match msg.status {
+                    MessageStatus::Stopped => {
+                        ui.label(
+                            RichText::new("Stopped by you. The partial answer is kept.")
+                                .weak()
+                                .italics(),
+                        );
+                    }
+                    MessageStatus::Failed => {
+                        let error = msg.error.as_deref().unwrap_or("The answer failed.");
+                        let retry = may_retry.then(|| conv.id.clone());
+                        error_card(ui, error, retry, action);
+                    }
+                    _ => {}
+                }
+                if may_retry
+                    && msg.role == Role::Assistant
+                    && matches!(msg.status, MessageStatus::Complete | MessageStatus::Stopped)
+                    && ui
+                        .small_button("Regenerate")
+                        .on_hover_text("Answer the last message again")
+                        .clicked()
+                {
+                    *action = Some(ChatAction::Retry(conv.id.clone()));
+                }
+            });
+    }
+}
+
+fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatAction>) {
+    ui.horizontal(|ui| {
+        ui.heading(&conv.title);
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            let status = match &conv.run {
+                RunState::Idle => String::new(),
+                RunState::Sending => "Sending…".to_string(),
+                RunState::Waiting { model } => format!("Waiting for {model}…"),
+                RunState::Retrying { attempt, reason } => {
+                    format!("Retrying (attempt {attempt}): {reason}")
+                }
+                RunState::Streaming => "Answering…".to_string(),
+                RunState::Stopping => "Stopping…".to_string(),
+            };
+            if !status.is_empty() {
+                ui.weak(status);
+            }
+            if let Some(turns) = conv.trimmed_turns {
+                ui.weak(format!("{turns} older turns left out to fit the context"))
+                    .on_hover_text(
+                        "The model's context window is full; the oldest turns were not sent.",
+                    );
+            }
+        });
+    });
+    if let Some(warning) = &conv.warning {
+        ui.colored_label(ui.visuals().warn_fg_color, warning);
+    }
+    if let Some(notice) = &conv.notice
+        && !conv.messages.is_empty()
+    {
+        error_card(ui, notice, None, action);
+    }
+}
+
+fn message_header_ui(ui: &mut egui::Ui, msg: &MessageVm) {
+    ui.horizontal(|ui| {
+        let role = match msg.role {
+            Role::User => "You",
+            Role::Assistant => "Assistant",
+        };
+        ui.label(RichText::new(role).strong());
+        if let Some(model) = &msg.model {
+            ui.weak(model);
+        }
+        ui.weak(format_time(msg.created_ms));
+        if msg.status == MessageStatus::Pending {
+            ui.weak("sending…");
+        }
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            let copy = ui
+                .add_enabled(!msg.text.is_empty(), egui::Button::new("Copy").small())
+                .on_hover_text("Copy this message");
+            if copy.clicked() {
+                ui.ctx().copy_text(msg.text.clone());
+            }
+        });
+    });
+}
+
+fn error_card(
+    ui: &mut egui::Ui,
+    error: &str,
+    retry: Option<ConversationId>,
+    action: &mut Option<ChatAction>,
+) {
+    let color = ui.visuals().error_fg_color;
+    Frame::new()
+        .stroke((1.0, color))
+        .corner_radius(6.0)
+        .inner_margin(Margin::same(8))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.add(egui::Label::new(RichText::new(error).color(color)).selectable(true));
+            if let Some(conversation) = retry
+                && ui.button("Retry").clicked()
+            {
+                *action = Some(ChatAction::Retry(conversation));
+            }
+        });
+}
+
+fn tool_call_ui(
+    ui: &mut egui::Ui,
+    conversation: &ConversationId,
+    call: &ToolCallVm,
+    action: &mut Option<ChatAction>,
+) {
+    let visuals = ui.visuals();
+    let (status, color) = match &call.state {
+        ToolCallState::Invalid => ("invalid call", visuals.error_fg_color),
+        ToolCallState::NeedsApproval => ("waiting for your approval", visuals.warn_fg_color),
+        ToolCallState::Running => ("running", visuals.weak_text_color()),
+        ToolCallState::Denied => ("denied", visuals.error_fg_color),
+        ToolCallState::Finished { is_error: false } => ("done", visuals.weak_text_color()),
+        ToolCallState::Finished { is_error: true } => ("failed", visuals.error_fg_color),
+    };
+    Frame::new()
+        .stroke(visuals.widgets.noninteractive.bg_stroke)
+        .corner_radius(6.0)
+        .inner_margin(Margin::same(6))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(format!("Tool {}", call.name)).strong());
+                ui.label(RichText::new(status).color(color));
+                if call.state == ToolCallState::Running {
+                    ui.spinner();
+                }
+            });
+            let args: String = call.arguments.chars().take(300).collect();
+            if !args.trim().is_empty() && args.trim() != "{}" {
+                ui.add(egui::Label::new(RichText::new(args).monospace().small()).wrap());
+            }
+            if call.state == ToolCallState::NeedsApproval {
+                ui.horizontal_wrapped(|ui| {
+                    let approve = |scope| ChatAction::ApproveTool {
+                        conversation: conversation.clone(),
+                        call_id: call.call_id.clone(),
+                        scope,
+                    };
+                    if ui.button("Allow once").clicked() {
+                        *action = Some(approve(ApprovalScope::Once));
+                    }
+                    if ui.button("Allow in this chat").clicked() {
+                        *action = Some(approve(ApprovalScope::Conversation));
+                    }
+                    if ui.button("Always allow").clicked() {
+                        *action = Some(approve(ApprovalScope::Always));
+                    }
+                    if ui.button("Deny").clicked() {
+                        *action = Some(ChatAction::DenyTool {
+                            conversation: conversation.clone(),
+                            call_id: call.call_id.clone(),
+                        });
+                    }
+                });
+            }
+            if let Some(result) = &call.result {
+                egui::CollapsingHeader::new("Result")
+                    .id_salt(("tool_result", &call.call_id))
+                    .show(ui, |ui| {
+                        let shown: String = result.chars().take(4000).collect();
+                        ui.add(egui::Label::new(RichText::new(shown).monospace().small()).wrap());
+                    });
+            }
+        });
+}
+
+fn waiting_text(run: &RunState) -> String {
+    match run {
+        RunState::Retrying { attempt, reason } => format!("Retrying (attempt {attempt}): {reason}"),
+        RunState::Stopping => "Stopping…".into(),
+        _ => "Waiting for the first token…".into(),
+    }
+}
+
+/// A first guess of a message's height before it has been laid out: lines of wrapped text.
+fn estimate_height(ui: &egui::Ui, msg: &MessageVm, width: f32) -> f32 {
+    let row = ui.text_style_height(&egui::TextStyle::Body);
+    let chars_per_line = (width / (row * 0.5)).max(10.0);
+    let lines: f32 = msg
+        .text
+        .lines()
+        .map(|l| (l.chars().count() as f32 / chars_per_line).ceil().max(1.0))
+        .sum();
+    let extra = if msg.status == MessageStatus::Failed {
+        3.0
+    } else {
+        0.0
+    };
+    (lines + 1.0 + extra) * row + 24.0
+}
+
+/// "14:03" for today, "Mar 4 14:03" otherwise, in local time.
+pub fn format_time(ms: UnixMs) -> String {
+    use chrono::{Local, TimeZone};
+    let Some(time) = Local.timestamp_millis_opt(ms).single() else {
+        return String::new();
+    };
+    if time.date_naive() == Local::now().date_naive() {
+        time.format("%H:%M").to_string()
+    } else {
+        time.format("%b %-d %H:%M").to_string()
+    }
+}

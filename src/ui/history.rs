@@ -1,0 +1,160 @@
+//! Stored conversations for the sidebar and the chat view, read from the store on the async
+//! runtime (never on the UI thread) and handed to the app through a channel.
+
+use std::sync::mpsc;
+
+use crate::engine::ConversationId;
+use crate::store::{self, ListFilter, StoreHandle};
+use crate::ui::link::RepaintSignal;
+use crate::ui::view_model::{LoadedMessage, MessageStatus, Role, StoredSummary};
+
+/// A result from the store.
+#[derive(Debug)]
+pub enum HistoryUpdate {
+    /// The stored conversations, newest first.
+    Conversations(Vec<StoredSummary>),
+    /// One conversation's active branch.
+    Messages {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Its messages, oldest first.
+        messages: Vec<LoadedMessage>,
+    },
+    /// Reading failed (the sentence to show).
+    Failed(String),
+}
+
+/// Reads the store off the UI thread.
+pub struct History {
+    store: StoreHandle,
+    runtime: tokio::runtime::Handle,
+    tx: mpsc::Sender<HistoryUpdate>,
+    rx: mpsc::Receiver<HistoryUpdate>,
+    repaint: RepaintSignal,
+}
+
+/// Conversations listed in the sidebar at most.
+const LIST_LIMIT: u32 = 500;
+
+impl History {
+    /// Reads from `store` with tasks on `runtime`.
+    pub fn new(store: StoreHandle, runtime: tokio::runtime::Handle) -> Self {
+        let (tx, rx) = mpsc::channel();
+        Self {
+            store,
+            runtime,
+            tx,
+            rx,
+            repaint: RepaintSignal::new(),
+        }
+    }
+
+    /// Lets results wake the window.
+    pub fn attach(&self, ctx: &egui::Context) {
+        self.repaint.attach(ctx);
+    }
+
+    /// The next result, if one is ready.
+    pub fn try_recv(&self) -> Option<HistoryUpdate> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Asks for the conversation list.
+    pub fn request_list(&self) {
+        self.spawn(|s| {
+            let rows = s.list_conversations(&ListFilter {
+                limit: Some(LIST_LIMIT),
+                ..ListFilter::default()
+            })?;
+            Ok(HistoryUpdate::Conversations(
+                rows.into_iter()
+                    .map(|r| StoredSummary {
+                        id: ConversationId(r.id),
+                        title: r.title,
+                        created_ms: r.created_at,
+                        updated_ms: r.updated_at,
+                        pinned: r.pinned,
+                    })
+                    .collect(),
+            ))
+        });
+    }
+
+    /// Asks for one conversation's messages.
+    pub fn request_messages(&self, conversation: &ConversationId) {
+        let conversation = conversation.clone();
+        self.spawn(move |s| {
+            let messages = s
+                .active_path(&conversation.0)?
+                .into_iter()
+                .filter_map(loaded_message)
+                .collect();
+            Ok(HistoryUpdate::Messages {
+                conversation,
+                messages,
+            })
+        });
+    }
+
+    /// Renames a stored conversation (in the background; a failure is logged).
+    pub fn rename(&self, conversation: &ConversationId, title: &str) {
+        let (id, title) = (conversation.0.clone(), title.to_string());
+        self.store
+            .send("rename the conversation", move |s| s.rename(&id, &title));
+    }
+
+    /// Pins or unpins a stored conversation.
+    pub fn set_pinned(&self, conversation: &ConversationId, pinned: bool) {
+        let id = conversation.0.clone();
+        self.store
+            .send("pin the conversation", move |s| s.set_pinned(&id, pinned));
+    }
+
+    /// Deletes a stored conversation.
+    pub fn delete(&self, conversation: &ConversationId) {
+        let id = conversation.0.clone();
+        self.store.send("delete the conversation", move |s| {
+            s.delete_conversation(&id)
+        });
+    }
+
+    fn spawn(
+        &self,
+        f: impl FnOnce(&mut store::Store) -> store::Result<HistoryUpdate> + Send + 'static,
+    ) {
+        let (store, tx, repaint) = (self.store.clone(), self.tx.clone(), self.repaint.clone());
+        self.runtime.spawn(async move {
+            let update = match store.call(f).await.and_then(|r| r) {
+                Ok(update) => update,
+                Err(e) => HistoryUpdate::Failed(format!("Could not read the history: {e}")),
+            };
+            if tx.send(update).is_ok() {
+                repaint.wake();
+            }
+        });
+    }
+}
+
+/// A stored message as the chat view shows it (system and tool messages are not shown).
+fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
+    let role = match m.role {
+        store::Role::User => Role::User,
+        store::Role::Assistant if m.content.is_empty() && m.error.is_none() => return None,
+        store::Role::Assistant => Role::Assistant,
+        store::Role::System | store::Role::Tool => return None,
+    };
+    let status = match m.status {
+        // A "streaming" row after a restart is an answer cut short by a crash.
+        store::MessageStatus::Streaming | store::MessageStatus::Stopped => MessageStatus::Stopped,
+        store::MessageStatus::Complete => MessageStatus::Complete,
+        store::MessageStatus::Failed => MessageStatus::Failed,
+    };
+    Some(LoadedMessage {
+        role,
+        text: m.content,
+        model: m.model,
+        created_ms: m.created_at,
+        status,
+        error: m.error,
+    })
+}

@@ -1,0 +1,117 @@
+//! The message box at the bottom: Enter sends, Shift+Enter adds a line, Esc stops, Up recalls
+//! the last message; the Send button turns into Stop while a run is active.
+
+use egui::{Event, Id, Key, KeyboardShortcut, Modifiers, TextEdit};
+
+/// What the input box asks the app to do.
+#[must_use]
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputAction {
+    /// Send this (non-empty, trimmed) text as the user's message.
+    Send(String),
+    /// Stop the running answer.
+    Stop,
+}
+
+/// The accessible name (and label) of the message field.
+pub const INPUT_LABEL: &str = "Message";
+
+/// The message field and its button.
+#[derive(Debug, Default)]
+pub struct InputBox {
+    /// The text being written.
+    pub text: String,
+    focus_requested: bool,
+}
+
+impl InputBox {
+    /// The id of the message field.
+    pub fn id() -> Id {
+        Id::unique("rustbot_message_input")
+    }
+
+    /// Gives the field keyboard focus on the next frame.
+    pub fn request_focus(&mut self) {
+        self.focus_requested = true;
+    }
+
+    /// Draws the box. `run_active` turns Send into Stop; `last_user_text` is what Up recalls
+    /// into an empty box.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        run_active: bool,
+        last_user_text: Option<&str>,
+    ) -> Option<InputAction> {
+        let id = Self::id();
+        let mut action = None;
+        let had_focus = ui.memory(|m| m.has_focus(id));
+
+        // Read the keys meant for us before the field sees them. Esc stops from anywhere on
+        // the page (egui has already taken focus from the field when it sees Esc).
+        let escape = ui.input(|i| i.key_pressed(Key::Escape));
+        let (enter, up) = if had_focus {
+            ui.input_mut(|i| {
+                let enter = i.events.iter().any(|e| {
+                    matches!(e, Event::Key { key: Key::Enter, pressed: true, modifiers, .. }
+                        if !modifiers.shift && !modifiers.alt && !modifiers.command && !modifiers.ctrl)
+                });
+                let up = self.text.is_empty() && i.consume_key(Modifiers::NONE, Key::ArrowUp);
+                (enter, up)
+            })
+        } else {
+            (false, false)
+        };
+
+        let button_width = 72.0;
+        ui.horizontal(|ui| {
+            let field_width =
+                (ui.available_width() - button_width - ui.spacing().item_spacing.x).max(80.0);
+            let response = ui
+                .add(
+                    TextEdit::multiline(&mut self.text)
+                        .id(id)
+                        .hint_text("Message Rustbot…  (Enter sends, Shift+Enter adds a line)")
+                        .desired_rows(2)
+                        .desired_width(field_width)
+                        .return_key(KeyboardShortcut::new(Modifiers::SHIFT, Key::Enter)),
+                )
+                .accessible_name(INPUT_LABEL);
+
+            let button_size = egui::vec2(button_width, response.rect.height().min(40.0));
+            if run_active {
+                let stop = ui
+                    .add_sized(button_size, egui::Button::new("Stop"))
+                    .on_hover_text("Stop the answer (Esc)");
+                if stop.clicked() || escape {
+                    action = Some(InputAction::Stop);
+                }
+            } else {
+                let can_send = !self.text.trim().is_empty();
+                let send = ui
+                    .add_enabled_ui(can_send, |ui| {
+                        ui.add_sized(button_size, egui::Button::new("Send"))
+                            .on_hover_text("Send (Enter)")
+                    })
+                    .inner;
+                if can_send && (send.clicked() || enter) {
+                    action = Some(InputAction::Send(self.text.trim().to_string()));
+                    self.text.clear();
+                    self.focus_requested = true;
+                }
+            }
+            if up && let Some(last) = last_user_text {
+                self.text = last.to_string();
+            }
+        });
+
+        if escape || matches!(action, Some(InputAction::Stop)) {
+            // Esc takes focus away from a text field; keep the user typing.
+            self.focus_requested = true;
+        }
+        if std::mem::take(&mut self.focus_requested) {
+            ui.memory_mut(|m| m.request_focus(id));
+        }
+        action
+    }
+}

@@ -1,0 +1,129 @@
+//! The desktop app (eframe/egui): sidebar, chat view, input box, settings page.
+//!
+//! The UI is thin: panels turn input into `#[must_use]` action enums that [`app::RustbotApp`]
+//! applies at the end of the frame (sending `Command`s to the engine), and they draw the
+//! [`view_model::ViewModel`], which engine events update at the start of each frame.
+
+pub mod app;
+pub mod bridge;
+pub mod chat;
+pub mod glyphs;
+pub mod history;
+pub mod input;
+pub mod link;
+pub mod models;
+pub mod panels;
+pub mod settings;
+pub mod sidebar;
+pub mod view_model;
+
+use std::path::PathBuf;
+
+pub use app::{AppParts, PersistedUi, RustbotApp, SaveSettingsFn};
+pub use bridge::{config_saver, run_desktop, run_desktop_since};
+pub use link::{EngineLink, RepaintSignal};
+pub use settings::{GuiSettings, ThemeChoice};
+
+/// Why the window could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    /// eframe could not open the window (no display, no OpenGL, ...).
+    #[error("could not open the window: {0}")]
+    Window(String),
+    /// The runtime or the provider could not be set up.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// What [`run_gui`] needs.
+pub struct GuiOptions {
+    /// The engine: commands out, events in.
+    pub engine: EngineLink,
+    /// The settings in effect at start (config file, environment and flags merged).
+    pub settings: GuiSettings,
+    /// Persists changed settings (config file atomically, key to the keyring or
+    /// `secrets.env`); runs on a background thread. `None` keeps changes for this run only.
+    pub save_settings: Option<SaveSettingsFn>,
+    /// Stored conversations for the sidebar; `None` shows only this run's.
+    pub history: Option<history::History>,
+    /// Fetches the provider's models for Settings; `None` hides the list.
+    pub models: Option<models::ModelCatalog>,
+    /// When the process started (logs the time to the first frame; with
+    /// `RUSTBOT_STARTUP_TIMING` set it is also printed on stderr).
+    pub started_at: Option<std::time::Instant>,
+    /// The data directory: the window's state (size, position, open page) is kept in
+    /// `ui_state.ron` there. `None` uses eframe's default location.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The file under the data directory that holds the window's state.
+pub const UI_STATE_FILE: &str = "ui_state.ron";
+
+/// Opens the window and runs until it is closed.
+pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
+    let GuiOptions {
+        engine,
+        settings,
+        save_settings,
+        history,
+        models,
+        started_at,
+        data_dir,
+    } = opts;
+    let viewport = egui::ViewportBuilder::default()
+        .with_title("Rustbot")
+        .with_app_id("rustbot")
+        .with_inner_size([1000.0, 720.0])
+        .with_min_inner_size([480.0, 360.0])
+        .with_icon(app_icon());
+    let native = eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        persistence_path: data_dir.map(|d| d.join(UI_STATE_FILE)),
+        ..Default::default()
+    };
+    let parts = AppParts {
+        engine,
+        settings,
+        save_settings,
+        history,
+        models,
+        started_at,
+    };
+    eframe::run_native(
+        "Rustbot",
+        native,
+        Box::new(move |cc| Ok(Box::new(RustbotApp::new(cc, parts)))),
+    )
+    .map_err(|e| UiError::Window(e.to_string()))
+}
+
+/// The window icon: a rounded speech bubble drawn at start (no image decoder needed).
+pub fn app_icon() -> egui::IconData {
+    const SIZE: u32 = 64;
+    let mut rgba = Vec::with_capacity((SIZE * SIZE * 4) as usize);
+    let c = SIZE as f32 / 2.0;
+    for y in 0..SIZE {
+        for x in 0..SIZE {
+            let (fx, fy) = (x as f32 + 0.5 - c, y as f32 + 0.5 - c + 4.0);
+            let in_bubble = (fx / 28.0).powi(2) + (fy / 22.0).powi(2) <= 1.0;
+            let in_tail =
+                (44..60).contains(&y) && (14..30).contains(&x) && (x as i32 - 14) < (60 - y as i32);
+            let eye = ((fx + 10.0).powi(2) + (fy + 2.0).powi(2) <= 16.0)
+                || ((fx - 10.0).powi(2) + (fy + 2.0).powi(2) <= 16.0);
+            let pixel = if eye {
+                [255, 255, 255, 255]
+            } else if in_bubble || in_tail {
+                [222, 84, 38, 255]
+            } else {
+                [0, 0, 0, 0]
+            };
+            rgba.extend_from_slice(&pixel);
+        }
+    }
+    egui::IconData {
+        rgba,
+        width: SIZE,
+        height: SIZE,
+    }
+}
