@@ -3,15 +3,21 @@
 //!
 //! `cargo run --release --example empty_window`
 
-struct Empty;
+use rustbot::ui::trace::FrameTrace;
+
+struct Empty {
+    trace: FrameTrace,
+}
 
 impl eframe::App for Empty {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::CentralPanel::default_margins().show(ui, |_ui| {});
+        self.trace.frame_done();
     }
 }
 
 fn main() -> eframe::Result {
+    let trace = FrameTrace::new(std::time::Instant::now());
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("empty window")
@@ -19,5 +25,9 @@ fn main() -> eframe::Result {
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
-    eframe::run_native("empty_window", options, Box::new(|_cc| Ok(Box::new(Empty))))
+    eframe::run_native(
+        "empty_window",
+        options,
+        Box::new(|_cc| Ok(Box::new(Empty { trace }))),
+    )
 }

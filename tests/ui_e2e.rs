@@ -171,6 +171,7 @@ fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
                     model: "m".into(),
                     system_prompt: String::new(),
                     agent: None,
+                    profile: None,
                 },
             )?;
             let q = s.append_message(&NewMessage::new(&key, Role::User, "How long to proof?"))?;

@@ -5,6 +5,8 @@
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::ui::trace::FrameTrace;
+
 use egui::{Key, KeyboardShortcut, Modifiers};
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +123,7 @@ pub struct RustbotApp {
     saver: Option<SettingsSaver>,
     history: Option<History>,
     models: Option<ModelCatalog>,
-    started_at: Option<Instant>,
+    trace: Option<FrameTrace>,
     pending_delete: Option<PendingDelete>,
     events: panels::EventLog,
 }
@@ -171,7 +173,7 @@ impl RustbotApp {
             saver,
             history,
             models,
-            started_at,
+            trace: started_at.map(FrameTrace::new),
             pending_delete: None,
             events: panels::EventLog::default(),
         }
@@ -552,12 +554,8 @@ impl eframe::App for RustbotApp {
         for action in actions {
             self.apply(&ctx, action);
         }
-        if let Some(started) = self.started_at.take() {
-            let ms = started.elapsed().as_millis();
-            tracing::info!("first frame drawn {ms} ms after start");
-            if std::env::var_os("RUSTBOT_STARTUP_TIMING").is_some() {
-                eprintln!("first frame drawn {ms} ms after start");
-            }
+        if let Some(trace) = self.trace.as_mut() {
+            trace.frame_done();
         }
     }
 

@@ -15,6 +15,7 @@ pub mod models;
 pub mod panels;
 pub mod settings;
 pub mod sidebar;
+pub mod trace;
 pub mod view_model;
 
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ pub struct GuiOptions {
     /// Fetches the provider's models for Settings; `None` hides the list.
     pub models: Option<models::ModelCatalog>,
     /// When the process started (logs the time to the first frame; with
-    /// `RUSTBOT_STARTUP_TIMING` set it is also printed on stderr).
+    /// `RUSTBOT_TRACE_STARTUP` set it is also printed on stderr).
     pub started_at: Option<std::time::Instant>,
     /// The data directory: the window's state (size, position, open page) is kept in
     /// `ui_state.ron` there. `None` uses eframe's default location.
