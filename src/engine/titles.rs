@@ -93,7 +93,11 @@ impl Engine {
     }
 }
 
-/// Cleans a model's title: first line, no quotes or trailing punctuation, at most 80 chars.
+/// Most words a title may have; a longer answer means the model ignored the instruction.
+const MAX_TITLE_WORDS: usize = 10;
+
+/// Cleans a model's title: first line, no quotes or trailing punctuation, at most 80 chars;
+/// None when it is empty or too long to be a title (the plain title then stays).
 pub(crate) fn clean_title(raw: &str) -> Option<String> {
     let line = raw.lines().map(str::trim).find(|l| !l.is_empty())?;
     let line = line.trim_start_matches("Title:").trim();
@@ -104,7 +108,8 @@ pub(crate) fn clean_title(raw: &str) -> Option<String> {
         .chars()
         .take(80)
         .collect();
-    (!t.is_empty()).then_some(t)
+    let words = t.split_whitespace().count();
+    (words > 0 && words <= MAX_TITLE_WORDS).then_some(t)
 }
 
 async fn title_task(
@@ -153,5 +158,11 @@ mod tests {
             Some("Paris facts".into())
         );
         assert_eq!(clean_title("  \n "), None);
+        assert_eq!(
+            clean_title(
+                "Rust is a language that has been praised for its unique approach to memory"
+            ),
+            None
+        );
     }
 }
