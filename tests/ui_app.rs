@@ -463,6 +463,40 @@ fn regenerate_sends_retry_and_the_new_answer_replaces_the_old() {
 }
 
 #[test]
+fn up_then_enter_edits_the_last_message_and_the_old_exchange_leaves_the_view() {
+    let mut rig = rig();
+    let conv = rig.send_message("Name a fruit");
+    rig.start_answer(&conv, "Name a fruit");
+    rig.done(&conv, RunStatus::Complete, "Banana", None);
+    rig.settle();
+    rig.harness.key_press(Key::ArrowUp);
+    rig.settle();
+    assert!(rig.has_label_containing("Editing your last message"));
+    rig.harness.get_by_label("Message").type_text(" or a nut");
+    rig.harness.key_press(Key::Enter);
+    rig.settle();
+    let edit = rig.commands().into_iter().find_map(|c| match c {
+        Command::EditMessage {
+            conversation,
+            message_id: None,
+            text,
+        } if conversation == conv => Some(text),
+        _ => None,
+    });
+    assert_eq!(
+        edit.as_deref(),
+        Some("Name a fruit or a nut"),
+        "{:?}",
+        rig.commands()
+    );
+    assert!(
+        !rig.has_label_containing("Banana"),
+        "the old answer left the view"
+    );
+    assert!(rig.has_label_containing("Name a fruit or a nut"));
+}
+
+#[test]
 fn keyboard_shortcuts_new_chat_settings_and_up_recalls_the_last_message() {
     let mut rig = rig();
     let conv = rig.send_message("first words");

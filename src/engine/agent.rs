@@ -299,6 +299,35 @@ impl Engine {
                 self.start_run(&conversation, None, headroom).await;
             }
             Command::Stop { conversation } => self.stop(&conversation).await,
+            Command::EditMessage {
+                conversation,
+                message_id,
+                text,
+            } => {
+                self.ensure_loaded(&conversation).await;
+                if self.refuse_if_active(&conversation) {
+                    return;
+                }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed || !self.edit_message(&conversation, message_id, &text).await {
+                    return;
+                }
+                self.bus.publish(EngineEvent::UserMessage {
+                    conversation: conversation.clone(),
+                    text,
+                });
+                self.start_run(&conversation, None, headroom).await;
+            }
+            Command::SelectBranch {
+                conversation,
+                message_id,
+            } => {
+                self.ensure_loaded(&conversation).await;
+                if self.refuse_if_active(&conversation) {
+                    return;
+                }
+                self.select_branch(&conversation, message_id).await;
+            }
             Command::AllowOverBudget { conversation } => {
                 self.conversation(&conversation).budget_override = true;
             }

@@ -176,6 +176,23 @@ pub enum Command {
         /// The model id.
         model: String,
     },
+    /// Replace a sent user message (the last one when `message_id` is None) and answer it
+    /// again; the old message and its answers stay as a sibling branch.
+    EditMessage {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The stored id of the user message to replace.
+        message_id: Option<i64>,
+        /// The new text.
+        text: String,
+    },
+    /// Make the branch through this stored message the active one.
+    SelectBranch {
+        /// The conversation.
+        conversation: ConversationId,
+        /// A stored message on the wanted branch.
+        message_id: i64,
+    },
     /// Let the conversation's next message through even if a spending limit is reached.
     AllowOverBudget {
         /// The conversation.
@@ -355,6 +372,13 @@ pub enum EngineEvent {
         /// The limit in USD.
         limit_usd: f64,
     },
+    /// Another branch of the conversation became the active one; reload its messages.
+    BranchSelected {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The stored id of the branch's newest message.
+        leaf: i64,
+    },
     /// The conversation got a title from the model.
     TitleChanged {
         /// The conversation.
@@ -408,6 +432,7 @@ impl EngineEvent {
             | EngineEvent::ToolResult { conversation, .. }
             | EngineEvent::TitleChanged { conversation, .. }
             | EngineEvent::BudgetWarning { conversation, .. }
+            | EngineEvent::BranchSelected { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. } => None,
@@ -430,6 +455,7 @@ impl EngineEvent {
             EngineEvent::ToolResult { .. } => "tool_result",
             EngineEvent::TitleChanged { .. } => "title_changed",
             EngineEvent::BudgetWarning { .. } => "budget_warning",
+            EngineEvent::BranchSelected { .. } => "branch_selected",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
             EngineEvent::Lagged { .. } => "lagged",

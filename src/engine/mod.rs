@@ -1,6 +1,7 @@
 //! The engine: priority queue, agent state machine and agent loop between the doors and providers.
 
 pub mod agent;
+mod branches;
 pub mod budget;
 pub mod bus;
 pub mod context;

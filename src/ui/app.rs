@@ -10,7 +10,7 @@ use crate::ui::trace::FrameTrace;
 use egui::{Key, KeyboardShortcut, Modifiers};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Command, ConversationId};
+use crate::engine::{Command, ConversationId, EngineEvent};
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox};
@@ -214,6 +214,11 @@ impl RustbotApp {
         let start = Instant::now();
         let now = now_ms();
         while let Some(event) = self.engine.try_recv() {
+            if let (EngineEvent::BranchSelected { conversation, .. }, Some(history)) =
+                (&event, &self.history)
+            {
+                history.request_messages(conversation);
+            }
             self.vm.apply(&event, now);
             self.events.push(&event, now);
             if start.elapsed() > DRAIN_BUDGET {
@@ -409,6 +414,18 @@ impl RustbotApp {
                     conversation,
                     text,
                     model: None,
+                });
+                self.chat.scroll_to_latest();
+            }
+            AppAction::Input(InputAction::Edit(text)) => {
+                let Some(conversation) = self.vm.selected_id().cloned() else {
+                    return;
+                };
+                self.vm.edit_requested(&conversation, &text, now);
+                self.engine.send(Command::EditMessage {
+                    conversation,
+                    message_id: None,
+                    text,
                 });
                 self.chat.scroll_to_latest();
             }

@@ -9,9 +9,14 @@ use egui::{Event, Id, Key, KeyboardShortcut, Modifiers, TextEdit};
 pub enum InputAction {
     /// Send this (non-empty, trimmed) text as the user's message.
     Send(String),
+    /// Replace the last sent message with this text and answer it again (a new branch).
+    Edit(String),
     /// Stop the running answer.
     Stop,
 }
+
+/// Shown above the field while a recalled message is being edited.
+pub const EDITING_NOTE: &str = "Editing your last message: Enter sends it as a new branch (the old one is kept); clear the field to cancel.";
 
 /// The accessible name (and label) of the message field.
 pub const INPUT_LABEL: &str = "Message";
@@ -22,12 +27,19 @@ pub struct InputBox {
     /// The text being written.
     pub text: String,
     focus_requested: bool,
+    /// The text was recalled with Up: sending it edits the last message.
+    editing: bool,
 }
 
 impl InputBox {
     /// The id of the message field.
     pub fn id() -> Id {
         Id::unique("rustbot_message_input")
+    }
+
+    /// Whether sending now would edit the last message (it was recalled with Up).
+    pub fn is_editing(&self) -> bool {
+        self.editing
     }
 
     /// Gives the field keyboard focus on the next frame.
@@ -63,6 +75,9 @@ impl InputBox {
             (false, false)
         };
 
+        if self.editing {
+            ui.weak(EDITING_NOTE);
+        }
         let button_width = 72.0;
         ui.horizontal(|ui| {
             let field_width =
@@ -95,13 +110,30 @@ impl InputBox {
                     })
                     .inner;
                 if can_send && (send.clicked() || enter) {
-                    action = Some(InputAction::Send(self.text.trim().to_string()));
+                    let text = self.text.trim().to_string();
+                    action = Some(if std::mem::take(&mut self.editing) {
+                        InputAction::Edit(text)
+                    } else {
+                        InputAction::Send(text)
+                    });
                     self.text.clear();
                     self.focus_requested = true;
                 }
             }
             if up && let Some(last) = last_user_text {
                 self.text = last.to_string();
+                self.editing = true;
+                // Put the cursor after the recalled text, where the user goes on typing.
+                let mut state = TextEdit::load_state(ui.ctx(), id).unwrap_or_default();
+                let end = egui::text::CCursor::new(self.text.chars().count());
+                state
+                    .cursor
+                    .set_char_range(Some(egui::text::CCursorRange::one(end)));
+                state.store(ui.ctx(), id);
+            }
+            if self.text.is_empty() {
+                // Clearing the recalled text turns the edit back into a new message.
+                self.editing = false;
             }
         });
 

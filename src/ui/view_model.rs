@@ -477,6 +477,17 @@ impl ViewModel {
         conv.notice = None;
     }
 
+    /// Records that the user replaced their last message: it and its answer leave the view (the
+    /// store keeps them as a sibling branch) and the new text takes its place.
+    pub fn edit_requested(&mut self, id: &ConversationId, text: &str, now: UnixMs) {
+        let conv = self.ensure(id, now);
+        while conv.messages.last().is_some_and(|m| m.role != Role::User) {
+            conv.messages.pop();
+        }
+        conv.messages.pop();
+        self.user_sent(id, text, now);
+    }
+
     /// Records that the user asked to stop the run.
     pub fn stop_requested(&mut self, id: &ConversationId) {
         if let Some(&i) = self.index.get(id)
@@ -571,6 +582,8 @@ impl ViewModel {
                     self.ensure(conversation, now).title = title.trim().to_string();
                 }
             }
+            // The app reloads the new branch's messages from the store.
+            EngineEvent::BranchSelected { .. } => {}
             EngineEvent::BudgetWarning {
                 conversation,
                 scope,
