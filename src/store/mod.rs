@@ -13,6 +13,7 @@ mod handle;
 mod messages;
 pub mod migrations;
 mod search;
+mod stats;
 mod types;
 mod usage;
 
@@ -21,6 +22,7 @@ pub use db::{DB_FILE, DEFAULT_BUSY_TIMEOUT, OpenOptions, Store};
 pub use error::{Result, StoreError};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION};
 pub use handle::StoreHandle;
+pub use stats::{AnswerTiming, ConversationUsage, DAY_MS, DailyModelUsage, ToolCallCount};
 pub use types::*;
 
 /// Current time as unix milliseconds, the unit of every timestamp in the store.

@@ -12,13 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Command, ConversationId, EngineEvent};
 use crate::ui::chat::{ChatAction, ChatView};
+use crate::ui::events_panel::EventsPanel;
 use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox};
 use crate::ui::link::EngineLink;
 use crate::ui::models::ModelCatalog;
-use crate::ui::panels;
 use crate::ui::settings::{GuiSettings, ProbeStatus, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
+use crate::ui::stats_data::PanelData;
+use crate::ui::stats_panel::StatsPanel;
 use crate::ui::view_model::{ConversationVm, ViewModel, now_ms};
 
 /// Drain engine events for at most this long per frame, then draw and come back.
@@ -125,7 +127,9 @@ pub struct RustbotApp {
     models: Option<ModelCatalog>,
     trace: Option<FrameTrace>,
     pending_delete: Option<PendingDelete>,
-    events: panels::EventLog,
+    events: EventsPanel,
+    stats: StatsPanel,
+    panel_data: Option<PanelData>,
 }
 
 impl RustbotApp {
@@ -155,6 +159,10 @@ impl RustbotApp {
             history.attach(ctx);
             history.request_list();
         }
+        let panel_data = history.as_ref().map(History::panel_data);
+        if let Some(data) = &panel_data {
+            data.attach(ctx);
+        }
         engine.attach(ctx);
         ctx.add_glyph_rasterizer(crate::ui::glyphs::icon_rasterizer());
         apply_look(ctx, &settings);
@@ -175,7 +183,9 @@ impl RustbotApp {
             models,
             trace: started_at.map(FrameTrace::new),
             pending_delete: None,
-            events: panels::EventLog::default(),
+            events: EventsPanel::default(),
+            stats: StatsPanel::default(),
+            panel_data,
         }
     }
 
@@ -197,6 +207,21 @@ impl RustbotApp {
     /// Where the settings page's connection test stands.
     pub fn settings_probe(&self) -> ProbeStatus {
         self.settings_page.probe.clone()
+    }
+
+    /// The Events page (for tests).
+    pub fn events_panel(&self) -> &EventsPanel {
+        &self.events
+    }
+
+    /// The Stats page (for tests).
+    pub fn stats_panel(&self) -> &StatsPanel {
+        &self.stats
+    }
+
+    /// Shows spending against these limits on the Stats page.
+    pub fn set_budget_limits(&mut self, limits: crate::engine::budget::BudgetLimits) {
+        self.stats.set_budget(limits);
     }
 
     /// The page shown.
@@ -221,10 +246,16 @@ impl RustbotApp {
             }
             self.vm.apply(&event, now);
             self.events.push(&event, now);
+            self.stats.push(&event, now);
             if start.elapsed() > DRAIN_BUDGET {
                 // More may be waiting: draw what we have and come back.
                 ctx.request_repaint();
                 break;
+            }
+        }
+        while let Some(update) = self.panel_data.as_ref().and_then(PanelData::try_recv) {
+            if let Some(other) = self.events.on_update(update) {
+                let _ = self.stats.on_update(other);
             }
         }
         while let Some(update) = self.history.as_ref().and_then(History::try_recv) {
@@ -511,8 +542,10 @@ impl RustbotApp {
                     actions.push(AppAction::Settings(a));
                 }
             }
-            Page::Events => self.events.ui(ui),
-            Page::Stats => panels::stats_ui(ui, &self.vm, &self.events),
+            Page::Events => self.events.ui(ui, self.panel_data.as_ref()),
+            Page::Stats => self
+                .stats
+                .ui(ui, self.panel_data.as_ref(), self.vm.selected_id()),
         }
     }
 

@@ -149,6 +149,7 @@ pub fn run_desktop_since(
         )),
         started_at: Some(started_at),
         data_dir: Some(resolved.paths.data_dir.clone()),
+        budget: resolved.config.budget,
     });
     started.engine.send(crate::engine::Command::Shutdown);
     drop(started);

@@ -209,6 +209,9 @@ impl ChatView {
                 for call in &msg.tools {
                     tool_call_ui(ui, &conv.id, call, action);
                 }
+                if let Some(usage) = &msg.usage {
+                    ui.weak(usage);
+                }
                 match msg.status {
                     MessageStatus::Stopped => {
                         ui.label(

@@ -118,6 +118,11 @@ impl History {
         });
     }
 
+    /// A reader for the Events and Stats pages over the same store and runtime.
+    pub fn panel_data(&self) -> crate::ui::stats_data::PanelData {
+        crate::ui::stats_data::PanelData::new(self.store.clone(), self.runtime.clone())
+    }
+
     fn spawn(
         &self,
         f: impl FnOnce(&mut store::Store) -> store::Result<HistoryUpdate> + Send + 'static,

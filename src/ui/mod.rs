@@ -7,14 +7,16 @@
 pub mod app;
 pub mod bridge;
 pub mod chat;
+pub mod events_panel;
 pub mod glyphs;
 pub mod history;
 pub mod input;
 pub mod link;
 pub mod models;
-pub mod panels;
 pub mod settings;
 pub mod sidebar;
+pub mod stats_data;
+pub mod stats_panel;
 pub mod trace;
 pub mod view_model;
 
@@ -55,6 +57,8 @@ pub struct GuiOptions {
     /// The data directory: the window's state (size, position, open page) is kept in
     /// `ui_state.ron` there. `None` uses eframe's default location.
     pub data_dir: Option<PathBuf>,
+    /// Spending limits shown on the Stats page.
+    pub budget: crate::engine::budget::BudgetLimits,
 }
 
 /// The file under the data directory that holds the window's state.
@@ -70,6 +74,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         models,
         started_at,
         data_dir,
+        budget,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
         .with_title("Rustbot")
@@ -94,7 +99,11 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
     eframe::run_native(
         "Rustbot",
         native,
-        Box::new(move |cc| Ok(Box::new(RustbotApp::new(cc, parts)))),
+        Box::new(move |cc| {
+            let mut app = RustbotApp::new(cc, parts);
+            app.set_budget_limits(budget);
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| UiError::Window(e.to_string()))
 }

@@ -149,6 +149,8 @@ pub struct MessageVm {
     pub tools: Vec<ToolCallVm>,
     /// Bumped on every change, so caches of parsed or measured content know to refresh.
     pub revision: u64,
+    /// The answer's tokens and cost as shown under it (live answers, once done).
+    pub usage: Option<String>,
 }
 
 /// What a conversation's run is doing, for the Send/Stop button and the status line.
@@ -673,6 +675,14 @@ impl ViewModel {
                     if !metrics.model.is_empty() {
                         last.model = Some(metrics.model.clone());
                     }
+                    last.usage = Some(format!(
+                        "{} + {} tokens · {}",
+                        metrics.prompt_tokens,
+                        metrics.completion_tokens,
+                        metrics
+                            .cost_usd
+                            .map_or("cost unknown".to_string(), |c| format!("${c:.4}"))
+                    ));
                     last.revision = revision;
                 }
             }
@@ -777,6 +787,7 @@ impl ViewModel {
             error: None,
             tools: Vec::new(),
             revision,
+            usage: None,
         }
     }
 }

@@ -1,0 +1,192 @@
+//! The Events and Stats pages driven by labels: live events from the real engine against the
+//! scripted SSE server, filters, the JSON Lines export, and totals of seeded usage.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use rustbot::config::{NetworkSettings, Secret};
+use rustbot::engine::{self, EngineConfig, EngineHandle, EventBus};
+use rustbot::llm::{ProviderKind, ProviderSettings, build_provider};
+use rustbot::store::{StoreHandle, UsageRecord};
+use rustbot::ui::history::History;
+use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
+
+type App = Harness<'static, RustbotApp>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn shown(h: &App, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+fn wait_for(h: &mut App, what: &str, check: impl Fn(&App) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check(h) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+}
+
+fn app(engine: EngineLink, store: StoreHandle, rt: &tokio::runtime::Runtime, url: String) -> App {
+    let parts = AppParts {
+        engine,
+        settings: GuiSettings {
+            provider: "custom".into(),
+            base_url: url,
+            model: "m".into(),
+            api_key: "k".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+        history: Some(History::new(store, rt.handle().clone())),
+        models: None,
+        started_at: None,
+    };
+    Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts))
+}
+
+#[test]
+fn events_stream_in_live_filters_narrow_them_and_export_writes_the_filtered_rows() {
+    let server = ScriptedServer::start(vec![openai_slow("Partial", 60, Duration::from_millis(30))]);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(dir.path()).unwrap();
+    let provider = build_provider(ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: Some(Secret::new("k")),
+        network: NetworkSettings {
+            connect_timeout_secs: 2,
+            idle_timeout_secs: 10,
+            max_retries: 0,
+        },
+    })
+    .unwrap();
+    let handle: EngineHandle = engine::start(EngineConfig::new(provider, "m"), rt.handle());
+    let mut h = app(
+        EngineLink::from_engine(&handle),
+        store,
+        &rt,
+        server.base_url(),
+    );
+
+    h.get_by_label("Message").type_text("Hi");
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    h.get_by_label("Events").click();
+    h.run_steps(2);
+
+    // Rows arrive while the answer is still streaming.
+    wait_for(&mut h, "live text events", |h| {
+        shown(h, "run_started")
+            && shown(h, " text ")
+            && h.state()
+                .view_model()
+                .selected()
+                .is_some_and(|c| c.run.is_active())
+    });
+    wait_for(&mut h, "the end of the run", |h| shown(h, " done "));
+    let all = h.state().events_panel().log().filtered_len();
+    assert!(all >= 5, "several events listed: {all}");
+
+    // Only Normal-priority state changes: uncheck High, search "state".
+    h.get_by_label("High").click();
+    h.run_steps(2);
+    h.get_by_label("Search events").click();
+    h.get_by_label("Search events").type_text("state");
+    h.run_steps(3);
+    let log = h.state().events_panel().log();
+    let narrowed = log.filtered_len();
+    assert!(narrowed > 0 && narrowed < all, "{narrowed} of {all}");
+    assert!(!shown(&h, "run_started"), "other kinds are hidden");
+    assert!(!shown(&h, "user_message"), "High rows are hidden");
+    let expected: Vec<String> = log.filtered_payloads().iter().map(|p| p.json()).collect();
+
+    h.get_by_label("Export JSONL").click();
+    wait_for(&mut h, "the export", |h| shown(h, "Exported"));
+    let status = h.state().events_panel().status().unwrap().to_string();
+    assert!(
+        status.starts_with(&format!("Exported {narrowed} events to ")),
+        "{status}"
+    );
+    let path = status.split(" to ").nth(1).unwrap();
+    assert!(
+        path.starts_with(dir.path().to_str().unwrap()),
+        "in the data dir: {path}"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, expected, "exactly the filtered rows");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["type"], "state");
+    }
+}
+
+#[test]
+fn the_stats_page_shows_the_totals_of_seeded_usage() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(dir.path()).unwrap();
+    let now = rustbot::store::now_ms();
+    let usage = |model: &str, tokens: i64, cost: f64, at: i64| UsageRecord {
+        conversation_id: None,
+        message_id: None,
+        provider: "custom".into(),
+        model: model.into(),
+        prompt_tokens: tokens,
+        completion_tokens: tokens,
+        cost_usd: Some(cost),
+        at,
+    };
+    let records = vec![
+        usage("vendor/a", 100, 0.25, now),
+        usage("vendor/b", 50, 0.125, now - 1),
+        usage("vendor/a", 1000, 1.0, now - 400 * 24 * 3600 * 1000),
+    ];
+    store
+        .call_blocking(move |s| {
+            for r in &records {
+                s.record_usage(r)?;
+            }
+            Ok::<_, rustbot::store::StoreError>(())
+        })
+        .unwrap()
+        .unwrap();
+    let bus = EventBus::new();
+    let mut h = app(
+        EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
+        store,
+        &rt,
+        "http://127.0.0.1:9".into(),
+    );
+    h.get_by_label("Stats").click();
+    wait_for(&mut h, "the totals", |h| {
+        h.state().stats_panel().snapshot().is_some()
+    });
+    // Today and this month: 2 requests, 300 tokens, $0.375; all time adds the old one.
+    assert!(shown(&h, "Today"));
+    assert!(shown(&h, "This month"));
+    assert!(shown(&h, "$0.3750"), "today's and this month's cost");
+    assert!(shown(&h, "300"), "today's tokens");
+    assert!(shown(&h, "$1.3750"), "all-time cost");
+    assert!(shown(&h, "2300"), "all-time tokens");
+    let s = h.state().stats_panel().snapshot().unwrap();
+    assert_eq!(s.today.requests, 2);
+    assert_eq!(s.all.requests, 3);
+}
