@@ -133,6 +133,7 @@ pub fn event_summary(event: &EngineEvent) -> String {
             scope.as_str()
         ),
         EngineEvent::TitleChanged { title, .. } => one_line(title),
+        EngineEvent::BranchSelected { leaf, .. } => format!("branch through message {leaf}"),
         EngineEvent::Done {
             status,
             error,
