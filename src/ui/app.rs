@@ -7,16 +7,20 @@ use std::time::{Duration, Instant};
 
 use crate::ui::trace::FrameTrace;
 
+mod agents;
+
 use egui::{Key, KeyboardShortcut, Modifiers};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Command, ConversationId};
+use crate::ui::agents_page::AgentsPage;
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox};
 use crate::ui::link::EngineLink;
 use crate::ui::models::ModelCatalog;
 use crate::ui::panels;
+use crate::ui::personas::{AgentChoice, AgentEdit, AgentParts, Personas};
 use crate::ui::settings::{GuiSettings, ProbeStatus, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
 use crate::ui::view_model::{ConversationVm, ViewModel, now_ms};
@@ -44,6 +48,10 @@ pub type SaveSettingsFn = Box<dyn FnMut(&GuiSettings) -> Result<(), String> + Se
 pub struct PersistedUi {
     /// The page shown last.
     pub page: Page,
+    /// The agent a new conversation gets.
+    pub new_chat_agent: AgentChoice,
+    /// The profile a new conversation gets (`None`: the default provider).
+    pub new_chat_profile: Option<String>,
 }
 
 /// An action from any panel, applied by the app at the end of the frame.
@@ -58,6 +66,10 @@ pub enum AppAction {
     Input(InputAction),
     /// From the settings page.
     Settings(SettingsAction),
+    /// From the Agents page: write this edit to the agents folder.
+    Agents(AgentEdit),
+    /// From the new chat's agent picker.
+    NewChatAgent(AgentChoice),
 }
 
 /// Everything the app needs at start.
@@ -126,6 +138,8 @@ pub struct RustbotApp {
     trace: Option<FrameTrace>,
     pending_delete: Option<PendingDelete>,
     events: panels::EventLog,
+    personas: Option<Personas>,
+    agents_page: AgentsPage,
 }
 
 impl RustbotApp {
@@ -176,7 +190,29 @@ impl RustbotApp {
             trace: started_at.map(FrameTrace::new),
             pending_delete: None,
             events: panels::EventLog::default(),
+            personas: None,
+            agents_page: AgentsPage::default(),
         }
+    }
+
+    /// Adds agents and profiles: the chat header's agent picker, the sidebar's agent list and
+    /// profile switcher, and the Agents page. The folder is watched from now on.
+    #[must_use]
+    pub fn with_agents(mut self, ctx: &egui::Context, parts: AgentParts) -> Self {
+        let preferences = crate::config::UiSettings {
+            instructions: self.applied.instructions.clone(),
+            personality: self.applied.personality.clone(),
+            ..Default::default()
+        };
+        let personas = Personas::start(ctx, parts, preferences);
+        self.chat.agent_names = personas
+            .registry
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        self.personas = Some(personas);
+        self
     }
 
     /// The view-model (for tests and storage).
@@ -245,6 +281,7 @@ impl RustbotApp {
                 ctx.request_repaint_after(pending.deadline - now);
             }
         }
+        self.drain_personas();
         while let Some(result) = self.models.as_ref().and_then(ModelCatalog::try_recv) {
             self.settings_page.probe_finished(result);
         }
@@ -318,6 +355,7 @@ impl RustbotApp {
                 }
             }
             None => {
+                self.new_chat_header_ui(ui, actions);
                 ui.add_space(ui.available_height() * 0.35);
                 ui.vertical_centered(|ui| {
                     ui.heading("Ask anything.");
@@ -343,6 +381,10 @@ impl RustbotApp {
                     && self.vm.conversation(&id).is_some_and(|c| c.history_pending)
                 {
                     history.request_messages(&id);
+                }
+                let stored = self.vm.conversation(&id).is_some_and(|c| c.history_pending);
+                if stored && let Some(personas) = &self.personas {
+                    personas.request_stored(&id);
                 }
                 self.vm.select(id, now);
                 self.chat.scroll_to_latest();
@@ -397,10 +439,17 @@ impl RustbotApp {
                     Some(id) => id.clone(),
                     None => {
                         let id = ConversationId::new();
+                        // Agent and profile go first, so their names are stored with it.
+                        let note = self.configure_new_chat(&id, &text);
                         self.engine.send(Command::NewConversation {
                             conversation: id.clone(),
                         });
                         self.vm.select(id.clone(), now);
+                        if let Some((agent, note)) = note {
+                            self.vm.set_agent(&id, agent, note);
+                        }
+                        self.vm
+                            .set_profile(&id, self.persisted.new_chat_profile.clone());
                         id
                     }
                 };
@@ -443,6 +492,17 @@ impl RustbotApp {
                     call_id,
                 });
             }
+            AppAction::Sidebar(SidebarAction::PickAgent(name)) => self.pick_agent(name),
+            AppAction::Sidebar(SidebarAction::PickProfile(name)) => self.pick_profile(&name),
+            AppAction::Chat(ChatAction::SetAgent {
+                conversation,
+                agent,
+            }) => self.set_agent(&conversation, &agent, None),
+            AppAction::NewChatAgent(choice) => self.persisted.new_chat_agent = choice,
+            AppAction::Agents(edit) => match &self.personas {
+                Some(personas) => personas.edit(edit),
+                None => self.vm.global_notices.push("Agents are not loaded.".into()),
+            },
             AppAction::Settings(SettingsAction::Changed(settings)) => {
                 self.apply_settings(ctx, settings);
             }
@@ -494,6 +554,7 @@ impl RustbotApp {
                     actions.push(AppAction::Settings(a));
                 }
             }
+            Page::Agents => self.agents_page_ui(ui, actions),
             Page::Events => self.events.ui(ui),
             Page::Stats => panels::stats_ui(ui, &self.vm, &self.events),
         }
@@ -514,6 +575,7 @@ impl RustbotApp {
                 model: settings.model.trim().to_string(),
             });
         }
+        self.preferences_changed(&settings);
         if settings.theme != self.applied.theme || settings.font_size != self.applied.font_size {
             apply_look(ctx, &settings);
         }
@@ -541,7 +603,7 @@ impl eframe::App for RustbotApp {
             .default_size(240.0)
             .size_range(160.0..=420.0)
             .show(ui, |ui| {
-                if let Some(a) = self.sidebar.ui(ui, &self.vm, self.persisted.page, now_ms()) {
+                if let Some(a) = self.sidebar_ui(ui) {
                     actions.push(AppAction::Sidebar(a));
                 }
             });

@@ -4,6 +4,7 @@
 //! applies at the end of the frame (sending `Command`s to the engine), and they draw the
 //! [`view_model::ViewModel`], which engine events update at the start of each frame.
 
+pub mod agents_page;
 pub mod app;
 pub mod bridge;
 pub mod chat;
@@ -13,6 +14,7 @@ pub mod input;
 pub mod link;
 pub mod models;
 pub mod panels;
+pub mod personas;
 pub mod settings;
 pub mod sidebar;
 pub mod trace;
@@ -55,6 +57,8 @@ pub struct GuiOptions {
     /// The data directory: the window's state (size, position, open page) is kept in
     /// `ui_state.ron` there. `None` uses eframe's default location.
     pub data_dir: Option<PathBuf>,
+    /// Agents and profiles; `None` hides the pickers and the Agents page's editor.
+    pub agents: Option<personas::AgentParts>,
 }
 
 /// The file under the data directory that holds the window's state.
@@ -70,6 +74,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         models,
         started_at,
         data_dir,
+        agents,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
         .with_title("Rustbot")
@@ -94,7 +99,13 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
     eframe::run_native(
         "Rustbot",
         native,
-        Box::new(move |cc| Ok(Box::new(RustbotApp::new(cc, parts)))),
+        Box::new(move |cc| {
+            let app = RustbotApp::new(cc, parts);
+            Ok(Box::new(match agents {
+                Some(agents) => app.with_agents(&cc.egui_ctx, agents),
+                None => app,
+            }))
+        }),
     )
     .map_err(|e| UiError::Window(e.to_string()))
 }
