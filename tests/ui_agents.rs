@@ -115,6 +115,9 @@ impl Rig {
     }
 
     fn send(&mut self, text: &str) {
+        // A picker may hold the focus: give it back to the input box.
+        self.harness.get_by_label("Message").focus();
+        self.harness.run_steps(1);
         self.harness.get_by_label("Message").type_text(text);
         self.harness.key_press(Key::Enter);
         self.harness.run_steps(2);
