@@ -13,17 +13,21 @@ use common::*;
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use rustbot::bootstrap::{self, DoorOptions};
 use rustbot::config::{Config, Overrides, Paths, ResolvedSettings};
-use rustbot::engine::{self, Command, EngineConfig, EngineHandle};
-use rustbot::llm::build_provider;
+use rustbot::engine::Command;
+use rustbot::store::{NewConversation, NewMessage, Role, StoreHandle};
+use rustbot::tools::{CliApproval, ToolFilter};
 use rustbot::ui::bridge::agent_parts;
+use rustbot::ui::history::History;
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
 
 struct Rig {
     harness: Harness<'static, RustbotApp>,
     commands: mpsc::Receiver<Command>,
     agents_dir: std::path::PathBuf,
-    _engine: EngineHandle,
+    store: StoreHandle,
+    _engine: bootstrap::Started,
     _runtime: tokio::runtime::Runtime,
     _home: tempfile::TempDir,
 }
@@ -31,12 +35,23 @@ struct Rig {
 /// The real app over the real engine; the config's provider is `main`, its profile `other`
 /// goes to `other` with model `m-other`.
 fn start(main: &ScriptedServer, other: &ScriptedServer, agents: &[(&str, &str)]) -> Rig {
+    start_with(main, other, agents, None)
+}
+
+/// [`start`], with `seed` filling the store before the window opens.
+fn start_with(
+    main: &ScriptedServer,
+    other: &ScriptedServer,
+    agents: &[(&str, &str)],
+    seed: Option<&dyn Fn(&StoreHandle)>,
+) -> Rig {
     let home = tempfile::tempdir().unwrap();
     let config_file = home.path().join("config.toml");
     std::fs::write(
         &config_file,
         format!(
             "provider = \"custom\"\nbase_url = \"{}\"\nmodel = \"m\"\n\n\
+             [network]\nmax_retries = 0\n\n\
              [profiles.other]\nprovider = \"custom\"\nbase_url = \"{}\"\nmodel = \"m-other\"\n",
             main.base_url(),
             other.base_url()
@@ -57,12 +72,22 @@ fn start(main: &ScriptedServer, other: &ScriptedServer, agents: &[(&str, &str)])
         .enable_all()
         .build()
         .unwrap();
-    let mut provider = resolved.provider.clone();
-    provider.network.max_retries = 0;
-    let handle = engine::start(
-        EngineConfig::new(build_provider(provider).unwrap(), "m"),
-        runtime.handle(),
-    );
+    // The real engine with its store, as `run_desktop` starts it (no titles, no model list:
+    // every request the scripted servers see is an answer).
+    let door = DoorOptions {
+        tools: ToolFilter::None,
+        approve: CliApproval::None,
+        workspace: None,
+        store: true,
+        titles: false,
+        refresh_models: false,
+    };
+    let started = runtime.block_on(bootstrap::start(&resolved, door)).unwrap();
+    let handle = started.engine.clone();
+    let store = started.store.clone().unwrap();
+    if let Some(seed) = seed {
+        seed(&store);
+    }
     let (tx, commands) = mpsc::channel();
     let sender = handle.clone();
     let link = EngineLink::new(
@@ -82,11 +107,11 @@ fn start(main: &ScriptedServer, other: &ScriptedServer, agents: &[(&str, &str)])
             ..GuiSettings::default()
         },
         save_settings: None,
-        history: None,
+        history: Some(History::new(store.clone(), runtime.handle().clone())),
         models: None,
         started_at: None,
     };
-    let agents = agent_parts(&resolved, None, None);
+    let agents = agent_parts(&resolved, None, Some(store));
     let harness = Harness::builder()
         .with_size(egui::vec2(1100.0, 760.0))
         .build_eframe(move |cc| RustbotApp::new(cc, parts).with_agents(&cc.egui_ctx, agents));
@@ -94,7 +119,8 @@ fn start(main: &ScriptedServer, other: &ScriptedServer, agents: &[(&str, &str)])
         harness,
         commands,
         agents_dir,
-        _engine: handle,
+        store: started.store.clone().unwrap(),
+        _engine: started,
         _runtime: runtime,
         _home: home,
     };
@@ -183,7 +209,19 @@ fn picked_agents_are_the_next_requests_system_prompt_and_a_profile_switch_change
         "You are a pirate. Say arr."
     );
     let vm = rig.harness.state().view_model();
-    assert_eq!(vm.selected().unwrap().agent.as_deref(), Some("pirate"));
+    let conv = vm.selected().unwrap();
+    assert_eq!(conv.agent.as_deref(), Some("pirate"));
+    let key = conv.id.0.clone();
+    let stored = rig.store.call_blocking(move |s| s.conversation(&key));
+    let stored = stored
+        .unwrap()
+        .unwrap()
+        .expect("the conversation is stored");
+    assert_eq!(
+        stored.agent.as_deref(),
+        Some("pirate"),
+        "the agent's name is stored"
+    );
 
     // The chat header's picker changes the agent of this conversation.
     rig.choose("Agent", "coder");
@@ -211,6 +249,13 @@ fn picked_agents_are_the_next_requests_system_prompt_and_a_profile_switch_change
     assert!(system_prompt(moved).contains("senior software engineer"));
     let vm = rig.harness.state().view_model();
     assert_eq!(vm.selected().unwrap().profile.as_deref(), Some("other"));
+    let key = vm.selected().unwrap().id.0.clone();
+    let stored = rig.store.call_blocking(move |s| s.conversation(&key));
+    let stored = stored.unwrap().unwrap().unwrap();
+    assert_eq!(
+        (stored.agent.as_deref(), stored.profile.as_deref()),
+        (Some("coder"), Some("other"))
+    );
 }
 
 #[test]
@@ -306,4 +351,62 @@ fn agent_files_written_by_hand_appear_without_a_restart_and_bad_ones_are_reporte
     rig.choose("Agent", "handmade");
     rig.send_and_wait("Hi", "unused");
     assert_eq!(system_prompt(&main.requests()[0]), "Be handy.");
+}
+
+#[test]
+fn an_idle_window_with_agents_and_profiles_requests_no_repaints() {
+    let main = ScriptedServer::start(vec![openai_answer(&["unused"], false)]);
+    let mut rig = start(&main, &main, &[("pirate.md", PIRATE)]);
+    // The profiles are built in the background; once that is done nothing else wakes us.
+    std::thread::sleep(Duration::from_millis(300));
+    rig.harness.run_steps(2);
+    let steps = rig.harness.run();
+    assert!(steps <= 3, "idle window kept repainting ({steps} steps)");
+}
+
+#[test]
+fn a_reopened_conversation_answers_with_its_stored_agent_and_profile() {
+    let main = ScriptedServer::start(vec![openai_answer(&["wrong server"], false)]);
+    let other = ScriptedServer::start(vec![openai_answer(&["Arr", " again"], false)]);
+    let id = rustbot::engine::ConversationId::new();
+    let key = id.0.clone();
+    let seed = move |store: &StoreHandle| {
+        let key = key.clone();
+        store
+            .call_blocking(move |s| {
+                s.create_conversation(
+                    &key,
+                    &NewConversation {
+                        title: Some("Treasure maps".into()),
+                        provider: "custom".into(),
+                        model: "m-other".into(),
+                        system_prompt: String::new(),
+                        agent: Some("pirate".into()),
+                        profile: Some("other".into()),
+                    },
+                )?;
+                let q = s.append_message(&NewMessage::new(&key, Role::User, "Where is it?"))?;
+                s.append_message(&NewMessage {
+                    parent_id: Some(q),
+                    ..NewMessage::new(&key, Role::Assistant, "Under the palm, arr.")
+                })?;
+                Ok::<_, rustbot::store::StoreError>(())
+            })
+            .unwrap()
+            .unwrap();
+    };
+    let mut rig = start_with(&main, &other, &[("pirate.md", PIRATE)], Some(&seed));
+    rig.wait_for("the stored conversation", |h| shown(h, "Treasure maps"));
+    rig.harness.get_by_label("Treasure maps").click();
+    rig.wait_for("its agent and profile", |h| {
+        h.state().view_model().selected().is_some_and(|c| {
+            c.agent.as_deref() == Some("pirate") && c.profile.as_deref() == Some("other")
+        })
+    });
+    rig.wait_for("its messages", |h| shown(h, "Under the palm"));
+    rig.send_and_wait("And then?", "Arr again");
+    assert!(main.requests().is_empty(), "{:?}", main.requests());
+    let request = &other.requests()[0];
+    assert_eq!(request.json()["model"], "m-other");
+    assert_eq!(system_prompt(request), "You are a pirate. Say arr.");
 }
