@@ -7,16 +7,20 @@ use std::time::{Duration, Instant};
 
 use crate::ui::trace::FrameTrace;
 
+mod agents;
+
 use egui::{Key, KeyboardShortcut, Modifiers};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Command, ConversationId, EngineEvent};
+use crate::ui::agents_page::AgentsPage;
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::events_panel::EventsPanel;
 use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox};
 use crate::ui::link::EngineLink;
 use crate::ui::models::ModelCatalog;
+use crate::ui::personas::{AgentChoice, AgentEdit, AgentParts, Personas};
 use crate::ui::settings::{GuiSettings, ProbeStatus, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
 use crate::ui::stats_data::PanelData;
@@ -46,6 +50,10 @@ pub type SaveSettingsFn = Box<dyn FnMut(&GuiSettings) -> Result<(), String> + Se
 pub struct PersistedUi {
     /// The page shown last.
     pub page: Page,
+    /// The agent a new conversation gets.
+    pub new_chat_agent: AgentChoice,
+    /// The profile a new conversation gets (`None`: the default provider).
+    pub new_chat_profile: Option<String>,
 }
 
 /// An action from any panel, applied by the app at the end of the frame.
@@ -60,6 +68,10 @@ pub enum AppAction {
     Input(InputAction),
     /// From the settings page.
     Settings(SettingsAction),
+    /// From the Agents page: write this edit to the agents folder.
+    Agents(AgentEdit),
+    /// From the new chat's agent picker.
+    NewChatAgent(AgentChoice),
 }
 
 /// Everything the app needs at start.
@@ -130,6 +142,8 @@ pub struct RustbotApp {
     events: EventsPanel,
     stats: StatsPanel,
     panel_data: Option<PanelData>,
+    personas: Option<Personas>,
+    agents_page: AgentsPage,
 }
 
 impl RustbotApp {
@@ -186,7 +200,29 @@ impl RustbotApp {
             events: EventsPanel::default(),
             stats: StatsPanel::default(),
             panel_data,
+            personas: None,
+            agents_page: AgentsPage::default(),
         }
+    }
+
+    /// Adds agents and profiles: the chat header's agent picker, the sidebar's agent list and
+    /// profile switcher, and the Agents page. The folder is watched from now on.
+    #[must_use]
+    pub fn with_agents(mut self, ctx: &egui::Context, parts: AgentParts) -> Self {
+        let preferences = crate::config::UiSettings {
+            instructions: self.applied.instructions.clone(),
+            personality: self.applied.personality.clone(),
+            ..Default::default()
+        };
+        let personas = Personas::start(ctx, parts, preferences);
+        self.chat.agent_names = personas
+            .registry
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect();
+        self.personas = Some(personas);
+        self
     }
 
     /// The view-model (for tests and storage).
@@ -281,6 +317,7 @@ impl RustbotApp {
                 ctx.request_repaint_after(pending.deadline - now);
             }
         }
+        self.drain_personas();
         while let Some(result) = self.models.as_ref().and_then(ModelCatalog::try_recv) {
             self.settings_page.probe_finished(result);
         }
@@ -354,6 +391,7 @@ impl RustbotApp {
                 }
             }
             None => {
+                self.new_chat_header_ui(ui, actions);
                 ui.add_space(ui.available_height() * 0.35);
                 ui.vertical_centered(|ui| {
                     ui.heading("Ask anything.");
@@ -379,6 +417,10 @@ impl RustbotApp {
                     && self.vm.conversation(&id).is_some_and(|c| c.history_pending)
                 {
                     history.request_messages(&id);
+                }
+                let stored = self.vm.conversation(&id).is_some_and(|c| c.history_pending);
+                if stored && let Some(personas) = &self.personas {
+                    personas.request_stored(&id);
                 }
                 self.vm.select(id, now);
                 self.chat.scroll_to_latest();
@@ -433,10 +475,17 @@ impl RustbotApp {
                     Some(id) => id.clone(),
                     None => {
                         let id = ConversationId::new();
+                        // Agent and profile go first, so their names are stored with it.
+                        let note = self.configure_new_chat(&id, &text);
                         self.engine.send(Command::NewConversation {
                             conversation: id.clone(),
                         });
                         self.vm.select(id.clone(), now);
+                        if let Some((agent, note)) = note {
+                            self.vm.set_agent(&id, agent, note);
+                        }
+                        self.vm
+                            .set_profile(&id, self.persisted.new_chat_profile.clone());
                         id
                     }
                 };
@@ -491,6 +540,17 @@ impl RustbotApp {
                     call_id,
                 });
             }
+            AppAction::Sidebar(SidebarAction::PickAgent(name)) => self.pick_agent(name),
+            AppAction::Sidebar(SidebarAction::PickProfile(name)) => self.pick_profile(&name),
+            AppAction::Chat(ChatAction::SetAgent {
+                conversation,
+                agent,
+            }) => self.set_agent(&conversation, &agent, None),
+            AppAction::NewChatAgent(choice) => self.persisted.new_chat_agent = choice,
+            AppAction::Agents(edit) => match &self.personas {
+                Some(personas) => personas.edit(edit),
+                None => self.vm.global_notices.push("Agents are not loaded.".into()),
+            },
             AppAction::Settings(SettingsAction::Changed(settings)) => {
                 self.apply_settings(ctx, settings);
             }
@@ -542,6 +602,7 @@ impl RustbotApp {
                     actions.push(AppAction::Settings(a));
                 }
             }
+            Page::Agents => self.agents_page_ui(ui, actions),
             Page::Events => self.events.ui(ui, self.panel_data.as_ref()),
             Page::Stats => self
                 .stats
@@ -564,6 +625,7 @@ impl RustbotApp {
                 model: settings.model.trim().to_string(),
             });
         }
+        self.preferences_changed(&settings);
         if settings.theme != self.applied.theme || settings.font_size != self.applied.font_size {
             apply_look(ctx, &settings);
         }
@@ -591,7 +653,7 @@ impl eframe::App for RustbotApp {
             .default_size(240.0)
             .size_range(160.0..=420.0)
             .show(ui, |ui| {
-                if let Some(a) = self.sidebar.ui(ui, &self.vm, self.persisted.page, now_ms()) {
+                if let Some(a) = self.sidebar_ui(ui) {
                     actions.push(AppAction::Sidebar(a));
                 }
             });

@@ -1,14 +1,18 @@
 //! Glue between the window and the rest of the crate: settings from and to the config, the
 //! engine handle as an [`EngineLink`], and [`run_desktop`] that starts it all.
 
+use std::sync::Arc;
+
+use crate::agents::AgentRegistry;
 use crate::bootstrap::{self, DoorOptions};
-use crate::config::{Config, Paths, ResolvedSettings, Secret, secrets};
+use crate::config::{Config, Overrides, Paths, ResolvedSettings, Secret, secrets};
 use crate::engine::EngineHandle;
 use crate::tools::{CliApproval, ToolFilter};
 use crate::ui::app::SaveSettingsFn;
 use crate::ui::history::History;
 use crate::ui::link::EngineLink;
 use crate::ui::models::ModelCatalog;
+use crate::ui::personas::{AgentParts, ProfileBuilder};
 use crate::ui::settings::{GuiSettings, ThemeChoice, provider_info};
 use crate::ui::{GuiOptions, UiError, run_gui};
 
@@ -114,6 +118,7 @@ pub fn run_desktop_since(
     // The settings page's instructions and personality are the system prompt unless
     // `--system` or `system_prompt` in config.toml gives one.
     let mut resolved = resolved;
+    let system_override = resolved.system_prompt.clone();
     if resolved.system_prompt.is_none() {
         let prompt = GuiSettings::from_resolved(&resolved).system_prompt();
         resolved.system_prompt = (!prompt.is_empty()).then_some(prompt);
@@ -150,11 +155,45 @@ pub fn run_desktop_since(
         started_at: Some(started_at),
         data_dir: Some(resolved.paths.data_dir.clone()),
         budget: resolved.config.budget,
+        agents: Some(agent_parts(
+            &resolved,
+            system_override,
+            started.store.clone(),
+        )),
     });
     started.engine.send(crate::engine::Command::Shutdown);
     drop(started);
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
+}
+
+/// Agents from the folder next to the config, the config's profiles (built from the settings
+/// the run resolved; the window's choice of profile beats `--provider`/`--model`), and the
+/// store for a reopened conversation's agent and profile.
+pub fn agent_parts(
+    resolved: &ResolvedSettings,
+    system_override: Option<String>,
+    store: Option<crate::store::StoreHandle>,
+) -> AgentParts {
+    let dir = resolved.paths.agents_dir();
+    let (registry, problems) = AgentRegistry::load(&dir);
+    for problem in &problems {
+        tracing::warn!("agents: {problem}");
+    }
+    let settings = resolved.clone();
+    let build: ProfileBuilder = Arc::new(move |name: &str| {
+        bootstrap::provider_profile(&settings, &Overrides::default(), name)
+            .map_err(|e| e.to_string())
+    });
+    AgentParts {
+        registry,
+        problems,
+        dir: Some(dir),
+        profiles: resolved.config.profiles.keys().cloned().collect(),
+        build_profile: Some(build),
+        system_override,
+        store,
+    }
 }
 
 #[cfg(test)]

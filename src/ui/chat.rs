@@ -8,6 +8,7 @@ use egui::{Align, Color32, Frame, Layout, Margin, Rect, RichText, ScrollArea, Ui
 use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 
 use crate::engine::{ApprovalScope, ConversationId};
+use crate::ui::personas::AgentChoice;
 use crate::ui::view_model::{
     ConversationVm, MessageStatus, MessageVm, Role, RunState, ToolCallState, ToolCallVm, UnixMs,
 };
@@ -34,7 +35,17 @@ pub enum ChatAction {
         /// The call.
         call_id: String,
     },
+    /// Answer in this conversation as this agent from now on (`Command::SetAgent`).
+    SetAgent {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The agent's name.
+        agent: String,
+    },
 }
+
+/// The accessible name of the agent picker in the chat header.
+pub const AGENT_PICKER_LABEL: &str = "Agent";
 
 /// Vertical gap between messages, in points.
 const MESSAGE_GAP: f32 = 10.0;
@@ -57,6 +68,8 @@ pub struct ChatView {
     jump_to_latest: bool,
     /// How many messages were laid out in the last frame (for tests and the perf notes).
     pub last_laid_out: usize,
+    /// The agents the header's picker offers (empty: no picker).
+    pub agent_names: Vec<String>,
 }
 
 impl ChatView {
@@ -69,6 +82,21 @@ impl ChatView {
     pub fn ui(&mut self, ui: &mut egui::Ui, conv: &ConversationVm) -> Option<ChatAction> {
         let mut action = None;
         header_ui(ui, conv, &mut action);
+        if !self.agent_names.is_empty() {
+            let current = conv.agent.as_deref().unwrap_or("Default");
+            ui.horizontal(|ui| {
+                let picked = agent_picker_ui(ui, &conv.id, current, &self.agent_names, false);
+                if let Some(AgentChoice::Named(agent)) = picked {
+                    action = Some(ChatAction::SetAgent {
+                        conversation: conv.id.clone(),
+                        agent,
+                    });
+                }
+                if let Some(note) = &conv.agent_note {
+                    ui.weak(note);
+                }
+            });
+        }
         ui.separator();
 
         if conv.messages.is_empty() {
@@ -274,6 +302,38 @@ fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatA
     {
         error_card(ui, notice, None, action);
     }
+}
+
+/// The agent picker: a combo box named [`AGENT_PICKER_LABEL`] listing `names` (and "Auto"
+/// first when `offer_auto`); returns the choice when the user makes one.
+pub fn agent_picker_ui(
+    ui: &mut egui::Ui,
+    id_salt: impl std::hash::Hash + std::fmt::Debug,
+    current: &str,
+    names: &[String],
+    offer_auto: bool,
+) -> Option<AgentChoice> {
+    let mut picked = None;
+    ui.label(format!("{AGENT_PICKER_LABEL}:"));
+    let inner = egui::ComboBox::from_id_salt(("agent_picker", id_salt))
+        .selected_text(current)
+        .show_ui(ui, |ui| {
+            if offer_auto
+                && ui
+                    .selectable_label(current == "Auto", "Auto")
+                    .on_hover_text("Choose the agent from the first message")
+                    .clicked()
+            {
+                picked = Some(AgentChoice::Auto);
+            }
+            for name in names {
+                if ui.selectable_label(current == name, name).clicked() {
+                    picked = Some(AgentChoice::Named(name.clone()));
+                }
+            }
+        });
+    let _ = inner.response.accessible_name(AGENT_PICKER_LABEL);
+    picked
 }
 
 fn message_header_ui(ui: &mut egui::Ui, msg: &MessageVm) {

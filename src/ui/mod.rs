@@ -4,6 +4,7 @@
 //! applies at the end of the frame (sending `Command`s to the engine), and they draw the
 //! [`view_model::ViewModel`], which engine events update at the start of each frame.
 
+pub mod agents_page;
 pub mod app;
 pub mod bridge;
 pub mod chat;
@@ -13,6 +14,7 @@ pub mod history;
 pub mod input;
 pub mod link;
 pub mod models;
+pub mod personas;
 pub mod settings;
 pub mod sidebar;
 pub mod stats_data;
@@ -59,6 +61,8 @@ pub struct GuiOptions {
     pub data_dir: Option<PathBuf>,
     /// Spending limits shown on the Stats page.
     pub budget: crate::engine::budget::BudgetLimits,
+    /// Agents and profiles; `None` hides the pickers and the Agents page's editor.
+    pub agents: Option<personas::AgentParts>,
 }
 
 /// The file under the data directory that holds the window's state.
@@ -75,6 +79,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         started_at,
         data_dir,
         budget,
+        agents,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
         .with_title("Rustbot")
@@ -102,7 +107,10 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         Box::new(move |cc| {
             let mut app = RustbotApp::new(cc, parts);
             app.set_budget_limits(budget);
-            Ok(Box::new(app))
+            Ok(Box::new(match agents {
+                Some(agents) => app.with_agents(&cc.egui_ctx, agents),
+                None => app,
+            }))
         }),
     )
     .map_err(|e| UiError::Window(e.to_string()))

@@ -4,6 +4,7 @@
 use egui::{Id, RichText};
 use serde::{Deserialize, Serialize};
 
+use crate::agents::Agent;
 use crate::engine::ConversationId;
 use crate::ui::view_model::{ConversationSummary, UnixMs, ViewModel};
 
@@ -13,6 +14,8 @@ pub enum Page {
     /// The conversation.
     #[default]
     Chat,
+    /// The agents: list and editor.
+    Agents,
     /// Provider, model, key, prompt and appearance.
     Settings,
     /// The engine's event log.
@@ -23,12 +26,19 @@ pub enum Page {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 4] = [Page::Chat, Page::Settings, Page::Events, Page::Stats];
+    pub const ALL: [Page; 5] = [
+        Page::Chat,
+        Page::Agents,
+        Page::Settings,
+        Page::Events,
+        Page::Stats,
+    ];
 
     /// The name shown in the navigation.
     pub fn label(self) -> &'static str {
         match self {
             Page::Chat => "Chat",
+            Page::Agents => "Agents",
             Page::Settings => "Settings",
             Page::Events => "Events",
             Page::Stats => "Stats",
@@ -52,6 +62,33 @@ pub enum SidebarAction {
     SetPinned(ConversationId, bool),
     /// Delete a conversation (the app offers Undo for a few seconds).
     Delete(ConversationId),
+    /// Answer the current conversation (or the next new one) as this agent.
+    PickAgent(String),
+    /// Send the current conversation (and new ones) through this profile
+    /// ([`crate::ui::personas::DEFAULT_PROFILE`]: the default provider).
+    PickProfile(String),
+}
+
+/// What the sidebar shows of agents and profiles.
+pub struct PersonaRows<'a> {
+    /// Every agent, sorted by name.
+    pub agents: &'a [Agent],
+    /// The current conversation's agent (or the next new one's).
+    pub current_agent: &'a str,
+    /// The profiles to switch between, the default one first.
+    pub profiles: &'a [String],
+    /// The current conversation's profile.
+    pub current_profile: &'a str,
+}
+
+/// The accessible name of the agent search field.
+pub const AGENT_SEARCH_LABEL: &str = "Search agents";
+/// The accessible name of the profile switcher.
+pub const PROFILE_LABEL: &str = "Profile";
+
+/// The accessible name of an agent's row in the sidebar.
+pub fn agent_row_label(name: &str) -> String {
+    format!("Use agent {name}")
 }
 
 /// The accessible name of the search field.
@@ -65,6 +102,8 @@ pub struct Sidebar {
     focus_search: bool,
     /// The conversation being renamed, and the title typed so far.
     renaming: Option<(ConversationId, String, bool)>,
+    /// The agent search text.
+    pub agent_query: String,
 }
 
 impl Sidebar {
@@ -84,6 +123,7 @@ impl Sidebar {
         vm: &ViewModel,
         page: Page,
         now: UnixMs,
+        personas: Option<&PersonaRows<'_>>,
     ) -> Option<SidebarAction> {
         let mut action = None;
         ui.add_space(6.0);
@@ -116,6 +156,11 @@ impl Sidebar {
             .show_separator_line(true)
             .show(ui, |ui| {
                 ui.add_space(4.0);
+                if let Some(rows) = personas
+                    && let Some(a) = self.personas_ui(ui, rows)
+                {
+                    action = Some(a);
+                }
                 for p in Page::ALL {
                     if ui.selectable_label(page == p, p.label()).clicked() && page != p {
                         action = Some(SidebarAction::Navigate(p));
@@ -169,6 +214,70 @@ impl Sidebar {
             });
         action
     }
+}
+
+impl Sidebar {
+    /// The profile switcher and the searchable agent list.
+    fn personas_ui(&mut self, ui: &mut egui::Ui, rows: &PersonaRows<'_>) -> Option<SidebarAction> {
+        let mut action = None;
+        ui.horizontal(|ui| {
+            ui.label(format!("{PROFILE_LABEL}:"));
+            let inner = egui::ComboBox::from_id_salt("rustbot_profile")
+                .selected_text(rows.current_profile)
+                .width(ui.available_width() - 8.0)
+                .show_ui(ui, |ui| {
+                    for p in rows.profiles {
+                        if ui
+                            .selectable_label(p == rows.current_profile, p.as_str())
+                            .clicked()
+                            && p != rows.current_profile
+                        {
+                            action = Some(SidebarAction::PickProfile(p.clone()));
+                        }
+                    }
+                });
+            let _ = inner.response.accessible_name(PROFILE_LABEL);
+        });
+        egui::CollapsingHeader::new(format!("Agents · {}", rows.current_agent))
+            .id_salt("rustbot_sidebar_agents")
+            .show(ui, |ui| {
+                ui.add(
+                    egui::TextEdit::singleline(&mut self.agent_query)
+                        .hint_text("Search agents")
+                        .desired_width(f32::INFINITY),
+                )
+                .accessible_name(AGENT_SEARCH_LABEL);
+                let query = self.agent_query.trim().to_lowercase();
+                egui::ScrollArea::vertical()
+                    .id_salt("rustbot_sidebar_agent_list")
+                    .max_height(160.0)
+                    .show(ui, |ui| {
+                        for agent in rows.agents.iter().filter(|a| agent_matches(a, &query)) {
+                            let selected = agent.name.eq_ignore_ascii_case(rows.current_agent);
+                            let button = egui::Button::selectable(selected, agent.name.as_str())
+                                .truncate()
+                                .min_size(egui::vec2(ui.available_width(), 20.0));
+                            let response = ui
+                                .add(button)
+                                .on_hover_text(agent.description.as_str())
+                                .accessible_name(agent_row_label(&agent.name));
+                            if response.clicked() && !selected {
+                                action = Some(SidebarAction::PickAgent(agent.name.clone()));
+                            }
+                        }
+                    });
+            });
+        ui.separator();
+        action
+    }
+}
+
+/// Whether an agent matches a lower-cased search (name, description or tags).
+fn agent_matches(agent: &Agent, query: &str) -> bool {
+    query.is_empty()
+        || agent.name.to_lowercase().contains(query)
+        || agent.description.to_lowercase().contains(query)
+        || agent.tags.iter().any(|t| t.to_lowercase().contains(query))
 }
 
 /// The accessible name of the rename field.

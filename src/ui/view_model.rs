@@ -211,6 +211,12 @@ pub struct ConversationVm {
     pub pinned: bool,
     /// A warning to show above the conversation (e.g. a budget nearly spent).
     pub warning: Option<String>,
+    /// The agent answering here, when one was chosen (`Command::SetAgent`).
+    pub agent: Option<String>,
+    /// The provider profile answering here (`None`: the default provider).
+    pub profile: Option<String>,
+    /// Why this agent was chosen, when auto mode chose it ("Agent: coder (matched: rust)").
+    pub agent_note: Option<String>,
 }
 
 /// The title a conversation gets before it has a user message.
@@ -230,6 +236,9 @@ impl ConversationVm {
             history_pending: false,
             pinned: false,
             warning: None,
+            agent: None,
+            profile: None,
+            agent_note: None,
         }
     }
 
@@ -365,6 +374,22 @@ impl ViewModel {
     pub fn set_pinned(&mut self, id: &ConversationId, pinned: bool) {
         if let Some(&i) = self.index.get(id) {
             self.conversations[i].pinned = pinned;
+        }
+    }
+
+    /// Records the conversation's agent (and, from auto mode, why it was chosen).
+    pub fn set_agent(&mut self, id: &ConversationId, agent: Option<String>, note: Option<String>) {
+        if let Some(&i) = self.index.get(id) {
+            let conv = &mut self.conversations[i];
+            conv.agent = agent;
+            conv.agent_note = note;
+        }
+    }
+
+    /// Records the conversation's provider profile (`None`: the default provider).
+    pub fn set_profile(&mut self, id: &ConversationId, profile: Option<String>) {
+        if let Some(&i) = self.index.get(id) {
+            self.conversations[i].profile = profile;
         }
     }
 
