@@ -82,9 +82,12 @@ fn log_events(engine: &EngineHandle, store: StoreHandle, keep_days: u32) {
         if matches!(event, EngineEvent::Text { .. }) {
             return;
         }
-        let Ok(json) = serde_json::to_string(event) else {
+        let Ok(mut value) = serde_json::to_value(event) else {
             return;
         };
+        // The log describes what happened; whole answers and tool outputs live in messages.
+        clip_strings(&mut value, EVENT_LOG_TEXT_LIMIT);
+        let json = value.to_string();
         let conversation = event.conversation().map(|c| c.0.clone());
         let kind = event.kind();
         store.send("log an engine event", move |s| {
@@ -112,6 +115,23 @@ pub fn provider_profile(
         provider: build_provider(resolved.provider)?,
         model: resolved.model,
     })
+}
+
+/// Longest string kept in a logged event.
+const EVENT_LOG_TEXT_LIMIT: usize = 2000;
+
+/// Shortens every string in `value` to at most `limit` characters (marked with `…`).
+fn clip_strings(value: &mut serde_json::Value, limit: usize) {
+    match value {
+        serde_json::Value::String(s) if s.chars().count() > limit => {
+            let mut clipped: String = s.chars().take(limit).collect();
+            clipped.push('…');
+            *s = clipped;
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| clip_strings(v, limit)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| clip_strings(v, limit)),
+        _ => {}
+    }
 }
 
 /// Starts the engine on the current tokio runtime.
@@ -176,4 +196,19 @@ pub async fn start(
         mcp,
         mcp_failures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_strings;
+
+    #[test]
+    fn logged_events_keep_short_strings_and_clip_long_ones() {
+        let mut v = serde_json::json!({"type": "done", "text": "x".repeat(5000), "reason": "stop",
+            "nested": [{"content": "y".repeat(3000)}]});
+        clip_strings(&mut v, 2000);
+        assert_eq!(v["reason"], "stop");
+        assert_eq!(v["text"].as_str().unwrap().chars().count(), 2001);
+        assert!(v["nested"][0]["content"].as_str().unwrap().ends_with('…'));
+    }
 }

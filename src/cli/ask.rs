@@ -119,7 +119,16 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             if event.conversation().is_some_and(|c| *c != conversation) {
                 continue;
             }
-            if let Err(e) = out.event(&event) {
+            // Output is flushed whenever the engine has nothing more waiting: the answer shows
+            // as it arrives, without a write per chunk when chunks come faster than we print.
+            let printed = out.event(&event).and_then(|()| {
+                if events.is_empty() {
+                    out.flush()
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = printed {
                 if is_broken_pipe(&e) {
                     // The reader went away (`rustbot ask ... | head`): stop quietly.
                     handle.send(Command::Stop {
@@ -309,9 +318,11 @@ impl Printer {
             self.stdout.write_all(delta.as_bytes())?;
             self.ends_with_newline = delta.ends_with('\n');
             self.wrote_text = true;
-        } else {
-            return Ok(());
         }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
         self.stdout.flush()?;
         Ok(())
     }

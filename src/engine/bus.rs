@@ -139,6 +139,11 @@ impl Subscription {
         }
     }
 
+    /// Whether no event is waiting (a reader may batch its output until this is true).
+    pub fn is_empty(&self) -> bool {
+        self.queue.dropped.load(Ordering::Relaxed) == 0 && lock(&self.queue.events).is_empty()
+    }
+
     /// How many text deltas were merged into an earlier one for this subscriber.
     pub fn coalesced(&self) -> u64 {
         self.queue.coalesced.load(Ordering::Relaxed)
