@@ -1,11 +1,9 @@
 //! Stored conversations for the sidebar and the chat view, read from the store on the async
 //! runtime (never on the UI thread) and handed to the app through a channel.
 
-use std::sync::mpsc;
-
 use crate::engine::ConversationId;
 use crate::store::{self, ListFilter, StoreHandle};
-use crate::ui::link::RepaintSignal;
+use crate::ui::link::Background;
 use crate::ui::view_model::{LoadedMessage, MessageStatus, Role, StoredSummary};
 
 /// A result from the store.
@@ -27,10 +25,7 @@ pub enum HistoryUpdate {
 /// Reads the store off the UI thread.
 pub struct History {
     store: StoreHandle,
-    runtime: tokio::runtime::Handle,
-    tx: mpsc::Sender<HistoryUpdate>,
-    rx: mpsc::Receiver<HistoryUpdate>,
-    repaint: RepaintSignal,
+    results: Background<HistoryUpdate>,
 }
 
 /// Conversations listed in the sidebar at most.
@@ -39,24 +34,20 @@ const LIST_LIMIT: u32 = 500;
 impl History {
     /// Reads from `store` with tasks on `runtime`.
     pub fn new(store: StoreHandle, runtime: tokio::runtime::Handle) -> Self {
-        let (tx, rx) = mpsc::channel();
         Self {
             store,
-            runtime,
-            tx,
-            rx,
-            repaint: RepaintSignal::new(),
+            results: Background::new(runtime),
         }
     }
 
     /// Lets results wake the window.
     pub fn attach(&self, ctx: &egui::Context) {
-        self.repaint.attach(ctx);
+        self.results.attach(ctx);
     }
 
     /// The next result, if one is ready.
     pub fn try_recv(&self) -> Option<HistoryUpdate> {
-        self.rx.try_recv().ok()
+        self.results.try_recv()
     }
 
     /// Asks for the conversation list.
@@ -120,22 +111,15 @@ impl History {
 
     /// A reader for the Events and Stats pages over the same store and runtime.
     pub fn panel_data(&self) -> crate::ui::stats_data::PanelData {
-        crate::ui::stats_data::PanelData::new(self.store.clone(), self.runtime.clone())
+        crate::ui::stats_data::PanelData::new(self.store.clone(), self.results.runtime().clone())
     }
 
     fn spawn(
         &self,
         f: impl FnOnce(&mut store::Store) -> store::Result<HistoryUpdate> + Send + 'static,
     ) {
-        let (store, tx, repaint) = (self.store.clone(), self.tx.clone(), self.repaint.clone());
-        self.runtime.spawn(async move {
-            let update = match store.call(f).await.and_then(|r| r) {
-                Ok(update) => update,
-                Err(e) => HistoryUpdate::Failed(format!("Could not read the history: {e}")),
-            };
-            if tx.send(update).is_ok() {
-                repaint.wake();
-            }
+        self.results.read_store(&self.store, f, |e| {
+            HistoryUpdate::Failed(format!("Could not read the history: {e}"))
         });
     }
 }

@@ -79,3 +79,88 @@ impl EngineLink {
         self.repaint.attach(ctx);
     }
 }
+
+/// Results of work done on the async runtime, handed to the UI thread through a channel; each
+/// result wakes the window. The UI drains it with `try_recv` at the start of a frame.
+pub struct Background<T> {
+    runtime: tokio::runtime::Handle,
+    tx: std::sync::mpsc::Sender<T>,
+    rx: std::sync::mpsc::Receiver<T>,
+    repaint: RepaintSignal,
+}
+
+/// Sends one result to the UI thread and wakes the window; cheap to clone into tasks.
+pub struct Reporter<T> {
+    tx: std::sync::mpsc::Sender<T>,
+    repaint: RepaintSignal,
+}
+
+impl<T> Clone for Reporter<T> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            repaint: self.repaint.clone(),
+        }
+    }
+}
+
+impl<T> Reporter<T> {
+    /// Hands `value` to the UI (dropped if the window is gone).
+    pub fn send(&self, value: T) {
+        if self.tx.send(value).is_ok() {
+            self.repaint.wake();
+        }
+    }
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Results of tasks run on `runtime`.
+    pub fn new(runtime: tokio::runtime::Handle) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Self {
+            runtime,
+            tx,
+            rx,
+            repaint: RepaintSignal::new(),
+        }
+    }
+
+    /// Lets results wake the window.
+    pub fn attach(&self, ctx: &egui::Context) {
+        self.repaint.attach(ctx);
+    }
+
+    /// The next result, if one is ready.
+    pub fn try_recv(&self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+
+    /// The runtime tasks run on.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// A sender for one task's result.
+    pub fn reporter(&self) -> Reporter<T> {
+        Reporter {
+            tx: self.tx.clone(),
+            repaint: self.repaint.clone(),
+        }
+    }
+
+    /// Runs `read` on the store's thread; its result, or `failed(error sentence)`, comes back.
+    pub fn read_store(
+        &self,
+        store: &crate::store::StoreHandle,
+        read: impl FnOnce(&mut crate::store::Store) -> crate::store::Result<T> + Send + 'static,
+        failed: fn(String) -> T,
+    ) {
+        let (store, report) = (store.clone(), self.reporter());
+        self.runtime.spawn(async move {
+            report.send(match store.call(read).await.and_then(|r| r) {
+                Ok(value) => value,
+                Err(e) => failed(e.to_string()),
+            });
+        });
+    }
+}

@@ -1,11 +1,9 @@
 //! The provider's model list for the settings page, fetched with the settings being edited
 //! (so it doubles as "Test connection"), on the async runtime, never on the UI thread.
 
-use std::sync::mpsc;
-
 use crate::config::{NetworkSettings, Secret};
 use crate::llm::{ModelInfo, ProviderKind, ProviderSettings, build_provider};
-use crate::ui::link::RepaintSignal;
+use crate::ui::link::Background;
 use crate::ui::settings::GuiSettings;
 
 /// What a probe of the provider found.
@@ -20,33 +18,26 @@ pub enum ProbeResult {
 /// Fetches model lists.
 pub struct ModelCatalog {
     network: NetworkSettings,
-    runtime: tokio::runtime::Handle,
-    tx: mpsc::Sender<ProbeResult>,
-    rx: mpsc::Receiver<ProbeResult>,
-    repaint: RepaintSignal,
+    results: Background<ProbeResult>,
 }
 
 impl ModelCatalog {
     /// Probes with `network` timeouts, on `runtime`.
     pub fn new(network: NetworkSettings, runtime: tokio::runtime::Handle) -> Self {
-        let (tx, rx) = mpsc::channel();
         Self {
             network,
-            runtime,
-            tx,
-            rx,
-            repaint: RepaintSignal::new(),
+            results: Background::new(runtime),
         }
     }
 
     /// Lets results wake the window.
     pub fn attach(&self, ctx: &egui::Context) {
-        self.repaint.attach(ctx);
+        self.results.attach(ctx);
     }
 
     /// The next result, if one is ready.
     pub fn try_recv(&self) -> Option<ProbeResult> {
-        self.rx.try_recv().ok()
+        self.results.try_recv()
     }
 
     /// Asks the provider described by `settings` for its models.
@@ -61,16 +52,11 @@ impl ModelCatalog {
             })
             .map_err(|e| e.to_string())
         });
-        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
-        let send = move |result| {
-            if tx.send(result).is_ok() {
-                repaint.wake();
-            }
-        };
+        let report = self.results.reporter();
         match provider {
             Ok(provider) => {
-                self.runtime.spawn(async move {
-                    send(match provider.models().await {
+                self.results.runtime().spawn(async move {
+                    report.send(match provider.models().await {
                         Ok(mut models) => {
                             models.sort_by(|a, b| a.id.cmp(&b.id));
                             ProbeResult::Models(models)
@@ -79,7 +65,7 @@ impl ModelCatalog {
                     });
                 });
             }
-            Err(e) => send(ProbeResult::Failed(e)),
+            Err(e) => report.send(ProbeResult::Failed(e)),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! export. Results come back through a channel and wake the window.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 
 use crate::engine::budget::{day_start_ms, month_start_ms};
 use crate::store::{
@@ -11,7 +11,7 @@ use crate::store::{
     ToolCallCount, UsageTotals,
 };
 use crate::ui::events_panel::EventPayload;
-use crate::ui::link::RepaintSignal;
+use crate::ui::link::Background;
 
 /// The time range the Stats page shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,33 +110,26 @@ pub enum PanelUpdate {
 /// Reads the store and `/proc` on the async runtime and writes exports there.
 pub struct PanelData {
     store: StoreHandle,
-    runtime: tokio::runtime::Handle,
-    tx: mpsc::Sender<PanelUpdate>,
-    rx: mpsc::Receiver<PanelUpdate>,
-    repaint: RepaintSignal,
+    results: Background<PanelUpdate>,
 }
 
 impl PanelData {
     /// Reads from `store` with tasks on `runtime`.
     pub fn new(store: StoreHandle, runtime: tokio::runtime::Handle) -> Self {
-        let (tx, rx) = mpsc::channel();
         Self {
             store,
-            runtime,
-            tx,
-            rx,
-            repaint: RepaintSignal::new(),
+            results: Background::new(runtime),
         }
     }
 
     /// Lets results wake the window.
     pub fn attach(&self, ctx: &egui::Context) {
-        self.repaint.attach(ctx);
+        self.results.attach(ctx);
     }
 
     /// The next result, if one is ready.
     pub fn try_recv(&self) -> Option<PanelUpdate> {
-        self.rx.try_recv().ok()
+        self.results.try_recv()
     }
 
     /// Asks for stored events older than `before_id` that happened before `until_ms`.
@@ -173,18 +166,16 @@ impl PanelData {
 
     /// Asks for the process figures.
     pub fn request_process(&self) {
-        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
-        self.runtime.spawn_blocking(move || {
-            if tx.send(PanelUpdate::Process(read_process())).is_ok() {
-                repaint.wake();
-            }
-        });
+        let report = self.results.reporter();
+        self.results
+            .runtime()
+            .spawn_blocking(move || report.send(PanelUpdate::Process(read_process())));
     }
 
     /// Writes `rows` as JSON Lines to `exports/events-<time>.jsonl` in the data directory.
     pub fn export(&self, rows: Vec<Arc<EventPayload>>, stamp_ms: i64) {
-        let (store, tx, repaint) = (self.store.clone(), self.tx.clone(), self.repaint.clone());
-        self.runtime.spawn(async move {
+        let (store, report) = (self.store.clone(), self.results.reporter());
+        self.results.runtime().spawn(async move {
             let result = match store.call(|s| s.path().to_path_buf()).await {
                 Ok(db) => {
                     let dir = db.parent().unwrap_or(Path::new(".")).join("exports");
@@ -194,9 +185,7 @@ impl PanelData {
                 }
                 Err(e) => Err(e.to_string()),
             };
-            if tx.send(PanelUpdate::Exported(result)).is_ok() {
-                repaint.wake();
-            }
+            report.send(PanelUpdate::Exported(result));
         });
     }
 
@@ -204,15 +193,8 @@ impl PanelData {
         &self,
         f: impl FnOnce(&mut store::Store) -> store::Result<PanelUpdate> + Send + 'static,
     ) {
-        let (store, tx, repaint) = (self.store.clone(), self.tx.clone(), self.repaint.clone());
-        self.runtime.spawn(async move {
-            let update = match store.call(f).await.and_then(|r| r) {
-                Ok(update) => update,
-                Err(e) => PanelUpdate::Failed(format!("Could not read the store: {e}")),
-            };
-            if tx.send(update).is_ok() {
-                repaint.wake();
-            }
+        self.results.read_store(&self.store, f, |e| {
+            PanelUpdate::Failed(format!("Could not read the store: {e}"))
         });
     }
 }
