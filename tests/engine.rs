@@ -6,24 +6,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rustbot::config::{NetworkSettings, Secret};
+use rustbot::config::NetworkSettings;
 use rustbot::engine::{
     self, Command, ConversationId, EngineConfig, EngineEvent, EngineHandle, RunStatus, Subscription,
 };
 use rustbot::llm::{ProviderKind, ProviderSettings, build_provider};
 
 fn engine(server: &ScriptedServer) -> EngineHandle {
-    let provider = build_provider(ProviderSettings {
-        kind: ProviderKind::Custom,
-        base_url: server.base_url(),
-        api_key: Some(Secret::new("k")),
-        network: NetworkSettings {
-            connect_timeout_secs: 2,
-            idle_timeout_secs: 10,
-            max_retries: 2,
-        },
-    })
-    .unwrap();
+    let provider = scripted_provider(server, 2);
     engine::start(
         EngineConfig::new(provider, "m"),
         &tokio::runtime::Handle::current(),

@@ -77,6 +77,57 @@ fn edit_and_regenerate_add_siblings_and_switching_follows() {
 }
 
 #[test]
+fn the_active_path_carries_each_messages_siblings() {
+    let (_dir, s) = store();
+    conv(&s, "c");
+    let q = say(&s, "c", None, Role::User, "q");
+    let a = say(&s, "c", Some(q), Role::Assistant, "a");
+    let b = say(&s, "c", Some(q), Role::Assistant, "b");
+    let path = s.active_path_with_siblings("c").unwrap();
+    let shape: Vec<(MessageId, Vec<MessageId>)> = path
+        .into_iter()
+        .map(|p| (p.message.id, p.siblings))
+        .collect();
+    assert_eq!(shape, vec![(q, vec![q]), (b, vec![a, b])]);
+}
+
+#[test]
+fn deleting_a_message_keeps_what_follows_and_an_answer_goes_with_its_tool_rounds() {
+    let (_dir, s) = store();
+    conv(&s, "c");
+    let q1 = say(&s, "c", None, Role::User, "q1");
+    let call = say(&s, "c", Some(q1), Role::Assistant, "");
+    let result = say(&s, "c", Some(call), Role::Tool, "file contents");
+    let a1 = say(&s, "c", Some(result), Role::Assistant, "a1");
+    let q2 = say(&s, "c", Some(a1), Role::User, "q2");
+    let a2 = say(&s, "c", Some(q2), Role::Assistant, "a2");
+
+    // The answer and the tool round before it go; the next question hangs off q1 now.
+    assert_eq!(s.delete_message(a1).unwrap(), vec![call, result, a1]);
+    assert_eq!(texts(&s, "c"), ["q1", "q2", "a2"]);
+    assert_eq!(s.message(q2).unwrap().unwrap().parent_id, Some(q1));
+
+    // A question alone; its answer stays.
+    assert_eq!(s.delete_message(q2).unwrap(), vec![q2]);
+    assert_eq!(texts(&s, "c"), ["q1", "a2"]);
+
+    // The last message: the view ends at its parent, not on some other branch.
+    let other = say(&s, "c", Some(q1), Role::Assistant, "other branch");
+    s.select_branch(a2).unwrap();
+    assert_eq!(s.delete_message(a2).unwrap(), vec![a2]);
+    assert_eq!(texts(&s, "c"), ["q1"]);
+    assert!(s.message(other).unwrap().is_some(), "other branches stay");
+    assert!(matches!(
+        s.delete_message(a2),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(
+        s.search("file contents", 10).unwrap().is_empty(),
+        "gone from search too"
+    );
+}
+
+#[test]
 fn parents_must_exist_in_the_same_conversation() {
     let (_dir, s) = store();
     conv(&s, "a");

@@ -131,13 +131,7 @@ fn start_with(
 impl Rig {
     /// Steps frames until `check` holds (real time passes: engine and watcher run on threads).
     fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !check(&self.harness) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            self.harness.step();
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.harness.run_steps(2);
+        step_until(&mut self.harness, what, check);
     }
 
     fn send(&mut self, text: &str) {

@@ -471,7 +471,7 @@ fn up_then_enter_edits_the_last_message_and_the_old_exchange_leaves_the_view() {
     rig.settle();
     rig.harness.key_press(Key::ArrowUp);
     rig.settle();
-    assert!(rig.has_label_containing("Editing your last message"));
+    assert!(rig.has_label_containing("Editing a sent message"));
     rig.harness.get_by_label("Message").type_text(" or a nut");
     rig.harness.key_press(Key::Enter);
     rig.settle();

@@ -10,9 +10,7 @@ use common::*;
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use rustbot::config::{NetworkSettings, Secret};
 use rustbot::engine::{self, EngineConfig, EngineHandle};
-use rustbot::llm::{ProviderKind, ProviderSettings, build_provider};
 use rustbot::ui::view_model::MessageStatus;
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
 
@@ -28,17 +26,7 @@ fn start(server: &ScriptedServer) -> E2e {
         .enable_all()
         .build()
         .unwrap();
-    let provider = build_provider(ProviderSettings {
-        kind: ProviderKind::Custom,
-        base_url: server.base_url(),
-        api_key: Some(Secret::new("k")),
-        network: NetworkSettings {
-            connect_timeout_secs: 2,
-            idle_timeout_secs: 10,
-            max_retries: 0,
-        },
-    })
-    .unwrap();
+    let provider = scripted_provider(server, 0);
     let handle = engine::start(EngineConfig::new(provider, "m"), runtime.handle());
     let parts = AppParts {
         engine: EngineLink::from_engine(&handle),
@@ -67,13 +55,7 @@ fn start(server: &ScriptedServer) -> E2e {
 impl E2e {
     /// Steps frames until `check` holds (real time passes: the engine runs on its threads).
     fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !check(&self.harness) {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            self.harness.step();
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.harness.run_steps(2);
+        step_until(&mut self.harness, what, check);
     }
 
     fn send(&mut self, text: &str) {

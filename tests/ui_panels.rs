@@ -9,9 +9,7 @@ use common::*;
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use rustbot::config::{NetworkSettings, Secret};
 use rustbot::engine::{self, EngineConfig, EngineHandle, EventBus};
-use rustbot::llm::{ProviderKind, ProviderSettings, build_provider};
 use rustbot::store::{StoreHandle, UsageRecord};
 use rustbot::ui::history::History;
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
@@ -66,17 +64,7 @@ fn events_stream_in_live_filters_narrow_them_and_export_writes_the_filtered_rows
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let store = StoreHandle::open(dir.path()).unwrap();
-    let provider = build_provider(ProviderSettings {
-        kind: ProviderKind::Custom,
-        base_url: server.base_url(),
-        api_key: Some(Secret::new("k")),
-        network: NetworkSettings {
-            connect_timeout_secs: 2,
-            idle_timeout_secs: 10,
-            max_retries: 0,
-        },
-    })
-    .unwrap();
+    let provider = scripted_provider(&server, 0);
     let handle: EngineHandle = engine::start(EngineConfig::new(provider, "m"), rt.handle());
     let mut h = app(
         EngineLink::from_engine(&handle),

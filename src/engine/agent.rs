@@ -237,8 +237,7 @@ impl Engine {
                 text,
                 model,
             } => {
-                self.ensure_loaded(&conversation).await;
-                if self.refuse_if_active(&conversation) {
+                if !self.ready_for_change(&conversation).await {
                     return;
                 }
                 let (allowed, headroom) = self.budget_allows(&conversation).await;
@@ -277,8 +276,7 @@ impl Engine {
                 self.conversations.remove(&conversation);
             }
             Command::Retry { conversation } => {
-                self.ensure_loaded(&conversation).await;
-                if self.refuse_if_active(&conversation) {
+                if !self.ready_for_change(&conversation).await {
                     return;
                 }
                 let (allowed, headroom) = self.budget_allows(&conversation).await;
@@ -304,8 +302,7 @@ impl Engine {
                 message_id,
                 text,
             } => {
-                self.ensure_loaded(&conversation).await;
-                if self.refuse_if_active(&conversation) {
+                if !self.ready_for_change(&conversation).await {
                     return;
                 }
                 let (allowed, headroom) = self.budget_allows(&conversation).await;
@@ -322,11 +319,23 @@ impl Engine {
                 conversation,
                 message_id,
             } => {
-                self.ensure_loaded(&conversation).await;
-                if self.refuse_if_active(&conversation) {
+                if !self.ready_for_change(&conversation).await {
                     return;
                 }
                 self.select_branch(&conversation, message_id).await;
+            }
+            Command::DeleteMessage {
+                conversation,
+                message_id,
+            } => {
+                if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                self.delete_message(&conversation, message_id).await;
+            }
+            Command::SetProvider { profile } => {
+                self.config.provider = profile.provider;
+                self.config.model = profile.model;
             }
             Command::AllowOverBudget { conversation } => {
                 self.conversation(&conversation).budget_override = true;
@@ -358,6 +367,13 @@ impl Engine {
         self.conversations
             .entry(id.clone())
             .or_insert_with(|| Conversation::new(clock))
+    }
+
+    /// Loads the conversation and checks that nothing runs in it (else an error event and
+    /// false): sending, editing and branch changes all need that.
+    async fn ready_for_change(&mut self, id: &ConversationId) -> bool {
+        self.ensure_loaded(id).await;
+        !self.refuse_if_active(id)
     }
 
     fn refuse_if_active(&mut self, id: &ConversationId) -> bool {

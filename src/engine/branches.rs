@@ -1,5 +1,6 @@
 //! Branches: editing a sent message and resending it adds a sibling (no answer is ever
-//! overwritten), and selecting a branch makes its path the history the model sees.
+//! overwritten), selecting a branch makes its path the history the model sees, and deleting a
+//! message keeps what followed it.
 
 use crate::engine::agent::Engine;
 use crate::engine::events::{ConversationId, EngineEvent};
@@ -74,19 +75,7 @@ impl Engine {
             self.error(Some(id), "branches need the store".into());
             return;
         };
-        let key = id.0.clone();
-        let selected = store
-            .call(move |s| {
-                let belongs = s
-                    .message(MessageId(message_id))?
-                    .is_some_and(|m| m.conversation_id == key);
-                if !belongs {
-                    return Ok(None);
-                }
-                s.select_branch(MessageId(message_id)).map(Some)
-            })
-            .await
-            .and_then(|r| r);
+        let selected = own_message(&store, id, message_id, |s, m| s.select_branch(m)).await;
         match selected {
             Ok(Some(leaf)) => {
                 self.load_stored(id).await;
@@ -102,4 +91,50 @@ impl Engine {
             Err(e) => self.error(Some(id), format!("the branch could not be selected: {e}")),
         }
     }
+
+    /// Deletes a stored message of the conversation and reloads what the model will see.
+    pub(crate) async fn delete_message(&mut self, id: &ConversationId, message_id: i64) {
+        let Some(store) = self.store_for(id) else {
+            self.error(Some(id), "deleting a message needs the store".into());
+            return;
+        };
+        let deleted = own_message(&store, id, message_id, |s, m| s.delete_message(m)).await;
+        match deleted {
+            Ok(Some(ids)) => {
+                self.load_stored(id).await;
+                self.bus.publish(EngineEvent::MessageDeleted {
+                    conversation: id.clone(),
+                    message_ids: ids.into_iter().map(|m| m.0).collect(),
+                });
+            }
+            Ok(None) => self.error(
+                Some(id),
+                format!("message {message_id} is not in this conversation"),
+            ),
+            Err(e) => self.error(Some(id), format!("the message could not be deleted: {e}")),
+        }
+    }
+}
+
+/// Runs `f` on the stored message `message_id` if it belongs to the conversation (`None` if
+/// not), so that no command can reach into another conversation.
+async fn own_message<R: Send + 'static>(
+    store: &store::StoreHandle,
+    id: &ConversationId,
+    message_id: i64,
+    f: impl FnOnce(&mut store::Store, MessageId) -> store::Result<R> + Send + 'static,
+) -> store::Result<Option<R>> {
+    let key = id.0.clone();
+    store
+        .call(move |s| {
+            let belongs = s
+                .message(MessageId(message_id))?
+                .is_some_and(|m| m.conversation_id == key);
+            if !belongs {
+                return Ok(None);
+            }
+            f(s, MessageId(message_id)).map(Some)
+        })
+        .await
+        .and_then(|r| r)
 }

@@ -193,6 +193,20 @@ pub enum Command {
         /// A stored message on the wanted branch.
         message_id: i64,
     },
+    /// Delete a stored message (an answer with the tool rounds that led to it); what followed
+    /// it stays, attached to its parent.
+    DeleteMessage {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The stored id of the message.
+        message_id: i64,
+    },
+    /// Send the following requests of conversations without a profile to this provider and
+    /// model (the settings page changed provider, base URL or key).
+    SetProvider {
+        /// The provider, already built, and its model.
+        profile: ProviderProfile,
+    },
     /// Let the conversation's next message through even if a spending limit is reached.
     AllowOverBudget {
         /// The conversation.
@@ -379,6 +393,13 @@ pub enum EngineEvent {
         /// The stored id of the branch's newest message.
         leaf: i64,
     },
+    /// Messages were deleted from the conversation; reload its messages.
+    MessageDeleted {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The stored ids deleted.
+        message_ids: Vec<i64>,
+    },
     /// The conversation got a title from the model.
     TitleChanged {
         /// The conversation.
@@ -433,6 +454,7 @@ impl EngineEvent {
             | EngineEvent::TitleChanged { conversation, .. }
             | EngineEvent::BudgetWarning { conversation, .. }
             | EngineEvent::BranchSelected { conversation, .. }
+            | EngineEvent::MessageDeleted { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. } => None,
@@ -456,6 +478,7 @@ impl EngineEvent {
             EngineEvent::TitleChanged { .. } => "title_changed",
             EngineEvent::BudgetWarning { .. } => "budget_warning",
             EngineEvent::BranchSelected { .. } => "branch_selected",
+            EngineEvent::MessageDeleted { .. } => "message_deleted",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
             EngineEvent::Lagged { .. } => "lagged",

@@ -257,21 +257,10 @@ impl Store {
 
     /// Shows the branch through `id`: selects the newest leaf below it and returns that leaf.
     pub fn select_branch(&self, id: MessageId) -> Result<MessageId> {
-        let leaf: Option<MessageId> = self
-            .conn
-            .prepare_cached(
-                "WITH RECURSIVE sub(id) AS (
-                     SELECT ?1
-                     UNION ALL
-                     SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id
-                 )
-                 SELECT m.id FROM sub JOIN messages m ON m.id = sub.id
-                 WHERE NOT EXISTS (SELECT 1 FROM messages c WHERE c.parent_id = m.id)
-                 ORDER BY m.created_at DESC, m.id DESC LIMIT 1",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        let leaf = leaf.ok_or_else(|| message_not_found(id))?;
+        let leaf = self.newest_leaf_under(id).map_err(|e| match e {
+            StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows) => message_not_found(id),
+            e => e,
+        })?;
         self.conn
             .prepare_cached(
                 "UPDATE conversations SET selected_leaf_id = ?2

@@ -14,6 +14,7 @@ mod messages;
 pub mod migrations;
 mod search;
 mod stats;
+mod tree;
 mod types;
 mod usage;
 
@@ -23,6 +24,7 @@ pub use error::{Result, StoreError};
 pub use export::{EXPORT_FORMAT, EXPORT_VERSION};
 pub use handle::StoreHandle;
 pub use stats::{AnswerTiming, ConversationUsage, DAY_MS, DailyModelUsage, ToolCallCount};
+pub use tree::PathMessage;
 pub use types::*;
 
 /// Current time as unix milliseconds, the unit of every timestamp in the store.

@@ -2,17 +2,21 @@
 //! (within a small time budget), draws the panels, and applies their actions at the end of the
 //! frame. Never blocks: settings are saved on a background thread.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::ui::trace::FrameTrace;
 
+mod actions;
 mod agents;
+mod settings_link;
+
+use settings_link::SettingsSaver;
+pub use settings_link::apply_look;
 
 use egui::{Key, KeyboardShortcut, Modifiers};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Command, ConversationId, EngineEvent};
+use crate::engine::EngineEvent;
 use crate::ui::agents_page::AgentsPage;
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::events_panel::EventsPanel;
@@ -88,40 +92,6 @@ pub struct AppParts {
     pub models: Option<ModelCatalog>,
     /// When the process started, to log the time to the first frame.
     pub started_at: Option<Instant>,
-}
-
-struct SettingsSaver {
-    to_thread: mpsc::Sender<GuiSettings>,
-    errors: mpsc::Receiver<String>,
-}
-
-impl SettingsSaver {
-    fn spawn(mut save: SaveSettingsFn, ctx: egui::Context) -> Self {
-        let (to_thread, from_ui) = mpsc::channel::<GuiSettings>();
-        let (error_tx, errors) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("rustbot-settings-saver".into())
-            .spawn(move || {
-                while let Ok(mut settings) = from_ui.recv() {
-                    // Only the latest settings matter.
-                    while let Ok(newer) = from_ui.try_recv() {
-                        settings = newer;
-                    }
-                    let message = match save(&settings) {
-                        Ok(()) => String::new(),
-                        Err(e) => format!("Could not save the settings: {e}"),
-                    };
-                    if error_tx.send(message).is_err() {
-                        break;
-                    }
-                    ctx.request_repaint();
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::error!("could not start the settings saver thread: {e}");
-        }
-        Self { to_thread, errors }
-    }
 }
 
 /// The Rustbot window.
@@ -275,8 +245,13 @@ impl RustbotApp {
         let start = Instant::now();
         let now = now_ms();
         while let Some(event) = self.engine.try_recv() {
-            if let (EngineEvent::BranchSelected { conversation, .. }, Some(history)) =
-                (&event, &self.history)
+            // The store has changed under the view: learn the new ids, siblings or branch.
+            if let (
+                EngineEvent::BranchSelected { conversation, .. }
+                | EngineEvent::MessageDeleted { conversation, .. }
+                | EngineEvent::Done { conversation, .. },
+                Some(history),
+            ) = (&event, &self.history)
             {
                 history.request_messages(conversation);
             }
@@ -301,8 +276,12 @@ impl RustbotApp {
                     conversation,
                     messages,
                 } => {
-                    self.vm.load_messages(&conversation, messages);
-                    if self.vm.selected_id() == Some(&conversation) {
+                    let first_load = self
+                        .vm
+                        .conversation(&conversation)
+                        .is_some_and(|c| c.history_pending);
+                    self.vm.refresh_messages(&conversation, messages);
+                    if first_load && self.vm.selected_id() == Some(&conversation) {
                         self.chat.scroll_to_latest();
                     }
                 }
@@ -401,183 +380,6 @@ impl RustbotApp {
         }
     }
 
-    fn apply(&mut self, ctx: &egui::Context, action: AppAction) {
-        let now = now_ms();
-        match action {
-            AppAction::Sidebar(SidebarAction::NewChat) => {
-                self.persisted.page = Page::Chat;
-                // A conversation is created when its first message is sent, so an empty
-                // "New chat" leaves nothing behind.
-                self.vm.clear_selection();
-                self.input.request_focus();
-            }
-            AppAction::Sidebar(SidebarAction::Select(id)) => {
-                self.persisted.page = Page::Chat;
-                if let Some(history) = &self.history
-                    && self.vm.conversation(&id).is_some_and(|c| c.history_pending)
-                {
-                    history.request_messages(&id);
-                }
-                let stored = self.vm.conversation(&id).is_some_and(|c| c.history_pending);
-                if stored && let Some(personas) = &self.personas {
-                    personas.request_stored(&id);
-                }
-                self.vm.select(id, now);
-                self.chat.scroll_to_latest();
-                self.input.request_focus();
-            }
-            AppAction::Sidebar(SidebarAction::Navigate(page)) => {
-                self.persisted.page = page;
-                if page == Page::Settings
-                    && self.settings_page.probe == ProbeStatus::NotTried
-                    && self.applied.missing_key_message().is_none()
-                    && let Some(models) = &self.models
-                {
-                    // Fill the model list (and show whether the connection works) once.
-                    self.settings_page.probe_started();
-                    models.request(&self.applied);
-                }
-                if page == Page::Chat {
-                    self.input.request_focus();
-                }
-            }
-            AppAction::Sidebar(SidebarAction::Rename(id, title)) => {
-                if !title.trim().is_empty() {
-                    self.vm.rename(&id, &title);
-                    if let Some(history) = &self.history {
-                        history.rename(&id, title.trim());
-                    }
-                }
-            }
-            AppAction::Sidebar(SidebarAction::SetPinned(id, pinned)) => {
-                self.vm.set_pinned(&id, pinned);
-                if let Some(history) = &self.history {
-                    history.set_pinned(&id, pinned);
-                }
-            }
-            AppAction::Sidebar(SidebarAction::Delete(id)) => {
-                self.finish_delete();
-                if self.vm.conversation(&id).is_some_and(|c| c.run.is_active()) {
-                    self.engine.send(Command::Stop {
-                        conversation: id.clone(),
-                    });
-                }
-                if let Some(conversation) = self.vm.remove(&id) {
-                    self.pending_delete = Some(PendingDelete {
-                        conversation,
-                        deadline: Instant::now() + UNDO_WINDOW,
-                    });
-                    ctx.request_repaint_after(UNDO_WINDOW);
-                }
-            }
-            AppAction::Input(InputAction::Send(text)) => {
-                let conversation = match self.vm.selected_id() {
-                    Some(id) => id.clone(),
-                    None => {
-                        let id = ConversationId::new();
-                        // Agent and profile go first, so their names are stored with it.
-                        let note = self.configure_new_chat(&id, &text);
-                        self.engine.send(Command::NewConversation {
-                            conversation: id.clone(),
-                        });
-                        self.vm.select(id.clone(), now);
-                        if let Some((agent, note)) = note {
-                            self.vm.set_agent(&id, agent, note);
-                        }
-                        self.vm
-                            .set_profile(&id, self.persisted.new_chat_profile.clone());
-                        id
-                    }
-                };
-                self.vm.user_sent(&conversation, &text, now);
-                self.engine.send(Command::SendMessage {
-                    conversation,
-                    text,
-                    model: None,
-                });
-                self.chat.scroll_to_latest();
-            }
-            AppAction::Input(InputAction::Edit(text)) => {
-                let Some(conversation) = self.vm.selected_id().cloned() else {
-                    return;
-                };
-                self.vm.edit_requested(&conversation, &text, now);
-                self.engine.send(Command::EditMessage {
-                    conversation,
-                    message_id: None,
-                    text,
-                });
-                self.chat.scroll_to_latest();
-            }
-            AppAction::Input(InputAction::Stop) => {
-                if let Some(id) = self.vm.selected_id().cloned() {
-                    self.stop(id);
-                }
-            }
-            AppAction::Chat(ChatAction::Retry(conversation)) => {
-                self.vm.retry_requested(&conversation, now);
-                self.engine.send(Command::Retry { conversation });
-                self.chat.scroll_to_latest();
-                self.input.request_focus();
-            }
-            AppAction::Chat(ChatAction::ApproveTool {
-                conversation,
-                call_id,
-                scope,
-            }) => {
-                self.engine.send(Command::ApproveTool {
-                    conversation,
-                    call_id,
-                    scope,
-                });
-            }
-            AppAction::Chat(ChatAction::DenyTool {
-                conversation,
-                call_id,
-            }) => {
-                self.engine.send(Command::DenyTool {
-                    conversation,
-                    call_id,
-                });
-            }
-            AppAction::Sidebar(SidebarAction::PickAgent(name)) => self.pick_agent(name),
-            AppAction::Sidebar(SidebarAction::PickProfile(name)) => self.pick_profile(&name),
-            AppAction::Chat(ChatAction::SetAgent {
-                conversation,
-                agent,
-            }) => self.set_agent(&conversation, &agent, None),
-            AppAction::NewChatAgent(choice) => self.persisted.new_chat_agent = choice,
-            AppAction::Agents(edit) => match &self.personas {
-                Some(personas) => personas.edit(edit),
-                None => self.vm.global_notices.push("Agents are not loaded.".into()),
-            },
-            AppAction::Settings(SettingsAction::Changed(settings)) => {
-                self.apply_settings(ctx, settings);
-            }
-            AppAction::Settings(SettingsAction::Probe(settings)) => match &self.models {
-                Some(models) => {
-                    self.settings_page.probe_started();
-                    models.request(&settings);
-                }
-                None => {
-                    self.settings_page
-                        .probe_finished(crate::ui::models::ProbeResult::Failed(
-                            "Model lists are not available in this window.".into(),
-                        ));
-                }
-            },
-        }
-    }
-
-    /// Deletes the conversation waiting in the undo window for good.
-    fn finish_delete(&mut self) {
-        if let Some(pending) = self.pending_delete.take()
-            && let Some(history) = &self.history
-        {
-            history.delete(&pending.conversation.id);
-        }
-    }
-
     fn undo_bar_ui(&mut self, ui: &mut egui::Ui) {
         let Some(pending) = &self.pending_delete else {
             return;
@@ -608,33 +410,6 @@ impl RustbotApp {
                 .stats
                 .ui(ui, self.panel_data.as_ref(), self.vm.selected_id()),
         }
-    }
-
-    fn stop(&mut self, conversation: ConversationId) {
-        self.vm.stop_requested(&conversation);
-        self.engine.send(Command::Stop { conversation });
-        self.input.request_focus();
-    }
-
-    fn apply_settings(&mut self, ctx: &egui::Context, settings: GuiSettings) {
-        if settings == self.applied {
-            return;
-        }
-        if settings.model != self.applied.model && !settings.model.trim().is_empty() {
-            self.engine.send(Command::SetModel {
-                model: settings.model.trim().to_string(),
-            });
-        }
-        self.preferences_changed(&settings);
-        if settings.theme != self.applied.theme || settings.font_size != self.applied.font_size {
-            apply_look(ctx, &settings);
-        }
-        if let Some(saver) = &self.saver
-            && saver.to_thread.send(settings.clone()).is_err()
-        {
-            self.settings_page.status = Some("Could not save the settings.".into());
-        }
-        self.applied = settings;
     }
 }
 
@@ -679,23 +454,4 @@ impl eframe::App for RustbotApp {
         // A delete still in its undo window happens now.
         self.finish_delete();
     }
-}
-
-/// Applies theme and font size to every style (dark and light), and turns off the text
-/// cursor's blinking so an idle window requests no repaints.
-pub fn apply_look(ctx: &egui::Context, settings: &GuiSettings) {
-    use egui::{FontId, TextStyle};
-    ctx.set_theme(settings.theme.preference());
-    let size = settings.font_size.clamp(8.0, 40.0);
-    ctx.all_styles_mut(|style| {
-        style.visuals.text_cursor.blink = false;
-        style.text_styles = [
-            (TextStyle::Small, FontId::proportional(size * 0.75)),
-            (TextStyle::Body, FontId::proportional(size)),
-            (TextStyle::Button, FontId::proportional(size)),
-            (TextStyle::Heading, FontId::proportional(size * 1.4)),
-            (TextStyle::Monospace, FontId::monospace(size * 0.95)),
-        ]
-        .into();
-    });
 }

@@ -8,6 +8,7 @@ use egui::{Align, Color32, Frame, Layout, Margin, Rect, RichText, ScrollArea, Ui
 use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 
 use crate::engine::{ApprovalScope, ConversationId};
+use crate::ui::message_bar::message_bar_ui;
 use crate::ui::personas::AgentChoice;
 use crate::ui::view_model::{
     ConversationVm, MessageStatus, MessageVm, Role, RunState, ToolCallState, ToolCallVm, UnixMs,
@@ -34,6 +35,29 @@ pub enum ChatAction {
         conversation: ConversationId,
         /// The call.
         call_id: String,
+    },
+    /// Show the branch through this stored message (`Command::SelectBranch`).
+    SelectBranch {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The stored message starting the wanted branch.
+        message_id: i64,
+    },
+    /// Put this sent message into the input box to edit and send again.
+    Edit {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message (its view id).
+        message: u64,
+        /// Its text.
+        text: String,
+    },
+    /// Delete this stored message (`Command::DeleteMessage`).
+    Delete {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The stored message.
+        message_id: i64,
     },
     /// Answer in this conversation as this agent from now on (`Command::SetAgent`).
     SetAgent {
@@ -70,6 +94,8 @@ pub struct ChatView {
     pub last_laid_out: usize,
     /// The agents the header's picker offers (empty: no picker).
     pub agent_names: Vec<String>,
+    /// The message whose Delete waits for a second click.
+    confirm_delete: Option<u64>,
 }
 
 impl ChatView {
@@ -216,7 +242,7 @@ impl ChatView {
             .inner_margin(Margin::same(8))
             .show(ui, |ui| {
                 ui.set_width(ui.available_width());
-                message_header_ui(ui, msg);
+                message_bar_ui(ui, conv, msg, &mut self.confirm_delete, action);
                 match msg.role {
                     Role::User => {
                         ui.add(egui::Label::new(&msg.text).selectable(true).wrap());
@@ -334,31 +360,6 @@ pub fn agent_picker_ui(
         });
     let _ = inner.response.accessible_name(AGENT_PICKER_LABEL);
     picked
-}
-
-fn message_header_ui(ui: &mut egui::Ui, msg: &MessageVm) {
-    ui.horizontal(|ui| {
-        let role = match msg.role {
-            Role::User => "You",
-            Role::Assistant => "Assistant",
-        };
-        ui.label(RichText::new(role).strong());
-        if let Some(model) = &msg.model {
-            ui.weak(model);
-        }
-        ui.weak(format_time(msg.created_ms));
-        if msg.status == MessageStatus::Pending {
-            ui.weak("sending…");
-        }
-        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            let copy = ui
-                .add_enabled(!msg.text.is_empty(), egui::Button::new("Copy").small())
-                .on_hover_text("Copy this message");
-            if copy.clicked() {
-                ui.ctx().copy_text(msg.text.clone());
-            }
-        });
-    });
 }
 
 fn error_card(

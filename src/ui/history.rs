@@ -4,7 +4,9 @@
 use crate::engine::ConversationId;
 use crate::store::{self, ListFilter, StoreHandle};
 use crate::ui::link::Background;
-use crate::ui::view_model::{LoadedMessage, MessageStatus, Role, StoredSummary};
+use crate::ui::view_model::{
+    LoadedMessage, MessageStatus, Role, Siblings, StoredSummary, usage_line,
+};
 
 /// A result from the store.
 #[derive(Debug)]
@@ -71,15 +73,11 @@ impl History {
         });
     }
 
-    /// Asks for one conversation's messages.
+    /// Asks for one conversation's messages (its active branch, with sibling ids).
     pub fn request_messages(&self, conversation: &ConversationId) {
         let conversation = conversation.clone();
         self.spawn(move |s| {
-            let messages = s
-                .active_path(&conversation.0)?
-                .into_iter()
-                .filter_map(loaded_message)
-                .collect();
+            let messages = shown_messages(s.active_path_with_siblings(&conversation.0)?);
             Ok(HistoryUpdate::Messages {
                 conversation,
                 messages,
@@ -124,6 +122,26 @@ impl History {
     }
 }
 
+/// The messages the chat view shows. A branch can start at a hidden message (an answer that
+/// began with a tool call): its siblings then belong to the next message shown.
+fn shown_messages(path: Vec<store::PathMessage>) -> Vec<LoadedMessage> {
+    let mut shown = Vec::with_capacity(path.len());
+    let mut pending = Siblings::default();
+    for store::PathMessage { message, siblings } in path {
+        if siblings.len() > pending.ids.len() || message.role == store::Role::User {
+            pending = Siblings {
+                current: siblings.iter().position(|s| *s == message.id).unwrap_or(0),
+                ids: siblings.into_iter().map(|m| m.0).collect(),
+            };
+        }
+        if let Some(mut loaded) = loaded_message(message) {
+            loaded.siblings = std::mem::take(&mut pending);
+            shown.push(loaded);
+        }
+    }
+    shown
+}
+
 /// A stored message as the chat view shows it (system and tool messages are not shown).
 fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
     let role = match m.role {
@@ -138,6 +156,14 @@ fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
         store::MessageStatus::Complete => MessageStatus::Complete,
         store::MessageStatus::Failed => MessageStatus::Failed,
     };
+    let usage = (role == Role::Assistant && m.completion_tokens.is_some()).then(|| {
+        let tokens = |t: Option<i64>| u64::try_from(t.unwrap_or(0)).unwrap_or(0);
+        usage_line(
+            tokens(m.prompt_tokens),
+            tokens(m.completion_tokens),
+            m.cost_usd,
+        )
+    });
     Some(LoadedMessage {
         role,
         text: m.content,
@@ -145,5 +171,8 @@ fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
         created_ms: m.created_at,
         status,
         error: m.error,
+        store_id: Some(m.id.0),
+        siblings: Siblings::default(),
+        usage,
     })
 }

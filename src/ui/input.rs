@@ -9,14 +9,31 @@ use egui::{Event, Id, Key, KeyboardShortcut, Modifiers, TextEdit};
 pub enum InputAction {
     /// Send this (non-empty, trimmed) text as the user's message.
     Send(String),
-    /// Replace the last sent message with this text and answer it again (a new branch).
-    Edit(String),
+    /// Replace a sent message with this text and answer it again (a new branch).
+    Edit {
+        /// The message replaced (its view id); `None`: the last one (recalled with Up).
+        message: Option<u64>,
+        /// The new text.
+        text: String,
+    },
     /// Stop the running answer.
     Stop,
 }
 
 /// Shown above the field while a recalled message is being edited.
-pub const EDITING_NOTE: &str = "Editing your last message: Enter sends it as a new branch (the old one is kept); clear the field to cancel.";
+pub const EDITING_NOTE: &str = "Editing a sent message: Enter sends it as a new branch (the old one is kept); Esc or clearing the field cancels.";
+
+/// Label of the button that stops editing a sent message.
+pub const CANCEL_EDIT: &str = "Cancel edit";
+
+/// Which sent message the text in the box replaces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Editing {
+    /// The last one (recalled with Up).
+    Last,
+    /// This one (its view id; its Edit button).
+    Message(u64),
+}
 
 /// The accessible name (and label) of the message field.
 pub const INPUT_LABEL: &str = "Message";
@@ -27,8 +44,10 @@ pub struct InputBox {
     /// The text being written.
     pub text: String,
     focus_requested: bool,
-    /// The text was recalled with Up: sending it edits the last message.
-    editing: bool,
+    /// The text came from a sent message: sending it edits that message.
+    editing: Option<Editing>,
+    /// Put the cursor after the text on the next frame.
+    cursor_to_end: bool,
 }
 
 impl InputBox {
@@ -37,9 +56,25 @@ impl InputBox {
         Id::unique("rustbot_message_input")
     }
 
-    /// Whether sending now would edit the last message (it was recalled with Up).
+    /// Whether sending now would edit a sent message.
     pub fn is_editing(&self) -> bool {
-        self.editing
+        self.editing.is_some()
+    }
+
+    /// Puts a sent message (view id `message`) into the box: sending it then edits it.
+    pub fn start_editing(&mut self, message: u64, text: &str) {
+        self.text = text.to_string();
+        self.editing = Some(Editing::Message(message));
+        self.cursor_to_end = true;
+        self.focus_requested = true;
+    }
+
+    /// Leaves the edit: the box is emptied and sends new messages again.
+    pub fn cancel_editing(&mut self) {
+        if self.editing.take().is_some() {
+            self.text.clear();
+        }
+        self.focus_requested = true;
     }
 
     /// Gives the field keyboard focus on the next frame.
@@ -75,8 +110,13 @@ impl InputBox {
             (false, false)
         };
 
-        if self.editing {
-            ui.weak(EDITING_NOTE);
+        if self.editing.is_some() {
+            ui.horizontal(|ui| {
+                ui.weak(EDITING_NOTE);
+                if ui.small_button(CANCEL_EDIT).clicked() || (escape && !run_active) {
+                    self.cancel_editing();
+                }
+            });
         }
         let button_width = 72.0;
         ui.horizontal(|ui| {
@@ -111,10 +151,16 @@ impl InputBox {
                     .inner;
                 if can_send && (send.clicked() || enter) {
                     let text = self.text.trim().to_string();
-                    action = Some(if std::mem::take(&mut self.editing) {
-                        InputAction::Edit(text)
-                    } else {
-                        InputAction::Send(text)
+                    action = Some(match self.editing.take() {
+                        Some(Editing::Last) => InputAction::Edit {
+                            message: None,
+                            text,
+                        },
+                        Some(Editing::Message(id)) => InputAction::Edit {
+                            message: Some(id),
+                            text,
+                        },
+                        None => InputAction::Send(text),
                     });
                     self.text.clear();
                     self.focus_requested = true;
@@ -122,8 +168,11 @@ impl InputBox {
             }
             if up && let Some(last) = last_user_text {
                 self.text = last.to_string();
-                self.editing = true;
-                // Put the cursor after the recalled text, where the user goes on typing.
+                self.editing = Some(Editing::Last);
+                self.cursor_to_end = true;
+            }
+            if std::mem::take(&mut self.cursor_to_end) {
+                // After a recalled text is where the user goes on typing.
                 let mut state = TextEdit::load_state(ui.ctx(), id).unwrap_or_default();
                 let end = egui::text::CCursor::new(self.text.chars().count());
                 state
@@ -133,7 +182,7 @@ impl InputBox {
             }
             if self.text.is_empty() {
                 // Clearing the recalled text turns the edit back into a new message.
-                self.editing = false;
+                self.editing = None;
             }
         });
 

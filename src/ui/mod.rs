@@ -13,6 +13,7 @@ pub mod glyphs;
 pub mod history;
 pub mod input;
 pub mod link;
+pub mod message_bar;
 pub mod models;
 pub mod personas;
 pub mod settings;

@@ -2,7 +2,9 @@
 //! (so it doubles as "Test connection"), on the async runtime, never on the UI thread.
 
 use crate::config::{NetworkSettings, Secret};
-use crate::llm::{ModelInfo, ProviderKind, ProviderSettings, build_provider};
+use std::sync::Arc;
+
+use crate::llm::{ModelInfo, Provider, ProviderKind, ProviderSettings, build_provider};
 use crate::ui::link::Background;
 use crate::ui::settings::GuiSettings;
 
@@ -40,18 +42,14 @@ impl ModelCatalog {
         self.results.try_recv()
     }
 
+    /// The network settings probes use.
+    pub fn network(&self) -> NetworkSettings {
+        self.network
+    }
+
     /// Asks the provider described by `settings` for its models.
     pub fn request(&self, settings: &GuiSettings) {
-        let provider = settings.provider.parse::<ProviderKind>().and_then(|kind| {
-            let key = settings.api_key.trim();
-            build_provider(ProviderSettings {
-                kind,
-                base_url: settings.base_url.trim().trim_end_matches('/').to_string(),
-                api_key: (!key.is_empty()).then(|| Secret::new(key)),
-                network: self.network,
-            })
-            .map_err(|e| e.to_string())
-        });
+        let provider = provider_from_settings(settings, self.network);
         let report = self.results.reporter();
         match provider {
             Ok(provider) => {
@@ -68,4 +66,20 @@ impl ModelCatalog {
             Err(e) => report.send(ProbeResult::Failed(e)),
         }
     }
+}
+
+/// Builds the provider the settings page describes.
+pub fn provider_from_settings(
+    settings: &GuiSettings,
+    network: NetworkSettings,
+) -> Result<Arc<dyn Provider>, String> {
+    let kind = settings.provider.parse::<ProviderKind>()?;
+    let key = settings.api_key.trim();
+    build_provider(ProviderSettings {
+        kind,
+        base_url: settings.base_url.trim().trim_end_matches('/').to_string(),
+        api_key: (!key.is_empty()).then(|| Secret::new(key)),
+        network,
+    })
+    .map_err(|e| e.to_string())
 }

@@ -10,6 +10,8 @@ use crate::tools::Decision;
 /// Milliseconds since the Unix epoch (wall clock), as shown next to messages.
 pub type UnixMs = i64;
 
+mod branches;
+
 /// The wall clock now, in [`UnixMs`].
 pub fn now_ms() -> UnixMs {
     std::time::SystemTime::now()
@@ -82,6 +84,28 @@ pub struct LoadedMessage {
     pub status: MessageStatus,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// Its row id in the store.
+    pub store_id: Option<i64>,
+    /// The branches beside it (more than one: a ‹2/3› switcher).
+    pub siblings: Siblings,
+    /// Tokens and cost, as shown under an answer.
+    pub usage: Option<String>,
+}
+
+/// The branches at a message: the store ids of it and its siblings, oldest first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Siblings {
+    /// The ids (of the messages where the branches part).
+    pub ids: Vec<i64>,
+    /// Which of them is on the shown branch.
+    pub current: usize,
+}
+
+impl Siblings {
+    /// Whether there is more than one branch to switch between.
+    pub fn has_branches(&self) -> bool {
+        self.ids.len() > 1
+    }
 }
 
 /// Where a tool call stands.
@@ -151,6 +175,10 @@ pub struct MessageVm {
     pub revision: u64,
     /// The answer's tokens and cost as shown under it (live answers, once done).
     pub usage: Option<String>,
+    /// Its row id in the store, once known (after loading, or refreshing when a run ends).
+    pub store_id: Option<i64>,
+    /// The branches beside it; more than one shows ‹ 2/3 ›.
+    pub siblings: Siblings,
 }
 
 /// What a conversation's run is doing, for the Send/Stop button and the status line.
@@ -449,12 +477,7 @@ impl ViewModel {
         }
         let mut loaded = Vec::with_capacity(messages.len());
         for m in messages {
-            let message = self.new_message(m.role, m.text, m.model.as_ref(), m.created_ms);
-            loaded.push(MessageVm {
-                status: m.status,
-                error: m.error,
-                ..message
-            });
+            loaded.push(self.message_from_store(m));
         }
         let conv = &mut self.conversations[i];
         conv.history_pending = false;
@@ -609,8 +632,8 @@ impl ViewModel {
                     self.ensure(conversation, now).title = title.trim().to_string();
                 }
             }
-            // The app reloads the new branch's messages from the store.
-            EngineEvent::BranchSelected { .. } => {}
+            // The app reloads the conversation's messages from the store.
+            EngineEvent::BranchSelected { .. } | EngineEvent::MessageDeleted { .. } => {}
             EngineEvent::BudgetWarning {
                 conversation,
                 scope,
@@ -700,13 +723,10 @@ impl ViewModel {
                     if !metrics.model.is_empty() {
                         last.model = Some(metrics.model.clone());
                     }
-                    last.usage = Some(format!(
-                        "{} + {} tokens · {}",
+                    last.usage = Some(usage_line(
                         metrics.prompt_tokens,
                         metrics.completion_tokens,
-                        metrics
-                            .cost_usd
-                            .map_or("cost unknown".to_string(), |c| format!("${c:.4}"))
+                        metrics.cost_usd,
                     ));
                     last.revision = revision;
                 }
@@ -813,8 +833,31 @@ impl ViewModel {
             tools: Vec::new(),
             revision,
             usage: None,
+            store_id: None,
+            siblings: Siblings::default(),
         }
     }
+
+    /// A view message for a stored one.
+    fn message_from_store(&mut self, m: LoadedMessage) -> MessageVm {
+        let message = self.new_message(m.role, m.text, m.model.as_ref(), m.created_ms);
+        MessageVm {
+            status: m.status,
+            error: m.error,
+            usage: m.usage,
+            store_id: m.store_id,
+            siblings: m.siblings,
+            ..message
+        }
+    }
+}
+
+/// The line under an answer: tokens in and out, and the cost when known.
+pub fn usage_line(prompt_tokens: u64, completion_tokens: u64, cost_usd: Option<f64>) -> String {
+    format!(
+        "{prompt_tokens} + {completion_tokens} tokens · {}",
+        cost_usd.map_or("cost unknown".to_string(), |c| format!("${c:.4}"))
+    )
 }
 
 /// A sidebar title from the first user message: its first line, shortened.
@@ -1056,6 +1099,9 @@ mod tests {
                 created_ms: 2,
                 status: MessageStatus::Complete,
                 error: None,
+                store_id: None,
+                siblings: Siblings::default(),
+                usage: None,
             },
             LoadedMessage {
                 role: Role::Assistant,
@@ -1064,6 +1110,9 @@ mod tests {
                 created_ms: 3,
                 status: MessageStatus::Complete,
                 error: None,
+                store_id: None,
+                siblings: Siblings::default(),
+                usage: None,
             },
         ];
         vm.load_messages(&conv("old"), loaded.clone());

@@ -352,3 +352,38 @@ pub fn isolated_rustbot(home: &std::path::Path) -> std::process::Command {
         .env("RUSTBOT_DATA_DIR", home.join("data"));
     cmd
 }
+
+/// A provider (the `custom` OpenAI-compatible one) pointed at the scripted server, with short
+/// timeouts.
+pub fn scripted_provider(
+    server: &ScriptedServer,
+    max_retries: u32,
+) -> Arc<dyn rustbot::llm::Provider> {
+    rustbot::llm::build_provider(rustbot::llm::ProviderSettings {
+        kind: rustbot::llm::ProviderKind::Custom,
+        base_url: server.base_url(),
+        api_key: Some(rustbot::config::Secret::new("k")),
+        network: rustbot::config::NetworkSettings {
+            connect_timeout_secs: 2,
+            idle_timeout_secs: 10,
+            max_retries,
+        },
+    })
+    .unwrap()
+}
+
+/// Steps a window's frames until `check` holds, for at most 10 s (the engine, store and
+/// watchers run on their own threads, so real time has to pass), then two more frames.
+pub fn step_until<'a, S>(
+    harness: &mut egui_kittest::Harness<'a, S>,
+    what: &str,
+    check: impl Fn(&egui_kittest::Harness<'a, S>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check(harness) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        thread::sleep(Duration::from_millis(10));
+    }
+    harness.run_steps(2);
+}

@@ -134,6 +134,15 @@ pub fn event_summary(event: &EngineEvent) -> String {
         ),
         EngineEvent::TitleChanged { title, .. } => one_line(title),
         EngineEvent::BranchSelected { leaf, .. } => format!("branch through message {leaf}"),
+        EngineEvent::MessageDeleted { message_ids, .. } => format!(
+            "deleted message{} {}",
+            if message_ids.len() == 1 { "" } else { "s" },
+            message_ids
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         EngineEvent::Done {
             status,
             error,

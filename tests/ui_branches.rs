@@ -1,0 +1,228 @@
+//! Branches in the window, over the real engine, the real store and the scripted SSE server:
+//! regenerate adds a sibling and ‹ › switches between the answers; an earlier message can be
+//! edited and resent; a message can be deleted; a new base URL in Settings is where the next
+//! request goes.
+
+mod common;
+
+use common::*;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use rustbot::engine::{self, EngineConfig, EngineHandle};
+use rustbot::store::StoreHandle;
+use rustbot::ui::history::History;
+use rustbot::ui::message_bar::{CONFIRM_DELETE, DELETE, EDIT, NEXT_BRANCH, PREVIOUS_BRANCH};
+use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
+
+struct Rig {
+    harness: Harness<'static, RustbotApp>,
+    store: StoreHandle,
+    _engine: EngineHandle,
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn start(server: &ScriptedServer) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(dir.path()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let provider = scripted_provider(server, 0);
+    let mut config = EngineConfig::new(provider, "m");
+    config.store = Some(store.clone());
+    let handle = engine::start(config, runtime.handle());
+    let parts = AppParts {
+        engine: EngineLink::from_engine(&handle),
+        settings: GuiSettings {
+            provider: "custom".into(),
+            base_url: server.base_url(),
+            model: "m".into(),
+            api_key: "k".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+        history: Some(History::new(store.clone(), runtime.handle().clone())),
+        models: None,
+        started_at: None,
+    };
+    let harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 800.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    Rig {
+        harness,
+        store,
+        _engine: handle,
+        _runtime: runtime,
+        _dir: dir,
+    }
+}
+
+impl Rig {
+    /// Steps frames until `check` holds (the engine and store run on their own threads).
+    fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
+        step_until(&mut self.harness, what, check);
+    }
+
+    fn send(&mut self, text: &str) {
+        self.harness.get_by_label("Message").type_text(text);
+        self.harness.key_press(Key::Enter);
+        self.harness.run_steps(2);
+    }
+
+    /// Waits until the selected conversation is idle and every shown message has its store id.
+    fn settle(&mut self, what: &str) {
+        self.wait_for(what, |h| {
+            h.state().view_model().selected().is_some_and(|c| {
+                !c.run.is_active()
+                    && !c.messages.is_empty()
+                    && c.messages.iter().all(|m| m.store_id.is_some())
+            })
+        });
+    }
+
+    fn shown_texts(&self) -> Vec<String> {
+        let vm = self.harness.state().view_model();
+        vm.selected()
+            .map(|c| c.messages.iter().map(|m| m.text.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn stored_path(&self) -> Vec<String> {
+        let vm = self.harness.state().view_model();
+        let id = vm.selected_id().unwrap().0.clone();
+        self.store
+            .call_blocking(move |s| s.active_path(&id))
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect()
+    }
+}
+
+fn label_shown(h: &Harness<'static, RustbotApp>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+fn sent_user_texts(request: &Recorded) -> Vec<String> {
+    request.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn regenerate_then_switch_between_answers_edit_an_earlier_message_and_delete_one() {
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["First", " answer"], false),
+        openai_answer(&["Second", " answer"], false),
+        openai_answer(&["Follow-up", " answer"], false),
+        openai_answer(&["Edited", " answer"], false),
+    ]);
+    let mut rig = start(&server);
+
+    rig.send("Hi");
+    rig.settle("the first answer, stored");
+    assert!(!label_shown(&rig.harness, "1/2"), "no branches yet");
+
+    rig.harness.get_by_label("Regenerate").click();
+    rig.harness.run_steps(2);
+    rig.wait_for("the regenerated answer with a switcher", |h| {
+        label_shown(h, "Second answer") && label_shown(h, "2/2")
+    });
+
+    rig.harness.get_by_label(PREVIOUS_BRANCH).click();
+    rig.wait_for("the first answer again", |h| {
+        label_shown(h, "First answer") && label_shown(h, "1/2")
+    });
+    assert_eq!(rig.shown_texts(), vec!["Hi", "First answer"]);
+    assert_eq!(rig.stored_path(), vec!["Hi", "First answer"]);
+    rig.harness.get_by_label(NEXT_BRANCH).click();
+    rig.wait_for("the second answer again", |h| {
+        label_shown(h, "Second answer") && label_shown(h, "2/2")
+    });
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "switching asks the model nothing"
+    );
+
+    // A second exchange, then edit the *first* message: the follow-up leaves this branch.
+    rig.send("And then?");
+    rig.settle("the follow-up answer");
+    assert_eq!(rig.shown_texts().len(), 4);
+    rig.harness.get_all_by_label(EDIT).next().unwrap().click();
+    rig.harness.run_steps(2);
+    assert_eq!(
+        rig.harness.get_by_label("Message").value().as_deref(),
+        Some("Hi"),
+        "the message to edit is in the input box"
+    );
+    rig.harness.get_by_label("Message").type_text(" there");
+    rig.harness.key_press(Key::Enter);
+    rig.harness.run_steps(2);
+    rig.settle("the answer to the edited message");
+    assert_eq!(rig.shown_texts(), vec!["Hi there", "Edited answer"]);
+    assert_eq!(
+        sent_user_texts(&server.requests()[3]),
+        vec!["Hi there"],
+        "the model sees the edited branch only"
+    );
+    assert!(label_shown(&rig.harness, "2/2"), "the edit is a sibling");
+
+    // Delete the answer: asks first, then the store and the view lose it.
+    let deletes = rig.harness.get_all_by_label(DELETE).count();
+    assert_eq!(deletes, 2, "one Delete per message");
+    rig.harness.get_all_by_label(DELETE).nth(1).unwrap().click();
+    rig.harness.run_steps(2);
+    rig.harness.get_by_label(CONFIRM_DELETE).click();
+    rig.wait_for("the answer to leave", |h| !label_shown(h, "Edited answer"));
+    assert_eq!(rig.shown_texts(), vec!["Hi there"]);
+    assert_eq!(rig.stored_path(), vec!["Hi there"]);
+}
+
+#[test]
+fn a_new_base_url_in_settings_is_where_the_next_request_goes() {
+    let first = ScriptedServer::start(vec![openai_answer(&["From", " the first"], false)]);
+    let second = ScriptedServer::start(vec![openai_answer(&["From", " the second"], false)]);
+    let mut rig = start(&first);
+    rig.send("One");
+    rig.settle("the first server's answer");
+
+    rig.harness.get_by_label("Settings").click();
+    rig.harness.run_steps(2);
+    rig.harness.get_by_label("Base URL").focus();
+    rig.harness.run_steps(1);
+    rig.harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    rig.harness
+        .get_by_label("Base URL")
+        .type_text(&second.base_url());
+    rig.harness.key_press(Key::Enter);
+    rig.harness.run_steps(2);
+    assert_eq!(rig.harness.state().settings().base_url, second.base_url());
+    rig.harness.get_by_label("Chat").click();
+    rig.harness.run_steps(2);
+
+    rig.send("Two");
+    rig.wait_for("the second server's answer", |h| {
+        label_shown(h, "From the second")
+    });
+    assert_eq!(
+        first.requests().len(),
+        1,
+        "nothing more went to the old URL"
+    );
+    assert_eq!(second.requests().len(), 1);
+    assert_eq!(
+        sent_user_texts(&second.requests()[0]),
+        vec!["One", "Two"],
+        "the conversation goes on with the new provider"
+    );
+}
