@@ -7,7 +7,8 @@ need_apt=()
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
-APT_PACKAGES=(pkg-config ca-certificates)
+# dbus + gnome-keyring: a real Secret Service for tests/os_keyring.rs (a private session per test).
+APT_PACKAGES=(pkg-config ca-certificates dbus gnome-keyring)
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -1,9 +1,11 @@
-//! API keys: loaded from the environment, `.env` files and `secrets.env`; never printed.
+//! API keys: loaded from the environment, `.env` files, `secrets.env` and the OS keyring;
+//! never printed.
 
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
+use crate::config::os_keyring;
 use crate::config::paths::Paths;
 use crate::config::settings::ConfigError;
 
@@ -51,13 +53,64 @@ pub fn load_env_files(paths: &Paths) {
     let _ = dotenvy::from_path(paths.secrets_file());
 }
 
-/// Reads a key from the environment; empty values count as unset.
+/// Reads a key from the environment (which holds `.env` and `secrets.env` too), else from the
+/// OS keyring; empty values count as unset.
 pub fn key_from_env(var: &str) -> Option<Secret> {
     std::env::var(var)
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .map(Secret::new)
+        .or_else(|| os_keyring::read(var))
+}
+
+/// Where [`store_key`] put a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLocation {
+    /// The OS keyring.
+    Keyring,
+    /// `secrets.env` (mode 0600) in the config directory.
+    SecretsFile,
+}
+
+/// Keeps a key entered by the user: in the OS keyring when one is reachable (and then out of
+/// `secrets.env`, where an older value would otherwise win at the next start), else in
+/// `secrets.env`.
+pub fn store_key(
+    secrets_file: &Path,
+    var: &str,
+    value: &Secret,
+) -> Result<KeyLocation, ConfigError> {
+    match os_keyring::write(var, value) {
+        Ok(()) => {
+            remove_secret(secrets_file, var)?;
+            Ok(KeyLocation::Keyring)
+        }
+        Err(reason) => {
+            tracing::info!("{reason}; the key goes to {}", secrets_file.display());
+            save_secret(secrets_file, var, value)?;
+            Ok(KeyLocation::SecretsFile)
+        }
+    }
+}
+
+/// Removes `var` from `secrets.env` (a missing file or variable is fine).
+pub fn remove_secret(file: &Path, var: &str) -> Result<(), ConfigError> {
+    let Ok(existing) = std::fs::read_to_string(file) else {
+        return Ok(());
+    };
+    let prefix = format!("{var}=");
+    if !existing
+        .lines()
+        .any(|l| l.trim_start().starts_with(&prefix))
+    {
+        return Ok(());
+    }
+    let kept: Vec<&str> = existing
+        .lines()
+        .filter(|l| !l.trim_start().starts_with(&prefix))
+        .collect();
+    write_private(file, &kept)
 }
 
 /// Stores `var=value` in `secrets.env` (mode 0600), replacing an earlier value of `var`.
@@ -69,6 +122,12 @@ pub fn save_secret(file: &Path, var: &str, value: &Secret) -> Result<(), ConfigE
         .map(str::to_string)
         .collect();
     lines.push(format!("{var}={}", value.expose()));
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    write_private(file, &lines)
+}
+
+/// Writes `lines` to `file` atomically with mode 0600.
+fn write_private(file: &Path, lines: &[&str]) -> Result<(), ConfigError> {
     let write_err = |source: std::io::Error| ConfigError::Write {
         path: file.to_path_buf(),
         source,
@@ -86,8 +145,11 @@ pub fn save_secret(file: &Path, var: &str, value: &Secret) -> Result<(), ConfigE
             options.mode(0o600);
         }
         let mut f = options.open(&tmp).map_err(write_err)?;
-        f.write_all((lines.join("\n") + "\n").as_bytes())
-            .map_err(write_err)?;
+        let mut text = lines.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes()).map_err(write_err)?;
         f.sync_all().map_err(write_err)?;
     }
     std::fs::rename(&tmp, file).map_err(write_err)
@@ -119,5 +181,19 @@ mod tests {
             let mode = std::fs::metadata(&file).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn removing_a_secret_keeps_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secrets.env");
+        remove_secret(&file, "A_KEY").unwrap();
+        assert!(!file.exists(), "nothing to remove, nothing written");
+        save_secret(&file, "A_KEY", &Secret::new("one")).unwrap();
+        save_secret(&file, "B_KEY", &Secret::new("two")).unwrap();
+        remove_secret(&file, "A_KEY").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "B_KEY=two\n");
+        remove_secret(&file, "B_KEY").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
     }
 }

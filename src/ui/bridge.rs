@@ -63,7 +63,8 @@ impl GuiSettings {
     }
 }
 
-/// Persists settings: `config.toml` atomically, a changed key into `secrets.env` (mode 0600).
+/// Persists settings: `config.toml` atomically, a changed key into the OS keyring, else
+/// `secrets.env` (mode 0600).
 /// Runs on the app's saver thread.
 pub fn config_saver(paths: Paths, mut config: Config, initial: &GuiSettings) -> SaveSettingsFn {
     let mut saved_key = initial.api_key.trim().to_string();
@@ -77,8 +78,9 @@ pub fn config_saver(paths: Paths, mut config: Config, initial: &GuiSettings) -> 
             let var = provider_info(&settings.provider)
                 .and_then(|p| p.key_var)
                 .ok_or_else(|| format!("the {} provider takes no key", settings.provider))?;
-            secrets::save_secret(&paths.secrets_file(), var, &Secret::new(key))
+            let location = secrets::store_key(&paths.secrets_file(), var, &Secret::new(key))
                 .map_err(|e| e.to_string())?;
+            tracing::info!("the {var} key was saved to {location:?}");
             saved_key = key.to_string();
         }
         Ok(())

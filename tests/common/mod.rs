@@ -341,7 +341,7 @@ pub fn openai_slow(first: &str, n: usize, per_chunk: Duration) -> Vec<Step> {
 }
 
 /// The `rustbot` binary isolated from the machine's own config, keys and `.env`: a clean
-/// environment with HOME, config and data dir inside `home`, run from `home`.
+/// environment with HOME, config and data dir inside `home`, run from `home`, no OS keyring.
 pub fn isolated_rustbot(home: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rustbot"));
     cmd.current_dir(home)
@@ -349,7 +349,9 @@ pub fn isolated_rustbot(home: &std::path::Path) -> std::process::Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("RUSTBOT_CONFIG", home.join("config.toml"))
-        .env("RUSTBOT_DATA_DIR", home.join("data"));
+        .env("RUSTBOT_DATA_DIR", home.join("data"))
+        // The machine's own keyring stays out of tests (tests/os_keyring.rs uses a private one).
+        .env("RUSTBOT_NO_KEYRING", "1");
     cmd
 }
 
