@@ -2,15 +2,14 @@
 //! each run streams from the provider in a task of its own and feeds events back into the queue.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::budget::BudgetLimits;
 use crate::engine::bus::{EventBus, Subscription};
+use crate::engine::config::EngineConfig;
 use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
@@ -18,79 +17,12 @@ use crate::engine::run::{Conversation, Run};
 use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
 use crate::llm::{
-    ChatMessage, ChatRequest, FinishReason, LlmError, ModelInfo, Provider, Role, StreamEvent,
+    ChatMessage, ChatRequest, FinishReason, LlmError, ModelInfo, Provider, StreamEvent,
 };
-use crate::store::StoreHandle;
-use crate::tools::{ApprovalPolicy, ToolFilter, ToolRegistry, ToolResult};
+use crate::tools::ToolResult;
 
 /// How often a streaming answer is written to the store, at the least.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
-
-/// The tools a run may use and how calls are approved.
-#[derive(Clone)]
-pub struct ToolSetup {
-    /// Every tool that exists.
-    pub registry: Arc<ToolRegistry>,
-    /// Which of them the model is offered.
-    pub filter: ToolFilter,
-    /// How calls are approved.
-    pub policy: ApprovalPolicy,
-    /// Root folder of the file and shell tools.
-    pub workspace: PathBuf,
-    /// Time limit of one call.
-    pub timeout: Duration,
-    /// Model rounds with tool calls allowed in one turn.
-    pub max_rounds: u32,
-}
-
-/// What the engine needs to answer.
-#[derive(Clone)]
-pub struct EngineConfig {
-    /// The provider to stream from.
-    pub provider: Arc<dyn Provider>,
-    /// The model to ask.
-    pub model: String,
-    /// The system prompt, if any.
-    pub system_prompt: Option<String>,
-    /// Sampling temperature.
-    pub temperature: Option<f32>,
-    /// Upper bound on answer tokens.
-    pub max_tokens: Option<u32>,
-    /// Context window of the model in tokens.
-    pub context_tokens: u64,
-    /// Tools, if the model may call any.
-    pub tools: Option<ToolSetup>,
-    /// Where conversations are kept, if anywhere.
-    pub store: Option<StoreHandle>,
-    /// Whether to ask the model for a title after a conversation's first exchange.
-    pub generate_titles: bool,
-    /// Spending limits.
-    pub budget: BudgetLimits,
-    /// Where the provider's model list (prices, context lengths) is cached.
-    pub models_cache: Option<PathBuf>,
-    /// Whether to fetch the model list at start (Low priority).
-    pub refresh_models: bool,
-}
-
-impl EngineConfig {
-    /// A config with defaults: no system prompt, no tools, no store, 32k context.
-    pub fn new(provider: Arc<dyn Provider>, model: impl Into<String>) -> Self {
-        Self {
-            provider,
-            model: model.into(),
-            system_prompt: None,
-            temperature: None,
-            max_tokens: None,
-            context_tokens: 32_768,
-            tools: None,
-            store: None,
-            generate_titles: false,
-            budget: BudgetLimits::default(),
-            models_cache: None,
-            refresh_models: false,
-        }
-    }
-}
 
 /// Everything that enters the engine's queue.
 pub(crate) enum Input {
@@ -225,167 +157,11 @@ impl Engine {
         }
     }
 
-    async fn command(&mut self, cmd: Command) {
-        match cmd {
-            Command::NewConversation { conversation } => {
-                self.create_conversation(&conversation).await;
-                self.bus
-                    .publish(EngineEvent::ConversationCreated { conversation });
-            }
-            Command::SendMessage {
-                conversation,
-                text,
-                model,
-            } => {
-                if !self.ready_for_change(&conversation).await {
-                    return;
-                }
-                let (allowed, headroom) = self.budget_allows(&conversation).await;
-                if !allowed {
-                    return;
-                }
-                if !self.persist_user_message(&conversation, &text).await {
-                    return;
-                }
-                self.conversation(&conversation)
-                    .history
-                    .push(ChatMessage::user(text.clone()));
-                self.bus.publish(EngineEvent::UserMessage {
-                    conversation: conversation.clone(),
-                    text,
-                });
-                self.start_run(&conversation, model, headroom).await;
-            }
-            Command::Seed {
-                conversation,
-                history,
-            } => {
-                if self.conversations.contains_key(&conversation) {
-                    self.error(
-                        Some(&conversation),
-                        "this conversation already exists: seed a new id".into(),
-                    );
-                    return;
-                }
-                let conv = self.conversation(&conversation);
-                conv.ephemeral = true;
-                conv.history = history;
-            }
-            Command::Forget { conversation } => {
-                self.stop(&conversation).await;
-                self.conversations.remove(&conversation);
-            }
-            Command::Retry { conversation } => {
-                if !self.ready_for_change(&conversation).await {
-                    return;
-                }
-                let (allowed, headroom) = self.budget_allows(&conversation).await;
-                if !allowed {
-                    return;
-                }
-                let conv = self.conversation(&conversation);
-                // The answer being retried (partial or complete) is dropped from what is sent;
-                // in the store it stays, and the new answer becomes its sibling.
-                while conv.history.last().is_some_and(|m| m.role != Role::User) {
-                    conv.history.pop();
-                }
-                conv.leaf = conv.last_user;
-                if conv.history.is_empty() {
-                    self.error(Some(&conversation), "there is no message to retry".into());
-                    return;
-                }
-                self.start_run(&conversation, None, headroom).await;
-            }
-            Command::Stop { conversation } => self.stop(&conversation).await,
-            Command::EditMessage {
-                conversation,
-                message_id,
-                text,
-            } => {
-                if !self.ready_for_change(&conversation).await {
-                    return;
-                }
-                let (allowed, headroom) = self.budget_allows(&conversation).await;
-                if !allowed || !self.edit_message(&conversation, message_id, &text).await {
-                    return;
-                }
-                self.bus.publish(EngineEvent::UserMessage {
-                    conversation: conversation.clone(),
-                    text,
-                });
-                self.start_run(&conversation, None, headroom).await;
-            }
-            Command::SelectBranch {
-                conversation,
-                message_id,
-            } => {
-                if !self.ready_for_change(&conversation).await {
-                    return;
-                }
-                self.select_branch(&conversation, message_id).await;
-            }
-            Command::DeleteMessage {
-                conversation,
-                message_id,
-            } => {
-                if !self.ready_for_change(&conversation).await {
-                    return;
-                }
-                self.delete_message(&conversation, message_id).await;
-            }
-            Command::SetProvider { profile } => {
-                self.config.provider = profile.provider;
-                self.config.model = profile.model;
-            }
-            Command::AllowOverBudget { conversation } => {
-                self.conversation(&conversation).budget_override = true;
-            }
-            Command::SetAgent {
-                conversation,
-                agent,
-            } => self.configure(&conversation, |c| c.agent = agent).await,
-            Command::SetProfile {
-                conversation,
-                profile,
-            } => self.configure(&conversation, |c| c.profile = profile).await,
-            Command::SetModel { model } => self.config.model = model,
-            Command::ApproveTool {
-                conversation,
-                call_id,
-                scope,
-            } => self.answer_approval(&conversation, &call_id, Some(scope)),
-            Command::DenyTool {
-                conversation,
-                call_id,
-            } => self.answer_approval(&conversation, &call_id, None),
-            Command::Shutdown => {}
-        }
-    }
-
     pub(crate) fn conversation(&mut self, id: &ConversationId) -> &mut Conversation {
         let clock = self.clock;
         self.conversations
             .entry(id.clone())
             .or_insert_with(|| Conversation::new(clock))
-    }
-
-    /// Loads the conversation and checks that nothing runs in it (else an error event and
-    /// false): sending, editing and branch changes all need that.
-    async fn ready_for_change(&mut self, id: &ConversationId) -> bool {
-        self.ensure_loaded(id).await;
-        !self.refuse_if_active(id)
-    }
-
-    fn refuse_if_active(&mut self, id: &ConversationId) -> bool {
-        let active = self.conversation(id).run.is_some();
-        if active {
-            self.error(
-                Some(id),
-                "an answer is still being written in this conversation: stop it first or wait"
-                    .into(),
-            );
-        }
-        active
     }
 
     pub(crate) fn error(&self, conversation: Option<&ConversationId>, message: String) {
@@ -415,7 +191,7 @@ impl Engine {
         }
     }
 
-    async fn start_run(
+    pub(crate) async fn start_run(
         &mut self,
         id: &ConversationId,
         model: Option<String>,
@@ -640,7 +416,7 @@ impl Engine {
         self.maybe_request_title(id);
     }
 
-    async fn stop(&mut self, id: &ConversationId) {
+    pub(crate) async fn stop(&mut self, id: &ConversationId) {
         let Some(run) = self.conversation(id).run.as_ref() else {
             return;
         };

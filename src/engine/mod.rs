@@ -4,6 +4,8 @@ pub mod agent;
 mod branches;
 pub mod budget;
 pub mod bus;
+mod commands;
+mod config;
 pub mod context;
 pub mod events;
 mod persist;
@@ -15,8 +17,9 @@ pub mod state;
 mod titles;
 mod tool_loop;
 
-pub use agent::{EngineConfig, EngineHandle, FLUSH_INTERVAL, ToolSetup, start};
+pub use agent::{EngineHandle, FLUSH_INTERVAL, start};
 pub use bus::{EventBus, Subscription};
+pub use config::{EngineConfig, ToolSetup};
 pub use events::{
     AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, ProviderProfile, RunMetrics,
     RunStatus,

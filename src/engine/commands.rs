@@ -1,0 +1,165 @@
+//! Commands from the doors (UI, `ask`, `serve`, native host), served in queue order by the
+//! engine task: what each one changes and which run it starts.
+
+use crate::engine::agent::Engine;
+use crate::engine::events::{Command, ConversationId, EngineEvent};
+use crate::llm::{ChatMessage, Role};
+
+impl Engine {
+    /// Serves one command from a door.
+    pub(crate) async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::NewConversation { conversation } => {
+                self.create_conversation(&conversation).await;
+                self.bus
+                    .publish(EngineEvent::ConversationCreated { conversation });
+            }
+            Command::SendMessage {
+                conversation,
+                text,
+                model,
+            } => {
+                if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed {
+                    return;
+                }
+                if !self.persist_user_message(&conversation, &text).await {
+                    return;
+                }
+                self.conversation(&conversation)
+                    .history
+                    .push(ChatMessage::user(text.clone()));
+                self.bus.publish(EngineEvent::UserMessage {
+                    conversation: conversation.clone(),
+                    text,
+                });
+                self.start_run(&conversation, model, headroom).await;
+            }
+            Command::Seed {
+                conversation,
+                history,
+            } => {
+                if self.conversations.contains_key(&conversation) {
+                    self.error(
+                        Some(&conversation),
+                        "this conversation already exists: seed a new id".into(),
+                    );
+                    return;
+                }
+                let conv = self.conversation(&conversation);
+                conv.ephemeral = true;
+                conv.history = history;
+            }
+            Command::Forget { conversation } => {
+                self.stop(&conversation).await;
+                self.conversations.remove(&conversation);
+            }
+            Command::Retry { conversation } => {
+                if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed {
+                    return;
+                }
+                let conv = self.conversation(&conversation);
+                // The answer being retried (partial or complete) is dropped from what is sent;
+                // in the store it stays, and the new answer becomes its sibling.
+                while conv.history.last().is_some_and(|m| m.role != Role::User) {
+                    conv.history.pop();
+                }
+                conv.leaf = conv.last_user;
+                if conv.history.is_empty() {
+                    self.error(Some(&conversation), "there is no message to retry".into());
+                    return;
+                }
+                self.start_run(&conversation, None, headroom).await;
+            }
+            Command::Stop { conversation } => self.stop(&conversation).await,
+            Command::EditMessage {
+                conversation,
+                message_id,
+                text,
+            } => {
+                if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                let (allowed, headroom) = self.budget_allows(&conversation).await;
+                if !allowed || !self.edit_message(&conversation, message_id, &text).await {
+                    return;
+                }
+                self.bus.publish(EngineEvent::UserMessage {
+                    conversation: conversation.clone(),
+                    text,
+                });
+                self.start_run(&conversation, None, headroom).await;
+            }
+            Command::SelectBranch {
+                conversation,
+                message_id,
+            } => {
+                if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                self.select_branch(&conversation, message_id).await;
+            }
+            Command::DeleteMessage {
+                conversation,
+                message_id,
+            } => {
+                if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                self.delete_message(&conversation, message_id).await;
+            }
+            Command::SetProvider { profile } => {
+                self.config.provider = profile.provider;
+                self.config.model = profile.model;
+            }
+            Command::AllowOverBudget { conversation } => {
+                self.conversation(&conversation).budget_override = true;
+            }
+            Command::SetAgent {
+                conversation,
+                agent,
+            } => self.configure(&conversation, |c| c.agent = agent).await,
+            Command::SetProfile {
+                conversation,
+                profile,
+            } => self.configure(&conversation, |c| c.profile = profile).await,
+            Command::SetModel { model } => self.config.model = model,
+            Command::ApproveTool {
+                conversation,
+                call_id,
+                scope,
+            } => self.answer_approval(&conversation, &call_id, Some(scope)),
+            Command::DenyTool {
+                conversation,
+                call_id,
+            } => self.answer_approval(&conversation, &call_id, None),
+            Command::Shutdown => {}
+        }
+    }
+
+    /// Loads the conversation and checks that nothing runs in it (else an error event and
+    /// false): sending, editing and branch changes all need that.
+    async fn ready_for_change(&mut self, id: &ConversationId) -> bool {
+        self.ensure_loaded(id).await;
+        !self.refuse_if_active(id)
+    }
+
+    pub(crate) fn refuse_if_active(&mut self, id: &ConversationId) -> bool {
+        let active = self.conversation(id).run.is_some();
+        if active {
+            self.error(
+                Some(id),
+                "an answer is still being written in this conversation: stop it first or wait"
+                    .into(),
+            );
+        }
+        active
+    }
+}
