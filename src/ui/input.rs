@@ -21,7 +21,8 @@ pub enum InputAction {
 }
 
 /// Shown above the field while a recalled message is being edited.
-pub const EDITING_NOTE: &str = "Editing a sent message: Enter sends it as a new branch (the old one is kept); Esc or clearing the field cancels.";
+pub const EDITING_NOTE: &str =
+    "Editing a sent message: Enter sends it as a new branch (the old one is kept).";
 
 /// Label of the button that stops editing a sent message.
 pub const CANCEL_EDIT: &str = "Cancel edit";
@@ -111,11 +112,12 @@ impl InputBox {
         };
 
         if self.editing.is_some() {
-            ui.horizontal(|ui| {
-                ui.weak(EDITING_NOTE);
+            // Wrapped, so a narrow window never pushes the Send button out of view.
+            ui.horizontal_wrapped(|ui| {
                 if ui.small_button(CANCEL_EDIT).clicked() || (escape && !run_active) {
                     self.cancel_editing();
                 }
+                ui.weak(EDITING_NOTE);
             });
         }
         let button_width = 72.0;
