@@ -1,8 +1,11 @@
 //! Commands from the doors (UI, `ask`, `serve`, native host), served in queue order by the
 //! engine task: what each one changes and which run it starts.
 
+use std::sync::Arc;
+
 use crate::engine::agent::Engine;
 use crate::engine::events::{Command, ConversationId, EngineEvent};
+use crate::engine::spending::refresh_models;
 use crate::llm::{ChatMessage, Role};
 
 impl Engine {
@@ -118,6 +121,10 @@ impl Engine {
             Command::SetProvider { profile } => {
                 self.config.provider = profile.provider;
                 self.config.model = profile.model;
+                // Prices and context lengths are the new provider's from now on.
+                if self.config.refresh_models {
+                    refresh_models(Arc::clone(&self.config.provider), Arc::clone(&self.queue));
+                }
             }
             Command::AllowOverBudget { conversation } => {
                 self.conversation(&conversation).budget_override = true;
