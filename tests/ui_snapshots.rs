@@ -1,11 +1,25 @@
-//! The CPU rasterizer that draws egui_kittest snapshots, tested on hand-made meshes.
+//! Image snapshots of the main screens, dark and light, drawn by a CPU rasterizer (no GPU on
+//! CI). `UPDATE_SNAPSHOTS=1 cargo test --test ui_snapshots` rewrites the images in
+//! `tests/snapshots/`; look at them before committing.
+//!
+//! The images depend only on this repository: the harness's context has egui's bundled fonts
+//! and no system font provider (that is set up by eframe's native window, which tests do not
+//! open), the data has fixed times, and times are shown in UTC.
 
 #[path = "common/cpu_renderer.rs"]
 mod cpu_renderer;
 
+use std::sync::Once;
+
 use cpu_renderer::CpuRenderer;
 use egui::epaint::{ClippedPrimitive, ImageDelta, Mesh, Primitive};
 use egui::{Color32, ColorImage, Pos2, Rect, TextureId, TextureOptions, TexturesDelta};
+use egui_kittest::Harness;
+use rustbot::engine::{ConversationId, EngineEvent, RunMetrics, RunStatus};
+use rustbot::tools::{ApprovedBy, Decision};
+use rustbot::ui::settings::ThemeChoice;
+use rustbot::ui::sidebar::Page;
+use rustbot::ui::{AppParts, EngineLink, GuiSettings, PersistedUi, RustbotApp};
 
 // ---------------------------------------------------------------------------------------------
 // The rasterizer on hand-made meshes: a broken one would make every snapshot meaningless.
@@ -259,4 +273,190 @@ fn bilinear_sampling_mixes_neighbouring_texels() {
     // Pixel centres at u = 1/8, 3/8, 5/8, 7/8: texel coordinates -0.25 (clamped), 0.25,
     // 0.75 and 1.25 (clamped).
     assert_eq!(row, [0, 64, 191, 255]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The screens.
+
+/// 2026-03-04 14:03:00 UTC: a fixed day in the past, so the sidebar says "Older" and messages
+/// show "Mar 4 14:03".
+const T0: i64 = 1_772_632_980_000;
+
+/// Shows times in UTC whatever the machine's zone.
+fn utc() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: every screen test passes through this `Once` before it starts a harness;
+        // the rasterizer tests running beside them do not touch the environment, and std's
+        // own reads of it are locked against `set_var`.
+        unsafe { std::env::set_var("TZ", "UTC") };
+    });
+}
+
+fn app(theme: ThemeChoice, page: Page) -> Harness<'static, RustbotApp> {
+    utc();
+    let settings = GuiSettings {
+        model: "test-model".into(),
+        api_key: "sk-test".into(),
+        theme,
+        ..GuiSettings::default()
+    };
+    let parts = AppParts {
+        // Nothing is sent and nothing arrives: the conversation is put into the view-model.
+        engine: EngineLink::new(|_| {}, |_| rustbot::engine::EventBus::new().subscribe(None)),
+        settings,
+        save_settings: None,
+        history: None,
+        models: None,
+        started_at: None,
+    };
+    let egui_theme = match theme {
+        ThemeChoice::Light => egui::Theme::Light,
+        _ => egui::Theme::Dark,
+    };
+    Harness::builder()
+        .with_size(egui::vec2(960.0, 720.0))
+        .with_theme(egui_theme)
+        .renderer(CpuRenderer::new())
+        .build_eframe(move |cc| {
+            // Opened where the last run left off, as eframe restores it: no click, so no
+            // hover highlight or pointer in the picture.
+            let persisted = PersistedUi {
+                page,
+                ..PersistedUi::default()
+            };
+            RustbotApp::with_context(&cc.egui_ctx, parts, persisted)
+        })
+}
+
+const ANSWER: &str = "Two ways, depending on what counts as a character:
+
+1. **Unicode scalar values**: `s.chars().rev()` is enough for most text.
+2. **Grapheme clusters**: use the `unicode-segmentation` crate so that accents stay on
+   their letters.
+
+```rust
+fn reverse(s: &str) -> String {
+    // Reverses by `char`, not by byte.
+    s.chars().rev().collect()
+}
+```
+
+The file you have already does this in `main`.";
+
+/// One conversation: a question answered in Markdown after a tool call, then a second
+/// question whose answer failed half-way (an error card with Retry).
+fn conversation(harness: &mut Harness<'static, RustbotApp>) {
+    let conversation = ConversationId("snapshot".into());
+    let c = || conversation.clone();
+    let events = [
+        EngineEvent::ConversationCreated { conversation: c() },
+        EngineEvent::UserMessage {
+            conversation: c(),
+            text: "How do I reverse a string in Rust?".into(),
+        },
+        EngineEvent::RunStarted {
+            conversation: c(),
+            model: "test-model".into(),
+        },
+        EngineEvent::ToolCall {
+            conversation: c(),
+            call_id: "call-1".into(),
+            name: "read_file".into(),
+            arguments: r#"{"path":"src/main.rs"}"#.into(),
+            decision: Some(Decision::Approved(ApprovedBy::ReadOnly)),
+        },
+        EngineEvent::ToolResult {
+            conversation: c(),
+            call_id: "call-1".into(),
+            name: "read_file".into(),
+            content: "fn main() {\n    println!(\"{}\", reverse(\"héllo\"));\n}".into(),
+            is_error: false,
+        },
+        EngineEvent::Text {
+            conversation: c(),
+            delta: ANSWER.into(),
+        },
+        EngineEvent::Done {
+            conversation: c(),
+            status: RunStatus::Complete,
+            reason: "stop".into(),
+            text: ANSWER.into(),
+            error: None,
+            metrics: RunMetrics {
+                model: "test-model".into(),
+                prompt_tokens: 412,
+                completion_tokens: 96,
+                tokens_reported: true,
+                cost_usd: Some(0.0021),
+                ..RunMetrics::default()
+            },
+        },
+        EngineEvent::TitleChanged {
+            conversation: c(),
+            title: "Reversing strings".into(),
+        },
+        EngineEvent::UserMessage {
+            conversation: c(),
+            text: "And in place?".into(),
+        },
+        EngineEvent::RunStarted {
+            conversation: c(),
+            model: "test-model".into(),
+        },
+        EngineEvent::Text {
+            conversation: c(),
+            delta: "A `&mut str` can be".into(),
+        },
+        EngineEvent::Done {
+            conversation: c(),
+            status: RunStatus::Failed,
+            reason: "error".into(),
+            text: "A `&mut str` can be".into(),
+            error: Some("The server closed the connection. Try again.".into()),
+            metrics: RunMetrics {
+                model: "test-model".into(),
+                ..RunMetrics::default()
+            },
+        },
+    ];
+    let vm = harness.state_mut().view_model_mut();
+    for (i, event) in events.iter().enumerate() {
+        // A second apart, as if they had streamed in.
+        vm.apply(event, T0 + 1000 * i as i64);
+    }
+    vm.select(conversation, T0);
+}
+
+/// Frames enough for the chat to measure its messages and scroll to the end.
+fn settle(harness: &mut Harness<'static, RustbotApp>) {
+    harness.run_steps(6);
+}
+
+fn screen_snapshot(theme: ThemeChoice, page: Page, name: &str) {
+    let mut harness = app(theme, page);
+    conversation(&mut harness);
+    settle(&mut harness);
+    assert_eq!(harness.state().page(), page);
+    harness.snapshot(name);
+}
+
+#[test]
+fn chat_dark() {
+    screen_snapshot(ThemeChoice::Dark, Page::Chat, "chat_dark");
+}
+
+#[test]
+fn chat_light() {
+    screen_snapshot(ThemeChoice::Light, Page::Chat, "chat_light");
+}
+
+#[test]
+fn settings_dark() {
+    screen_snapshot(ThemeChoice::Dark, Page::Settings, "settings_dark");
+}
+
+#[test]
+fn settings_light() {
+    screen_snapshot(ThemeChoice::Light, Page::Settings, "settings_light");
 }
