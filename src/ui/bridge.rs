@@ -139,6 +139,7 @@ pub fn run_desktop_since(
     for failure in &started.mcp_failures {
         tracing::warn!("MCP server did not start: {failure:?}");
     }
+    crate::ui::trace::watch_text_deltas(&started.engine);
     let settings = GuiSettings::from_resolved(&resolved);
     let save = config_saver(resolved.paths.clone(), resolved.config.clone(), &settings);
     let history = started

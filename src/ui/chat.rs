@@ -175,12 +175,14 @@ impl ChatView {
         let mut y = 0.0;
         let mut laid_out = 0;
         let mut changed = false;
+        // Looked up once: per message it cost more than the rest of a 10,000-message frame.
+        let row = ui.text_style_height(&egui::TextStyle::Body);
         for (index, msg) in conv.messages.iter().enumerate() {
             let cached = self
                 .heights
                 .get(&msg.id)
                 .filter(|h| (h.width - width).abs() < 0.5);
-            let mut height = cached.map_or_else(|| estimate_height(ui, msg, width), |h| h.height);
+            let mut height = cached.map_or_else(|| estimate_height(row, msg, width), |h| h.height);
             let fresh = cached.is_some_and(|h| h.revision == msg.revision);
             let visible = y + height >= viewport.min.y - OVERSCAN && y <= viewport.max.y + OVERSCAN;
             if visible {
@@ -459,9 +461,9 @@ fn waiting_text(run: &RunState) -> String {
     }
 }
 
-/// A first guess of a message's height before it has been laid out: lines of wrapped text.
-fn estimate_height(ui: &egui::Ui, msg: &MessageVm, width: f32) -> f32 {
-    let row = ui.text_style_height(&egui::TextStyle::Body);
+/// A first guess of a message's height before it has been laid out: lines of wrapped text
+/// `row` points high.
+fn estimate_height(row: f32, msg: &MessageVm, width: f32) -> f32 {
     let chars_per_line = (width / (row * 0.5)).max(10.0);
     let lines: f32 = msg
         .text

@@ -106,6 +106,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         "Rustbot",
         native,
         Box::new(move |cc| {
+            trace::trace_delta_latency(&cc.egui_ctx);
             let mut app = RustbotApp::new(cc, parts);
             app.set_budget_limits(budget);
             Ok(Box::new(match agents {
