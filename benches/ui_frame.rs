@@ -10,7 +10,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use eframe::App as _;
 use rustbot::engine::{ConversationId, EngineEvent, EventBus};
-use rustbot::ui::view_model::{LoadedMessage, MessageStatus, Role, StoredSummary};
+use rustbot::ui::view_model::{LoadedMessage, MessageStatus, Role, Siblings, StoredSummary};
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, PersistedUi, RustbotApp};
 
 /// The answer that streams in, token by token; long enough to wrap, with two highlighted
@@ -35,6 +35,10 @@ fn loaded(role: Role, text: String, created_ms: i64) -> LoadedMessage {
         created_ms,
         status: MessageStatus::Complete,
         error: None,
+        // Stored messages have ids, so their Edit and Delete buttons are drawn as in the app.
+        store_id: Some(created_ms),
+        siblings: Siblings::default(),
+        usage: None,
     }
 }
 
