@@ -8,6 +8,7 @@ use egui::{Align, Color32, Frame, Layout, Margin, Rect, RichText, ScrollArea, Ui
 use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 
 use crate::engine::{ApprovalScope, ConversationId};
+use crate::ui::code_fences::normalize_fences;
 use crate::ui::message_bar::message_bar_ui;
 use crate::ui::personas::AgentChoice;
 use crate::ui::view_model::{
@@ -259,7 +260,7 @@ impl ChatView {
                     }
                     Role::Assistant => {
                         let cache = self.markdown.get_or_insert_with(CommonMarkCache::default);
-                        CommonMarkViewer::new().show(ui, cache, &msg.text);
+                        CommonMarkViewer::new().show(ui, cache, &normalize_fences(&msg.text));
                     }
                 }
                 for call in &msg.tools {
