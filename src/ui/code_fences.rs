@@ -69,7 +69,7 @@ pub fn normalize_fences(text: &str) -> Cow<'_, str> {
                         in_fence = Some((mark, run));
                         let info = &rest[run..];
                         let word_start = info.len() - info.trim_start().len();
-                        let word = info.trim_start().split_whitespace().next().unwrap_or("");
+                        let word = info.split_whitespace().next().unwrap_or("");
                         if let Some(ext) = extension_for(word) {
                             let at = line_start + indent + run + word_start;
                             let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
