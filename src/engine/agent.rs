@@ -652,8 +652,10 @@ impl Engine {
         run.close_round_usage();
         let calls = std::mem::take(&mut run.tool_calls).finish();
         let conv = self.conversation(id);
-        if !run.text.is_empty() || !calls.is_empty() {
-            let mut msg = ChatMessage::assistant(run.text.clone());
+        let text = std::mem::take(&mut run.text);
+        let answer_at = conv.history.len();
+        if !text.is_empty() || !calls.is_empty() {
+            let mut msg = ChatMessage::assistant(text.clone());
             msg.tool_calls = calls.clone();
             conv.history.push(msg);
         }
@@ -678,13 +680,25 @@ impl Engine {
         if let Some(cost) = metrics.cost_usd {
             self.memory_spend.add(id, cost);
         }
-        self.persist_finish(id, &run, status, error.clone(), &metrics)
-            .await;
+        let text = match self
+            .persist_finish(id, &run, text, status, error.clone(), &metrics)
+            .await
+        {
+            Some(text) => text,
+            // The store dropped the text with the failed job; the history kept its copy.
+            None => self
+                .conversation(id)
+                .history
+                .get(answer_at)
+                .filter(|m| m.role == Role::Assistant)
+                .map(|m| m.content.clone())
+                .unwrap_or_default(),
+        };
         self.bus.publish(EngineEvent::Done {
             conversation: id.clone(),
             status,
             reason,
-            text: run.text,
+            text,
             error,
             metrics,
         });

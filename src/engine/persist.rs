@@ -289,22 +289,26 @@ impl Engine {
 
     /// Writes the answer's final text, status, metrics and usage; awaited so that a door that
     /// exits on `Done` loses nothing.
+    ///
+    /// Takes the answer's text and gives it back, so that a long answer is not copied once
+    /// more for the store thread while the history holds its copy (peak memory of `ask`).
     pub(crate) async fn persist_finish(
         &mut self,
         id: &ConversationId,
         run: &Run,
+        text: String,
         status: RunStatus,
         error: Option<String>,
         metrics: &RunMetrics,
-    ) {
+    ) -> Option<String> {
         let Some(store) = self.store_for(id) else {
-            return;
+            return Some(text);
         };
         let Some(mid) = run.message else {
-            return;
+            return Some(text);
         };
         let finish = MessageFinish {
-            content: run.text.clone(),
+            content: text,
             status: Some(match status {
                 RunStatus::Complete => MessageStatus::Complete,
                 RunStatus::Stopped => MessageStatus::Stopped,
@@ -329,16 +333,24 @@ impl Engine {
         });
         let result = store
             .call(move |s| {
-                s.finish_message(mid, &finish)?;
-                if let Some(u) = usage {
-                    s.record_usage(&u)?;
-                }
-                Ok::<_, store::StoreError>(())
+                let saved = s.finish_message(mid, &finish).and_then(|()| match usage {
+                    Some(u) => s.record_usage(&u).map(|_| ()),
+                    None => Ok(()),
+                });
+                (finish.content, saved)
             })
-            .await
-            .and_then(|r| r);
-        if let Err(e) = result {
-            self.error(Some(id), format!("the answer could not be saved: {e}"));
+            .await;
+        match result {
+            Ok((text, saved)) => {
+                if let Err(e) = saved {
+                    self.error(Some(id), format!("the answer could not be saved: {e}"));
+                }
+                Some(text)
+            }
+            Err(e) => {
+                self.error(Some(id), format!("the answer could not be saved: {e}"));
+                None
+            }
         }
     }
 }
