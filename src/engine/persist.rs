@@ -1,6 +1,7 @@
 //! The engine's writes to the store: the user's message before the request, the answer at
 //! least every 500 ms while it streams, and its end state, metrics and usage.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::engine::agent::{Engine, FLUSH_INTERVAL};
@@ -290,25 +291,24 @@ impl Engine {
     /// Writes the answer's final text, status, metrics and usage; awaited so that a door that
     /// exits on `Done` loses nothing.
     ///
-    /// Takes the answer's text and gives it back, so that a long answer is not copied once
-    /// more for the store thread while the history holds its copy (peak memory of `ask`).
+    /// The text is shared with the store thread rather than copied: a long answer is then
+    /// held once while SQLite makes its own copies (peak memory of `ask`).
     pub(crate) async fn persist_finish(
         &mut self,
         id: &ConversationId,
         run: &Run,
-        text: String,
+        text: Arc<String>,
         status: RunStatus,
         error: Option<String>,
         metrics: &RunMetrics,
-    ) -> Option<String> {
+    ) {
         let Some(store) = self.store_for(id) else {
-            return Some(text);
+            return;
         };
         let Some(mid) = run.message else {
-            return Some(text);
+            return;
         };
         let finish = MessageFinish {
-            content: text,
             status: Some(match status {
                 RunStatus::Complete => MessageStatus::Complete,
                 RunStatus::Stopped => MessageStatus::Stopped,
@@ -320,6 +320,7 @@ impl Engine {
             cost_usd: metrics.cost_usd,
             ttft_ms: metrics.ttft_ms.map(|t| t as i64),
             duration_ms: Some(metrics.duration_ms as i64),
+            ..Default::default()
         };
         let usage = (metrics.tokens_reported).then(|| UsageRecord {
             conversation_id: Some(id.0.clone()),
@@ -333,24 +334,16 @@ impl Engine {
         });
         let result = store
             .call(move |s| {
-                let saved = s.finish_message(mid, &finish).and_then(|()| match usage {
-                    Some(u) => s.record_usage(&u).map(|_| ()),
-                    None => Ok(()),
-                });
-                (finish.content, saved)
-            })
-            .await;
-        match result {
-            Ok((text, saved)) => {
-                if let Err(e) = saved {
-                    self.error(Some(id), format!("the answer could not be saved: {e}"));
+                s.finish_message_text(mid, &text, &finish)?;
+                if let Some(u) = usage {
+                    s.record_usage(&u)?;
                 }
-                Some(text)
-            }
-            Err(e) => {
-                self.error(Some(id), format!("the answer could not be saved: {e}"));
-                None
-            }
+                Ok::<_, store::StoreError>(())
+            })
+            .await
+            .and_then(|r| r);
+        if let Err(e) = result {
+            self.error(Some(id), format!("the answer could not be saved: {e}"));
         }
     }
 }
