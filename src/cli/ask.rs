@@ -16,6 +16,9 @@ use crate::tools::{CliApproval, Decision, ToolFilter};
 /// Exit code after Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// SQLite page cache of the one-shot `ask` process, in KiB.
+const ASK_PAGE_CACHE_KIB: u32 = 256;
+
 pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode> {
     let prompt = read_prompt(&args.prompt)?;
     let tools: ToolFilter = args
@@ -46,6 +49,16 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             },
         )
         .await?;
+        if let Some(store) = &started.store {
+            // Peak memory of a long answer: see `Store::limit_page_cache`.
+            if let Err(e) = store
+                .call(|s| s.limit_page_cache(ASK_PAGE_CACHE_KIB))
+                .await
+                .and_then(|r| r)
+            {
+                tracing::warn!("could not shrink the page cache: {e}");
+            }
+        }
         for failure in &started.mcp_failures {
             eprintln!("warning: MCP server {}: {}", failure.server, failure.error);
         }

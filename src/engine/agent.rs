@@ -443,9 +443,20 @@ impl Engine {
         };
         run.close_round_usage();
         let calls = std::mem::take(&mut run.tool_calls).finish();
+        let metrics = run.metrics(Instant::now(), self.models.get(&run.model));
+        if let Some(cost) = metrics.cost_usd {
+            self.memory_spend.add(id, cost);
+        }
+        // Stored before the history copy is made, so a long answer is held twice at most
+        // while SQLite writes it (peak memory of `ask`).
+        let text = Arc::new(std::mem::take(&mut run.text));
+        self.persist_finish(id, &run, Arc::clone(&text), status, error.clone(), &metrics)
+            .await;
+        // The store job has dropped its handle by now: no copy here.
+        let text = Arc::try_unwrap(text).unwrap_or_else(|shared| (*shared).clone());
         let conv = self.conversation(id);
-        if !run.text.is_empty() || !calls.is_empty() {
-            let mut msg = ChatMessage::assistant(run.text.clone());
+        if !text.is_empty() || !calls.is_empty() {
+            let mut msg = ChatMessage::assistant(text.clone());
             msg.tool_calls = calls.clone();
             conv.history.push(msg);
         }
@@ -466,17 +477,11 @@ impl Engine {
                 format!("not run: the turn ended ({})", status.as_str()),
             ));
         }
-        let metrics = run.metrics(Instant::now(), self.models.get(&run.model));
-        if let Some(cost) = metrics.cost_usd {
-            self.memory_spend.add(id, cost);
-        }
-        self.persist_finish(id, &run, status, error.clone(), &metrics)
-            .await;
         self.bus.publish(EngineEvent::Done {
             conversation: id.clone(),
             status,
             reason,
-            text: run.text,
+            text,
             error,
             metrics,
         });

@@ -1,6 +1,7 @@
 //! The engine's writes to the store: the user's message before the request, the answer at
 //! least every 500 ms while it streams, and its end state, metrics and usage.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::engine::agent::{Engine, FLUSH_INTERVAL};
@@ -289,10 +290,14 @@ impl Engine {
 
     /// Writes the answer's final text, status, metrics and usage; awaited so that a door that
     /// exits on `Done` loses nothing.
+    ///
+    /// The text is shared with the store thread rather than copied: a long answer is then
+    /// held once while SQLite makes its own copies (peak memory of `ask`).
     pub(crate) async fn persist_finish(
         &mut self,
         id: &ConversationId,
         run: &Run,
+        text: Arc<String>,
         status: RunStatus,
         error: Option<String>,
         metrics: &RunMetrics,
@@ -304,7 +309,6 @@ impl Engine {
             return;
         };
         let finish = MessageFinish {
-            content: run.text.clone(),
             status: Some(match status {
                 RunStatus::Complete => MessageStatus::Complete,
                 RunStatus::Stopped => MessageStatus::Stopped,
@@ -316,6 +320,7 @@ impl Engine {
             cost_usd: metrics.cost_usd,
             ttft_ms: metrics.ttft_ms.map(|t| t as i64),
             duration_ms: Some(metrics.duration_ms as i64),
+            ..Default::default()
         };
         let usage = (metrics.tokens_reported).then(|| UsageRecord {
             conversation_id: Some(id.0.clone()),
@@ -329,7 +334,7 @@ impl Engine {
         });
         let result = store
             .call(move |s| {
-                s.finish_message(mid, &finish)?;
+                s.finish_message_text(mid, &text, &finish)?;
                 if let Some(u) = usage {
                     s.record_usage(&u)?;
                 }

@@ -90,6 +90,15 @@ impl Store {
         )?)
     }
 
+    /// Caps SQLite's page cache at `kib` KiB for this connection (the default is 2 MiB). A
+    /// one-shot door that writes one long answer and exits needs no cache: past the cap,
+    /// dirty pages go to the WAL before the commit instead of piling up in memory.
+    pub fn limit_page_cache(&self, kib: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))?;
+        Ok(())
+    }
+
     /// The raw connection, for benchmarks that batch fixture writes; not for application code.
     #[doc(hidden)]
     pub fn connection_for_bench(&self) -> &Connection {

@@ -144,6 +144,17 @@ impl Store {
 
     /// Writes the final text, status and metrics of an answer.
     pub fn finish_message(&self, id: MessageId, finish: &MessageFinish) -> Result<()> {
+        self.finish_message_text(id, &finish.content, finish)
+    }
+
+    /// `finish_message` with the text given apart (`finish.content` is not read), so that a
+    /// caller sharing one long answer need not copy it into a `MessageFinish`.
+    pub fn finish_message_text(
+        &self,
+        id: MessageId,
+        text: &str,
+        finish: &MessageFinish,
+    ) -> Result<()> {
         let status = finish.status.unwrap_or(MessageStatus::Complete);
         if status == MessageStatus::Streaming {
             return Err(StoreError::Invalid(
@@ -160,7 +171,7 @@ impl Store {
             )?
             .execute(params![
                 id,
-                finish.content,
+                text,
                 status,
                 finish.error,
                 finish.prompt_tokens,
