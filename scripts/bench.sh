@@ -27,7 +27,8 @@ echo "building release binaries..." >&2
 cargo build --release --quiet --bin rustbot --example sse_server --example seed_store
 have_gui=0
 if cargo build --release --quiet --example empty_window 2>/dev/null; then have_gui=1; fi
-BIN=target/release/rustbot
+T=${CARGO_TARGET_DIR:-target}
+BIN=$T/release/rustbot
 cp "$BIN" "$work/rustbot-stripped" && strip "$work/rustbot-stripped"
 size_mb=$(awk "BEGIN {printf \"%.1f\", $(stat -c %s "$work/rustbot-stripped")/1048576}")
 
@@ -36,7 +37,7 @@ rows=()
 rows+=("| release binary (stripped) | ${size_mb} MB | ≤ 15 MB |")
 
 # --- ask vs aichat on a local 200,000-chunk stream --------------------------------------
-target/release/examples/sse_server 0 "$CHUNKS" > "$work/port" &
+$T/release/examples/sse_server 0 "$CHUNKS" > "$work/port" &
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(head -1 "$work/port")
 url="http://127.0.0.1:$port/v1"
@@ -101,15 +102,15 @@ if [ "$have_gui" = 1 ] && command -v Xvfb >/dev/null; then
     local ms; ms=$(grep -m1 -o "first frame after [0-9.]* ms" "$log" | grep -o "[0-9.]*" | head -1)
     echo "${ms:-nan} ${rss:-0} $((f1 - f0))"
   }
-  for _ in $(seq "$RUNS"); do gui_run target/release/examples/empty_window >> "$work/floor.txt"; done
+  for _ in $(seq "$RUNS"); do gui_run $T/release/examples/empty_window >> "$work/floor.txt"; done
   for i in $(seq "$RUNS"); do gui_run env RUSTBOT_DATA_DIR="$work/empty$i" "$BIN" >> "$work/app.txt"; done
-  target/release/examples/seed_store "$work/seeded" 1000 10 >&2
+  $T/release/examples/seed_store "$work/seeded" 1000 10 >&2
   for _ in $(seq "$RUNS"); do gui_run env RUSTBOT_DATA_DIR="$work/seeded" "$BIN" >> "$work/seeded.txt"; done
   s_rss=$(cut -d' ' -f2 "$work/seeded.txt" | median)
 
   # Streamed delta → frame: the app logs, for each frame, how long the earliest text delta
   # it had not shown yet waited for that frame to start (RUSTBOT_TRACE_FRAMES).
-  target/release/examples/sse_server 0 "$LATENCY_TOKENS" "$TOKENS_PER_SEC" > "$work/lport" &
+  $T/release/examples/sse_server 0 "$LATENCY_TOKENS" "$TOKENS_PER_SEC" > "$work/lport" &
   for _ in $(seq 50); do [ -s "$work/lport" ] && break; sleep 0.1; done
   lat_url="http://127.0.0.1:$(head -1 "$work/lport")/v1"
   latency_run() { # $1 = run number; appends one latency in µs per frame to lat.txt
