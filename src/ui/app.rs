@@ -108,6 +108,7 @@ pub struct RustbotApp {
     history: Option<History>,
     models: Option<ModelCatalog>,
     trace: Option<FrameTrace>,
+    highlighter_warmed: bool,
     pending_delete: Option<PendingDelete>,
     events: EventsPanel,
     stats: StatsPanel,
@@ -166,6 +167,7 @@ impl RustbotApp {
             history,
             models,
             trace: started_at.map(FrameTrace::new),
+            highlighter_warmed: false,
             pending_delete: None,
             events: EventsPanel::default(),
             stats: StatsPanel::default(),
@@ -443,6 +445,9 @@ impl eframe::App for RustbotApp {
         }
         if let Some(trace) = self.trace.as_mut() {
             trace.frame_done();
+        }
+        if !std::mem::replace(&mut self.highlighter_warmed, true) {
+            crate::ui::code_fences::warm_highlighter(&ctx);
         }
     }
 

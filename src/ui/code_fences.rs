@@ -92,6 +92,24 @@ pub fn normalize_fences(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Loads syntect's syntaxes and themes on a thread of its own once the window is up, so the
+/// first code block of the first answer does not stall a frame with it (tens of ms).
+pub fn warm_highlighter(ctx: &egui::Context) {
+    let ctx = ctx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("rustbot-highlighter".into())
+        .spawn(move || {
+            // The load holds egui's context lock: wait until the first frames are painted.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let style = ctx.global_style();
+            let theme = egui_extras::syntax_highlighting::CodeTheme::from_style(&style);
+            let _ = egui_extras::syntax_highlighting::highlight(&ctx, &style, &theme, "", "rs");
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("the highlighter is loaded on first use instead: {e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize_fences;
