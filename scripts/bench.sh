@@ -23,6 +23,11 @@ trap cleanup EXIT
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 p99() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "n/a"; else {i=int(NR*0.99); if (i<NR*0.99) i++; print a[i]}}'; }
 
+# A fresh machine lacks the X server and the typing tool the GUI figures need.
+if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null; then
+  bash scripts/install-deps.sh xvfb xdotool >&2
+fi
+
 echo "building release binaries..." >&2
 cargo build --release --quiet --bin rustbot --example sse_server --example seed_store
 have_gui=0

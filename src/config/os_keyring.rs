@@ -29,8 +29,41 @@ fn enabled() -> Result<(), KeyringError> {
     }
 }
 
+/// Whether a D-Bus session bus, the only way to a Secret Service, can be there at all; when
+/// not (servers, CI, containers), no D-Bus client is started just to fail (it costs ~0.6 MB
+/// and a thread in a one-shot `ask`).
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn keyring_possible() -> Result<(), KeyringError> {
+    let set = |var: &str| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            // SAFETY: getuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::getuid() };
+            Some(std::path::PathBuf::from(format!("/run/user/{uid}")))
+        })
+        .is_some_and(|dir| dir.join("bus").exists());
+    if set("DBUS_SESSION_BUS_ADDRESS") || runtime_bus {
+        Ok(())
+    } else {
+        Err(KeyringError::Unreachable("no D-Bus session bus".into()))
+    }
+}
+
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+)))]
+fn keyring_possible() -> Result<(), KeyringError> {
+    Ok(())
+}
+
 fn entry(var: &str) -> Result<keyring::Entry, KeyringError> {
     enabled()?;
+    keyring_possible()?;
     keyring::Entry::new(SERVICE, var).map_err(|e| KeyringError::Unreachable(e.to_string()))
 }
 
