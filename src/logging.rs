@@ -23,6 +23,7 @@ pub fn init_stderr() {
 pub fn init_file(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir).ok()?;
+    install_panic_log(&dir);
     let appender = tracing_appender::rolling::daily(dir, "rustbot.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
     tracing_subscriber::fmt()
@@ -32,4 +33,44 @@ pub fn init_file(data_dir: &Path) -> Option<tracing_appender::non_blocking::Work
         .try_init()
         .ok()?;
     Some(guard)
+}
+
+/// Appends every panic (message, place, time) to `dir/panic.log` before the default hook runs.
+///
+/// Release builds abort on a panic (`panic = "abort"`, for size): the non-blocking log writer
+/// would never flush, and a double-clicked app has no terminal, so this synchronous line is
+/// what tells the user (and a bug report) why the window closed.
+fn install_panic_log(dir: &Path) {
+    let path = dir.join("panic.log");
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        use std::io::Write;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+        {
+            let _ = writeln!(
+                file,
+                "{} rustbot {}: {info}",
+                chrono::Utc::now().to_rfc3339(),
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+        previous(info);
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_is_written_to_panic_log_with_its_message_and_place() {
+        let dir = tempfile::tempdir().unwrap();
+        super::install_panic_log(dir.path());
+        let joined = std::thread::spawn(|| panic!("the store thread broke")).join();
+        assert!(joined.is_err());
+        let log = std::fs::read_to_string(dir.path().join("panic.log")).unwrap();
+        assert!(log.contains("the store thread broke"), "{log}");
+        assert!(log.contains("src/logging.rs"), "{log}");
+    }
 }

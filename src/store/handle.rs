@@ -104,6 +104,7 @@ impl StoreHandle {
     {
         let job: Job = Box::new(move |store: &mut Store| {
             // A panicking closure must not take the store thread (and every later write) down.
+            // (Release builds abort on panic instead; debug builds and tests get here.)
             let result = catch_unwind(AssertUnwindSafe(|| f(store))).map_err(|panic| {
                 let msg = panic
                     .downcast_ref::<&str>()
