@@ -92,52 +92,21 @@ pub fn normalize_fences(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Short samples of the languages models write most, highlighted once at start so syntect
-/// compiles their regexes then: it compiles each pattern on its first use, which otherwise
-/// stalls the frame that shows a language's first code block by tens of milliseconds (the
-/// slowest frames of a streamed answer, seen in the `delta latency` trace).
-const WARM_SAMPLES: &[(&str, &str)] = &[
-    (
-        "rs",
-        "use std::io;\n/// doc\n#[derive(Debug)]\npub fn f<'a>(x: &'a str) -> Result<u8, E> {\n    let v = vec![1, 2.0, 0x1f];\n    match x { \"a\" => Ok(1), _ => Err(e)? } // c\n}\nimpl T for S { const N: usize = 1; }\n",
-    ),
-    (
-        "py",
-        "import os\n@dec\ndef f(a: int = 1) -> str:\n    \"\"\"doc\"\"\"\n    with open(a) as h:  # c\n        return f\"{a!r}\" + 'x' * 2.5\nclass C(B):\n    pass\n",
-    ),
-    (
-        "js",
-        "import { a } from 'b';\nconst f = async (x) => { let y = `t${x}`; return /re/g.test(y) ? 1 : null; }; // c\nclass C extends B { constructor() { super(); } }\n",
-    ),
-    (
-        "sh",
-        "#!/bin/sh\nset -e\nfor f in *.txt; do echo \"$f\" | grep -v x > \"${f%.txt}.out\"; done # c\nif [ -n \"$A\" ]; then export B=$(pwd); fi\n",
-    ),
-    (
-        "json",
-        "{\"a\": [1, 2.5, true, null], \"b\": {\"c\": \"d\"}}\n",
-    ),
-];
-
-/// Loads syntect's syntaxes and themes on a thread of its own once the window is up, then
-/// compiles the common languages' patterns, so neither stalls the frame of the first code block.
+/// Loads syntect's syntaxes and themes on a thread of its own once the window is up, so the
+/// first code block of the first answer does not stall a frame with it (tens of ms). Patterns
+/// are compiled on first use; with Oniguruma that is 2–4 ms for a language's first block
+/// (`examples/highlight_rss.rs`), so they are not warmed here: each language warmed would
+/// keep ~1 MB resident in a window that may never show it.
 pub fn warm_highlighter(ctx: &egui::Context) {
     let ctx = ctx.clone();
     let spawned = std::thread::Builder::new()
         .name("rustbot-highlighter".into())
         .spawn(move || {
-            // Each step holds egui's context lock: wait until the first frames are painted, and
-            // let frames run between the languages.
+            // The load holds egui's context lock: wait until the first frames are painted.
             std::thread::sleep(std::time::Duration::from_millis(500));
             let style = ctx.global_style();
             let theme = egui_extras::syntax_highlighting::CodeTheme::from_style(&style);
             let _ = egui_extras::syntax_highlighting::highlight(&ctx, &style, &theme, "", "rs");
-            for (language, code) in WARM_SAMPLES {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-                let _ = egui_extras::syntax_highlighting::highlight(
-                    &ctx, &style, &theme, code, language,
-                );
-            }
         });
     if let Err(e) = spawned {
         tracing::debug!("the highlighter is loaded on first use instead: {e}");
@@ -146,7 +115,7 @@ pub fn warm_highlighter(ctx: &egui::Context) {
 
 #[cfg(test)]
 mod tests {
-    use super::{WARM_SAMPLES, extension_for, normalize_fences};
+    use super::{extension_for, normalize_fences};
 
     #[test]
     fn common_language_names_become_extensions() {
@@ -180,14 +149,8 @@ mod tests {
     }
 
     #[test]
-    fn warmed_languages_and_mapped_extensions_are_ones_syntect_knows() {
+    fn mapped_extensions_are_ones_syntect_knows() {
         let syntaxes = egui_extras::syntax_highlighting::SyntectSettings::default().ps;
-        for (language, _) in WARM_SAMPLES {
-            assert!(
-                syntaxes.find_syntax_by_extension(language).is_some(),
-                "{language}"
-            );
-        }
         for word in [
             "rust", "python", "bash", "golang", "c++", "yml", "ruby", "haskell",
         ] {

@@ -1,0 +1,252 @@
+//! Engine events applied to the view-model: streamed text, tool calls, run ends.
+
+use super::*;
+
+impl ViewModel {
+    /// Applies one engine event. Events of conversations not yet seen add them.
+    pub fn apply(&mut self, event: &EngineEvent, now: UnixMs) {
+        match event {
+            EngineEvent::ConversationCreated { conversation } => {
+                self.ensure(conversation, now);
+            }
+            EngineEvent::UserMessage { conversation, text } => {
+                let revision = self.bump();
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                if let Some(pending) = conv
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.status == MessageStatus::Pending && m.text == *text)
+                {
+                    pending.status = MessageStatus::Complete;
+                    pending.revision = revision;
+                } else {
+                    // Sent by another door (serve, native host) or before we subscribed.
+                    let message = self.new_message(Role::User, text.clone(), None, now);
+                    let conv = self.ensure(conversation, now);
+                    if conv.title == UNTITLED {
+                        conv.title = title_from(text);
+                    }
+                    conv.messages.push(message);
+                }
+            }
+            EngineEvent::State { .. } => {}
+            EngineEvent::RunStarted {
+                conversation,
+                model,
+            } => {
+                let message = self.new_message(Role::Assistant, String::new(), Some(model), now);
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                conv.notice = None;
+                if conv.streaming_answer().is_none() {
+                    conv.messages.push(MessageVm {
+                        status: MessageStatus::Streaming,
+                        ..message
+                    });
+                }
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Waiting {
+                        model: model.clone(),
+                    };
+                }
+            }
+            EngineEvent::ContextTrimmed {
+                conversation,
+                dropped_turns,
+            } => {
+                self.ensure(conversation, now).trimmed_turns = Some(*dropped_turns);
+            }
+            EngineEvent::Text {
+                conversation,
+                delta,
+            } => {
+                let revision = self.bump();
+                let message = self.new_message(Role::Assistant, String::new(), None, now);
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                if conv.streaming_answer().is_none() {
+                    conv.messages.push(MessageVm {
+                        status: MessageStatus::Streaming,
+                        ..message
+                    });
+                }
+                if let Some(last) = conv.messages.last_mut() {
+                    last.text.push_str(delta);
+                    last.revision = revision;
+                }
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Streaming;
+                }
+            }
+            EngineEvent::Usage { .. } => {}
+            EngineEvent::TitleChanged {
+                conversation,
+                title,
+            } => {
+                if !title.trim().is_empty() {
+                    self.ensure(conversation, now).title = title.trim().to_string();
+                }
+            }
+            // The app reloads the conversation's messages from the store.
+            EngineEvent::BranchSelected { .. } | EngineEvent::MessageDeleted { .. } => {}
+            EngineEvent::BudgetWarning {
+                conversation,
+                scope,
+                spent_usd,
+                limit_usd,
+            } => {
+                self.ensure(conversation, now).warning = Some(format!(
+                    "The {} budget is nearly spent: ${spent_usd:.2} of ${limit_usd:.2}.",
+                    scope.as_str()
+                ));
+            }
+            EngineEvent::ToolCall {
+                conversation,
+                call_id,
+                name,
+                arguments,
+                decision,
+            } => {
+                let call = ToolCallVm {
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                    state: ToolCallState::from_decision(decision.as_ref()),
+                    result: None,
+                };
+                self.with_answer(conversation, now, |m| m.tools.push(call));
+            }
+            EngineEvent::ToolDecision {
+                conversation,
+                call_id,
+                decision,
+            } => {
+                let state = ToolCallState::from_decision(Some(decision));
+                self.with_call(conversation, call_id, now, |c| c.state = state);
+            }
+            EngineEvent::ToolResult {
+                conversation,
+                call_id,
+                content,
+                is_error,
+                ..
+            } => {
+                self.with_call(conversation, call_id, now, |c| {
+                    c.state = ToolCallState::Finished {
+                        is_error: *is_error,
+                    };
+                    c.result = Some(content.clone());
+                });
+            }
+            EngineEvent::Retrying {
+                conversation,
+                attempt,
+                reason,
+                ..
+            } => {
+                let conv = self.ensure(conversation, now);
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Retrying {
+                        attempt: *attempt,
+                        reason: reason.clone(),
+                    };
+                }
+            }
+            EngineEvent::Done {
+                conversation,
+                status,
+                text,
+                error,
+                metrics,
+                ..
+            } => {
+                let revision = self.bump();
+                let message = self.new_message(Role::Assistant, String::new(), None, now);
+                let conv = self.ensure(conversation, now);
+                conv.updated_ms = now;
+                conv.run = RunState::Idle;
+                if conv.streaming_answer().is_none() {
+                    if text.is_empty() && error.is_none() && *status == RunStatus::Complete {
+                        return;
+                    }
+                    conv.messages.push(message);
+                }
+                if let Some(last) = conv.messages.last_mut() {
+                    last.text.clone_from(text);
+                    last.status = (*status).into();
+                    last.error.clone_from(error);
+                    if !metrics.model.is_empty() {
+                        last.model = Some(metrics.model.clone());
+                    }
+                    last.usage = Some(usage_line(
+                        metrics.prompt_tokens,
+                        metrics.completion_tokens,
+                        metrics.cost_usd,
+                    ));
+                    last.revision = revision;
+                }
+            }
+            EngineEvent::Error {
+                conversation: Some(conversation),
+                message,
+            } => {
+                let conv = self.ensure(conversation, now);
+                conv.notice = Some(message.clone());
+                if matches!(conv.run, RunState::Sending | RunState::Stopping)
+                    && conv.streaming_answer().is_none()
+                {
+                    conv.run = RunState::Idle;
+                }
+            }
+            EngineEvent::Error {
+                conversation: None,
+                message,
+            } => self.global_notices.push(message.clone()),
+            EngineEvent::Lagged { dropped } => self.lagged_events += dropped,
+        }
+    }
+
+    /// Changes the answer being streamed (adding one if none is), bumping its revision.
+    fn with_answer(
+        &mut self,
+        id: &ConversationId,
+        now: UnixMs,
+        change: impl FnOnce(&mut MessageVm),
+    ) {
+        let message = self.new_message(Role::Assistant, String::new(), None, now);
+        let revision = self.bump();
+        let conv = self.ensure(id, now);
+        conv.updated_ms = now;
+        if conv.streaming_answer().is_none() {
+            conv.messages.push(MessageVm {
+                status: MessageStatus::Streaming,
+                ..message
+            });
+        }
+        if let Some(last) = conv.messages.last_mut() {
+            change(last);
+            last.revision = revision;
+        }
+    }
+
+    /// Changes the tool call `call_id` of the conversation's latest answers.
+    fn with_call(
+        &mut self,
+        id: &ConversationId,
+        call_id: &str,
+        now: UnixMs,
+        change: impl FnOnce(&mut ToolCallVm),
+    ) {
+        let revision = self.bump();
+        let conv = self.ensure(id, now);
+        let found = conv.messages.iter_mut().rev().find_map(|m| {
+            let i = m.tools.iter().position(|c| c.call_id == call_id)?;
+            Some((m, i))
+        });
+        if let Some((message, i)) = found {
+            change(&mut message.tools[i]);
+            message.revision = revision;
+        }
+    }
+}
