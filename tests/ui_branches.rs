@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -224,5 +225,47 @@ fn a_new_base_url_in_settings_is_where_the_next_request_goes() {
         sent_user_texts(&second.requests()[0]),
         vec!["One", "Two"],
         "the conversation goes on with the new provider"
+    );
+}
+
+#[test]
+fn temperature_and_max_tokens_from_settings_go_with_the_next_request() {
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["First"], false),
+        openai_answer(&["Second"], false),
+    ]);
+    let mut rig = start(&server);
+    rig.send("One");
+    rig.settle("the first answer");
+    let first = server.requests()[0].json();
+    assert!(first.get("max_tokens").is_none(), "{first}");
+
+    rig.harness.get_by_label("Settings").click();
+    rig.harness.run_steps(2);
+    // The number boxes (the temperature slider has one beside it, under the same label).
+    for (label, value) in [("Max tokens", "321"), ("Temperature", "0.25")] {
+        rig.harness
+            .get_by_role_and_label(Role::SpinButton, label)
+            .focus();
+        rig.harness.run_steps(1);
+        rig.harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        rig.harness
+            .get_by_role_and_label(Role::SpinButton, label)
+            .type_text(value);
+        rig.harness.key_press(Key::Enter);
+        rig.harness.run_steps(2);
+    }
+    assert_eq!(rig.harness.state().settings().max_tokens, 321);
+    assert_eq!(rig.harness.state().settings().temperature, 0.25);
+    rig.harness.get_by_label("Chat").click();
+    rig.harness.run_steps(2);
+
+    rig.send("Two");
+    rig.wait_for("the second answer", |h| label_shown(h, "Second"));
+    let second = server.requests()[1].json();
+    assert_eq!(second["max_tokens"], 321, "{second}");
+    assert!(
+        (second["temperature"].as_f64().unwrap() - 0.25).abs() < 1e-6,
+        "{second}"
     );
 }

@@ -138,6 +138,17 @@ impl Engine {
                 profile,
             } => self.configure(&conversation, |c| c.profile = profile).await,
             Command::SetModel { model } => self.config.model = model,
+            Command::SetSampling {
+                temperature,
+                max_tokens,
+            } => {
+                if temperature.is_some() {
+                    self.config.temperature = temperature;
+                }
+                if max_tokens.is_some() {
+                    self.config.max_tokens = max_tokens;
+                }
+            }
             Command::ApproveTool {
                 conversation,
                 call_id,

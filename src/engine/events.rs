@@ -176,6 +176,14 @@ pub enum Command {
         /// The model id.
         model: String,
     },
+    /// Use these sampling settings for requests from now on (`None`: keep that one). An
+    /// agent's own temperature still wins for its conversations.
+    SetSampling {
+        /// The temperature.
+        temperature: Option<f32>,
+        /// The most tokens an answer may have.
+        max_tokens: Option<u32>,
+    },
     /// Replace a sent user message (the last one when `message_id` is None) and answer it
     /// again; the old message and its answers stay as a sibling branch.
     EditMessage {

@@ -421,8 +421,8 @@ impl SettingsPage {
                     multiline_row(ui, "Personality", "How it should sound", &mut d.personality);
                 ui.add_space(8.0);
                 ui.weak(
-                    "Model, theme and font size apply at once. The other settings are saved and \
-                     used from the next start.",
+                    "Changes apply at once (to the next request) and are saved. Keys go to the \
+                     system keyring when there is one, never into config.toml.",
                 );
             });
         if probe {

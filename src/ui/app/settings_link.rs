@@ -1,5 +1,5 @@
-//! Settings from the page to the engine and to disk: provider, key and model changes take
-//! effect for the next request; everything is saved off the UI thread.
+//! Settings from the page to the engine and to disk: provider, key, model, sampling and system
+//! prompt changes take effect for the next request; everything is saved off the UI thread.
 
 use std::sync::mpsc;
 
@@ -57,6 +57,16 @@ impl RustbotApp {
             || settings.api_key.trim() != self.applied.api_key.trim()
         {
             self.provider_changed(&settings);
+        }
+        let temperature =
+            (settings.temperature != self.applied.temperature).then_some(settings.temperature);
+        let max_tokens =
+            (settings.max_tokens != self.applied.max_tokens).then_some(settings.max_tokens);
+        if temperature.is_some() || max_tokens.is_some() {
+            self.engine.send(Command::SetSampling {
+                temperature,
+                max_tokens,
+            });
         }
         self.preferences_changed(&settings);
         if settings.theme != self.applied.theme || settings.font_size != self.applied.font_size {
