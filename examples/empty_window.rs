@@ -2,22 +2,46 @@
 //! start-up time, memory and binary size figures of docs/PERFORMANCE.md.
 //!
 //! `cargo run --release --example empty_window`
+//!
+//! With `FLOOR_REPAINT_SECS=N` it repaints continuously for N seconds after its first frame and
+//! prints `floor frame interval N us` per frame: what one frame costs this machine's GL (on
+//! Mesa's software rasterizer, most of a frame) before an app draws anything.
+
+use std::time::{Duration, Instant};
 
 use rustbot::ui::trace::FrameTrace;
 
 struct Empty {
     trace: FrameTrace,
+    repaint_for: Option<Duration>,
+    repaint_until: Option<Instant>,
+    last_frame: Option<Instant>,
 }
 
 impl eframe::App for Empty {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::CentralPanel::default_margins().show(ui, |_ui| {});
         self.trace.frame_done();
+        let Some(repaint_for) = self.repaint_for else {
+            return;
+        };
+        let now = Instant::now();
+        let until = *self.repaint_until.get_or_insert(now + repaint_for);
+        if let Some(last) = self.last_frame.replace(now) {
+            eprintln!("floor frame interval {} us", (now - last).as_micros());
+        }
+        if now < until {
+            ui.ctx().request_repaint();
+        }
     }
 }
 
 fn main() -> eframe::Result {
-    let trace = FrameTrace::new(std::time::Instant::now());
+    let trace = FrameTrace::new(Instant::now());
+    let repaint_for = std::env::var("FLOOR_REPAINT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("empty window")
@@ -28,6 +52,13 @@ fn main() -> eframe::Result {
     eframe::run_native(
         "empty_window",
         options,
-        Box::new(|_cc| Ok(Box::new(Empty { trace }))),
+        Box::new(move |_cc| {
+            Ok(Box::new(Empty {
+                trace,
+                repaint_for,
+                repaint_until: None,
+                last_frame: None,
+            }))
+        }),
     )
 }
