@@ -326,6 +326,9 @@ impl StatsPanel {
         ui.columns(2, |cols| {
             Plot::new("rustbot_ttft")
                 .height(160.0)
+                // From zero, so one answer (or a few alike) does not give an axis of 3712.001.
+                .include_y(0.0)
+                .include_x(0.0)
                 .x_axis_label("hours from now")
                 .y_axis_label("ms to first token")
                 .show(&mut cols[0], |p| {
@@ -333,6 +336,8 @@ impl StatsPanel {
                 });
             Plot::new("rustbot_tps")
                 .height(160.0)
+                .include_y(0.0)
+                .include_x(0.0)
                 .x_axis_label("hours from now")
                 .y_axis_label("tokens/s")
                 .show(&mut cols[1], |p| {
