@@ -61,20 +61,8 @@ impl ViewModel {
                 conversation,
                 delta,
             } => {
-                let revision = self.bump();
-                let message = self.new_message(Role::Assistant, String::new(), None, now);
+                self.with_answer(conversation, now, |answer| answer.text.push_str(delta));
                 let conv = self.ensure(conversation, now);
-                conv.updated_ms = now;
-                if conv.streaming_answer().is_none() {
-                    conv.messages.push(MessageVm {
-                        status: MessageStatus::Streaming,
-                        ..message
-                    });
-                }
-                if let Some(last) = conv.messages.last_mut() {
-                    last.text.push_str(delta);
-                    last.revision = revision;
-                }
                 if conv.run != RunState::Stopping {
                     conv.run = RunState::Streaming;
                 }
@@ -214,16 +202,17 @@ impl ViewModel {
         now: UnixMs,
         change: impl FnOnce(&mut MessageVm),
     ) {
-        let message = self.new_message(Role::Assistant, String::new(), None, now);
-        let revision = self.bump();
-        let conv = self.ensure(id, now);
-        conv.updated_ms = now;
-        if conv.streaming_answer().is_none() {
-            conv.messages.push(MessageVm {
+        // Only the first delta of an answer makes its message (this runs for every delta).
+        if self.ensure(id, now).streaming_answer().is_none() {
+            let message = self.new_message(Role::Assistant, String::new(), None, now);
+            self.ensure(id, now).messages.push(MessageVm {
                 status: MessageStatus::Streaming,
                 ..message
             });
         }
+        let revision = self.bump();
+        let conv = self.ensure(id, now);
+        conv.updated_ms = now;
         if let Some(last) = conv.messages.last_mut() {
             change(last);
             last.revision = revision;
