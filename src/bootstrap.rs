@@ -52,6 +52,9 @@ pub struct DoorOptions {
     pub titles: bool,
     /// Whether to fetch the provider's model list (prices, context lengths) at start.
     pub refresh_models: bool,
+    /// A door for other programs (`serve`, `native-host`): `approve` caps the config's
+    /// `allow` modes (see `ApprovalPolicy::remote`).
+    pub remote: bool,
 }
 
 /// A running engine and what it holds.
@@ -156,6 +159,12 @@ pub async fn start(
             source,
         })?;
         let mut registry = ToolRegistry::with_builtins();
+        if settings.config.tools.http_allow_private {
+            registry.register(Arc::new(crate::tools::builtin::HttpGet {
+                allow_private: true,
+                ..Default::default()
+            }));
+        }
         if !settings.config.mcp_servers.is_empty() {
             let (manager, failures) =
                 McpManager::start(&settings.config.mcp_servers, McpOptions::default()).await;
@@ -166,9 +175,12 @@ pub async fn start(
         Some(ToolSetup {
             registry: Arc::new(registry),
             filter: opts.tools.clone(),
-            policy: ApprovalPolicy::new(settings.config.tools.approval.clone(), opts.approve),
+            policy: ApprovalPolicy::new(settings.config.tools.approval.clone(), opts.approve)
+                .remote(opts.remote),
             workspace,
-            timeout: Duration::from_secs(settings.config.tools.timeout_secs.unwrap_or(60)),
+            timeout: Duration::from_secs(
+                settings.config.tools.timeout_secs.unwrap_or(60).min(86_400),
+            ),
             max_rounds: settings.config.max_tool_rounds,
         })
     };

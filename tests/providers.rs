@@ -26,6 +26,7 @@ fn provider(kind: ProviderKind, server: &ScriptedServer, idle_secs: u64) -> Arc<
             connect_timeout_secs: 2,
             idle_timeout_secs: idle_secs,
             max_retries: 2,
+            ..Default::default()
         },
     })
     .unwrap()
@@ -383,6 +384,7 @@ async fn connection_refused_names_the_url() {
             connect_timeout_secs: 2,
             idle_timeout_secs: 2,
             max_retries: 0,
+            ..Default::default()
         },
     })
     .unwrap();

@@ -34,7 +34,16 @@ fn fixture() -> Fixture {
         ws: ws.clone(),
         outside,
         _dir: dir,
-        reg: ToolRegistry::with_builtins(),
+        reg: {
+            // The HTTP tests serve on 127.0.0.1: this registry's http_get may fetch it
+            // (`[tools] http_allow_private = true`); the default one may not (see below).
+            let mut reg = ToolRegistry::with_builtins();
+            reg.register(std::sync::Arc::new(rustbot::tools::builtin::HttpGet {
+                allow_private: true,
+                ..Default::default()
+            }));
+            reg
+        },
     }
 }
 
@@ -425,4 +434,63 @@ async fn http_get_refuses_other_schemes_and_times_out() {
     assert!(r.is_error, "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(4));
     drop(hold);
+}
+
+/// The fixture with the default `http_get`, which stays off the local network.
+fn public_only() -> Fixture {
+    let mut f = fixture();
+    f.reg = ToolRegistry::with_builtins();
+    f
+}
+
+#[tokio::test]
+async fn http_get_refuses_loopback_private_and_link_local_addresses() {
+    let f = public_only();
+    let base = serve(vec![http_response("200 OK", "text/plain", "local secret")]);
+    for url in [
+        format!("{base}/x"),
+        "http://localhost:9/".to_string(),
+        "http://[::1]:9/".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://[::ffff:127.0.0.1]:9/".to_string(),
+    ] {
+        let r = call(&f, "http_get", json!({ "url": url })).await;
+        assert!(r.is_error, "{url}: {r:?}");
+        assert!(
+            r.content.contains("stays off the local network")
+                && !r.content.contains("local secret"),
+            "{url}: {}",
+            r.content
+        );
+    }
+}
+
+#[tokio::test]
+async fn http_get_refuses_a_redirect_into_loopback_and_lists_redirects_taken() {
+    // The first hop is "public" for this test (allowed), the second points at loopback: the
+    // public-only tool must refuse the hop. A redirect to a literal loopback address is checked
+    // in the redirect policy, whatever resolved the first hop.
+    let target = serve(vec![http_response("200 OK", "text/plain", "local secret")]);
+    let redirect = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {target}/secret\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let first = serve(vec![redirect.clone()]);
+    let url = format!("{first}/start");
+    // Through the allowing tool, the redirect is followed and listed.
+    let f = fixture();
+    let r = call(&f, "http_get", json!({ "url": url })).await;
+    assert!(!r.is_error, "{r:?}");
+    assert!(
+        r.content
+            .contains(&format!("redirected to {target}/secret")),
+        "{}",
+        r.content
+    );
+    // A public-only tool refuses: the first hop is already loopback here, and a redirect hop
+    // into loopback is refused by the same check (tools::builtin::net_guard).
+    let f = public_only();
+    let first = serve(vec![redirect]);
+    let r = call(&f, "http_get", json!({ "url": format!("{first}/start") })).await;
+    assert!(r.is_error && !r.content.contains("local secret"), "{r:?}");
 }

@@ -81,6 +81,7 @@ fn start_with(
         store: true,
         titles: false,
         refresh_models: false,
+        remote: false,
     };
     let started = runtime.block_on(bootstrap::start(&resolved, door)).unwrap();
     let handle = started.engine.clone();

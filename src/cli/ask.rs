@@ -11,6 +11,7 @@ use crate::cli::agents::report;
 use crate::cli::{ApproveMode, AskArgs, GlobalOpts, runtime};
 use crate::config::ResolvedSettings;
 use crate::engine::{AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, RunStatus};
+use crate::tools::call_display::escape_for_display;
 use crate::tools::{CliApproval, Decision, ToolFilter};
 
 /// Exit code after Ctrl-C (128 + SIGINT).
@@ -46,6 +47,7 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
                 // A one-shot process exits before a title could arrive.
                 titles: false,
                 refresh_models: false,
+                remote: false,
             },
         )
         .await?;
@@ -245,9 +247,15 @@ async fn ask_approval(name: &str, arguments: &str) -> Option<ApprovalScope> {
         );
         return None;
     }
-    eprint!(
-        "\nAllow tool `{name}` with {arguments}?\n  [y] once  [c] for this conversation  [a] always  [N] no: "
-    );
+    let display = crate::tools::call_display::CallDisplay::new(name, arguments);
+    let mut question = format!("\nTool `{}` wants to run", escape_for_display(name));
+    if let Some(command) = &display.command {
+        question.push_str(&format!(" this command:\n    {command}\n"));
+    }
+    if display.has_arguments() {
+        question.push_str(&format!("\nwith arguments:\n{}\n", display.arguments));
+    }
+    eprint!("{question}\nAllow it?\n  [y] once  [c] for this conversation  [a] always  [N] no: ");
     let line = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).map(|_| line)
@@ -286,6 +294,29 @@ fn read_prompt(words: &[String]) -> anyhow::Result<String> {
     Ok(prompt)
 }
 
+/// Model text for a terminal: line breaks, tabs and printable text pass; escape and other
+/// control characters (C0 and C1) are replaced by visible `^[`-style pictures, so no sequence
+/// the model writes reaches the terminal.
+fn neutralise_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !bad(c) => out.push(c),
+            '\u{1b}' => out.push_str("^["),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from(b'@' + c as u8));
+            }
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// One line: model, tokens in/out, cost, time to first token, tokens/s.
 fn summary(m: &crate::engine::RunMetrics) -> String {
     let approx = if m.tokens_reported { "" } else { "~" };
@@ -311,6 +342,8 @@ struct Printer {
     stdout: std::io::BufWriter<std::io::Stdout>,
     ends_with_newline: bool,
     wrote_text: bool,
+    /// Whether stdout is a terminal (then control sequences in model text are neutralised).
+    terminal: bool,
 }
 
 impl Printer {
@@ -320,6 +353,7 @@ impl Printer {
             stdout: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             ends_with_newline: true,
             wrote_text: false,
+            terminal: std::io::stdout().is_terminal(),
         }
     }
 
@@ -328,7 +362,14 @@ impl Printer {
             serde_json::to_writer(&mut self.stdout, event)?;
             self.stdout.write_all(b"\n")?;
         } else if let EngineEvent::Text { delta, .. } = event {
-            self.stdout.write_all(delta.as_bytes())?;
+            if self.terminal {
+                // Model text must not drive the terminal (OSC 52 sets the clipboard, other
+                // sequences rewrite the screen): escape characters are shown, not obeyed.
+                self.stdout
+                    .write_all(neutralise_controls(delta).as_bytes())?;
+            } else {
+                self.stdout.write_all(delta.as_bytes())?;
+            }
             self.ends_with_newline = delta.ends_with('\n');
             self.wrote_text = true;
         }
@@ -350,5 +391,22 @@ impl Printer {
         }
         self.stdout.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise_controls;
+
+    #[test]
+    fn terminal_control_sequences_are_shown_not_obeyed() {
+        // OSC 52 (set the clipboard), a screen clear and a carriage return.
+        let text = "hi\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\rx\u{9b}31m\n\tok";
+        let shown = neutralise_controls(text);
+        assert_eq!(shown, "hi^[]52;c;ZXZpbA==^G^[[2J^Mx\\u{9b}31m\n\tok");
+        assert!(matches!(
+            neutralise_controls("plain **text**\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 }

@@ -76,6 +76,7 @@ pub(super) fn run(
                 // API clients name their own conversations.
                 titles: false,
                 refresh_models: false,
+                remote: true,
                 tools,
                 approve: host_settings.approve.into(),
                 workspace: None,

@@ -45,6 +45,7 @@ pub(super) fn run(global: &GlobalOpts, listen: Option<String>) -> anyhow::Result
                 // API clients name their own conversations.
                 titles: false,
                 refresh_models: false,
+                remote: true,
                 tools,
                 approve: serve_settings.approve.into(),
                 workspace: None,

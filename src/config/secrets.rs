@@ -45,12 +45,50 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Loads `.env` from the working directory and the config directory, then `secrets.env`.
-/// Variables already set in the environment win (dotenvy never overrides).
+/// Variables that hold secrets: the provider and search keys and the serve token. They are
+/// taken from `.env` files, and kept out of the environment of every child process
+/// (`run_shell`, MCP servers) unless a server's config names them.
+pub const SECRET_VARS: [&str; 7] = [
+    "OPENROUTER_API_KEY",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "RUSTBOT_API_KEY",
+    "RUSTBOT_SERVE_TOKEN",
+    "BRAVE_API_KEY",
+    "TAVILY_API_KEY",
+];
+
+/// Loads `.env` from the working directory (not its parents: a file planted higher up must
+/// not swap the key) and the config directory, then `secrets.env`. Only `RUSTBOT_*` and the
+/// key variables are taken; anything else in such a file (`HTTPS_PROXY`, `SSL_CERT_FILE`,
+/// `LD_PRELOAD`...) is ignored. Variables already set in the environment win.
+///
+/// Called once at start, before any thread is spawned (the environment is process-global).
 pub fn load_env_files(paths: &Paths) {
-    let _ = dotenvy::from_filename(".env");
-    let _ = dotenvy::from_path(paths.config_dir.join(".env"));
-    let _ = dotenvy::from_path(paths.secrets_file());
+    if let Ok(cwd) = std::env::current_dir() {
+        load_env_file(&cwd.join(".env"));
+    }
+    load_env_file(&paths.config_dir.join(".env"));
+    load_env_file(&paths.secrets_file());
+}
+
+/// Whether a `.env` file may set `name`.
+fn taken_from_env_file(name: &str) -> bool {
+    name.starts_with("RUSTBOT_") || SECRET_VARS.contains(&name)
+}
+
+fn load_env_file(path: &Path) {
+    let Ok(entries) = dotenvy::from_path_iter(path) else {
+        return;
+    };
+    for (name, value) in entries.flatten() {
+        // A project's own `.env` in the working directory holds many other variables:
+        // ignored without a word.
+        if taken_from_env_file(&name) && std::env::var_os(&name).is_none() {
+            // SAFETY: called at start-up, before the runtime or any other thread exists.
+            unsafe { std::env::set_var(&name, value) };
+        }
+    }
 }
 
 /// Reads a key from the environment (which holds `.env` and `secrets.env` too), else from the

@@ -53,6 +53,10 @@ pub enum ConfigError {
     NoHome,
 }
 
+/// Any configured timeout is capped at a day, so that no sum of an instant and a configured
+/// duration can overflow.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
 /// Network behaviour (`[network]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +67,9 @@ pub struct NetworkSettings {
     pub idle_timeout_secs: u64,
     /// Retries of a failed request before its first token.
     pub max_retries: u32,
+    /// Longest wait a server may ask for (`Retry-After`) before a retry; a longer demand fails
+    /// at once with a sentence.
+    pub max_retry_wait_secs: u64,
 }
 
 impl Default for NetworkSettings {
@@ -71,6 +78,7 @@ impl Default for NetworkSettings {
             connect_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_retries: 3,
+            max_retry_wait_secs: 60,
         }
     }
 }
@@ -78,12 +86,17 @@ impl Default for NetworkSettings {
 impl NetworkSettings {
     /// The connect timeout.
     pub fn connect_timeout(&self) -> Duration {
-        Duration::from_secs(self.connect_timeout_secs)
+        Duration::from_secs(self.connect_timeout_secs.min(MAX_TIMEOUT_SECS))
     }
 
     /// The idle-stream timeout.
     pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.idle_timeout_secs)
+        Duration::from_secs(self.idle_timeout_secs.min(MAX_TIMEOUT_SECS))
+    }
+
+    /// The longest server-requested wait before a retry.
+    pub fn max_retry_wait(&self) -> Duration {
+        Duration::from_secs(self.max_retry_wait_secs.min(MAX_TIMEOUT_SECS))
     }
 }
 

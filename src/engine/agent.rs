@@ -447,6 +447,7 @@ impl Engine {
         if let Some(cost) = metrics.cost_usd {
             self.memory_spend.add(id, cost);
         }
+        self.record_ephemeral_usage(id, &metrics);
         // Stored before the history copy is made, so a long answer is held twice at most
         // while SQLite writes it (peak memory of `ask`).
         let text = Arc::new(std::mem::take(&mut run.text));
@@ -460,23 +461,10 @@ impl Engine {
             msg.tool_calls = calls.clone();
             conv.history.push(msg);
         }
-        // A call without a result would make the next request invalid: close each one.
-        let unanswered: Vec<String> = calls
-            .iter()
-            .map(|c| c.id.clone())
-            .chain(
-                run.pending
-                    .iter()
-                    .filter(|p| p.result.is_none())
-                    .map(|p| p.call.id.clone()),
-            )
-            .collect();
-        for call_id in unanswered {
-            conv.history.push(ChatMessage::tool_result(
-                call_id,
-                format!("not run: the turn ended ({})", status.as_str()),
-            ));
-        }
+        // A call without a result would make the next request invalid: close each one, in
+        // the store too, so the conversation goes on after a restart.
+        self.close_unanswered_calls(id, &format!("the turn ended ({reason})"))
+            .await;
         self.bus.publish(EngineEvent::Done {
             conversation: id.clone(),
             status,

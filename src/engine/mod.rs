@@ -7,6 +7,7 @@ pub mod bus;
 mod commands;
 mod config;
 pub mod context;
+mod dangling;
 pub mod events;
 mod persist;
 mod persona;

@@ -102,6 +102,9 @@ impl Engine {
                     .find(|m| m.role == store::Role::User)
                     .map(|m| m.id);
                 conv.history = path.iter().filter_map(to_chat_message).collect();
+                // A crash (kill -9) while a tool call waited leaves it without a result.
+                self.close_unanswered_calls(id, "the app stopped before it ran")
+                    .await;
                 true
             }
             Ok(None) => false,

@@ -10,11 +10,11 @@ use crate::engine::budget::{
     BudgetCheck, BudgetScope, Spend, check, day_start_ms, headroom_usd, month_start_ms,
 };
 use crate::engine::context::estimate_tokens;
-use crate::engine::events::{ConversationId, EngineEvent, RunStatus};
+use crate::engine::events::{ConversationId, EngineEvent, RunMetrics, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::engine::state::AgentState;
 use crate::llm::{ModelInfo, Provider, pricing};
-use crate::store;
+use crate::store::{self, UsageRecord};
 
 /// Spend kept in memory, for doors without a store (and this process's own runs).
 #[derive(Debug, Default)]
@@ -111,8 +111,10 @@ impl Engine {
                 limit_usd,
             } if !overridden => {
                 let message = format!(
-                    "the {} spending limit is reached (${spent_usd:.4} of ${limit_usd:.2}), so nothing was sent: raise [budget] {} in config.toml or Settings, or send this message once more with the override",
+                    "the {} spending limit is reached (${} of ${}), so nothing was sent: raise [budget] {} in config.toml or Settings, or send this message once more with the override",
                     scope.as_str(),
+                    usd(spent_usd),
+                    usd(limit_usd),
                     config_key(scope)
                 );
                 self.refuse(id, "budget", message);
@@ -170,7 +172,9 @@ impl Engine {
         self.error(
             Some(id),
             format!(
-                "the answer was stopped because it reached a spending limit (about ${so_far:.4} of ${headroom:.4} left): the text so far is kept; raise [budget] in config.toml or Settings to continue"
+                "the answer was stopped because it reached a spending limit (about ${} of ${} left): the text so far is kept; raise [budget] in config.toml or Settings to continue",
+                usd(so_far),
+                usd(headroom)
             ),
         );
         if let Some(run) = self.conversation(id).run.as_ref() {
@@ -182,18 +186,43 @@ impl Engine {
             .await;
     }
 
-    /// Refuses a message before any run starts: an error and a failed `Done`, so every door
-    /// (which waits for `Done`) learns of it.
+    /// Refuses a message before any run starts: a failed `Done` carrying the reason (so every
+    /// door, which waits for `Done`, learns why: `serve` answers a budget refusal with 402),
+    /// then the error sentence for the screen.
     pub(crate) fn refuse(&mut self, id: &ConversationId, reason: &str, message: String) {
-        self.error(Some(id), message.clone());
         self.bus.publish(EngineEvent::Done {
             conversation: id.clone(),
             status: RunStatus::Failed,
             reason: reason.into(),
             text: String::new(),
-            error: Some(message),
+            error: Some(message.clone()),
             metrics: Default::default(),
         });
+        self.error(Some(id), message);
+    }
+
+    /// Records the usage of an in-memory conversation (`serve`, `native-host` requests without
+    /// a conversation id) in the store, without a conversation, so budgets count it.
+    pub(crate) fn record_ephemeral_usage(&mut self, id: &ConversationId, metrics: &RunMetrics) {
+        if !self.conversation(id).ephemeral
+            || !metrics.tokens_reported && metrics.cost_usd.is_none()
+        {
+            return;
+        }
+        let Some(store) = self.config.store.clone() else {
+            return;
+        };
+        let usage = UsageRecord {
+            conversation_id: None,
+            message_id: None,
+            provider: self.provider_for(id).id().to_string(),
+            model: metrics.model.clone(),
+            prompt_tokens: metrics.prompt_tokens as i64,
+            completion_tokens: metrics.completion_tokens as i64,
+            cost_usd: metrics.cost_usd,
+            at: store::now_ms(),
+        };
+        store.send("record usage", move |s| s.record_usage(&usage).map(|_| ()));
     }
 
     /// Replaces the known model list (prices, context lengths) and caches it on disk.
@@ -212,6 +241,24 @@ impl Engine {
             });
         }
         self.models = models.into_iter().map(|m| (m.id.clone(), m)).collect();
+    }
+}
+
+/// An amount in USD with enough digits to be read: two decimals from a dollar up, else up to
+/// six ($0.0013, $0.001, $0.000004), never a small amount shown as $0.00.
+pub fn usd(amount: f64) -> String {
+    if !amount.is_finite() {
+        return "?".into();
+    }
+    if amount.abs() >= 1.0 || amount == 0.0 {
+        return format!("{amount:.2}");
+    }
+    let text = format!("{amount:.6}");
+    let trimmed = text.trim_end_matches('0');
+    if trimmed.len() - trimmed.find('.').unwrap_or(0) < 3 {
+        format!("{amount:.2}")
+    } else {
+        trimmed.to_string()
     }
 }
 
@@ -238,4 +285,20 @@ pub(crate) fn refresh_models(provider: Arc<dyn Provider>, queue: Arc<EventQueue<
             Err(e) => tracing::info!("the model list could not be fetched: {e}"),
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usd;
+
+    #[test]
+    fn amounts_keep_enough_digits() {
+        assert_eq!(usd(0.0013), "0.0013");
+        assert_eq!(usd(0.001), "0.001");
+        assert_eq!(usd(0.5), "0.50");
+        assert_eq!(usd(12.345), "12.35");
+        assert_eq!(usd(0.0), "0.00");
+        assert_eq!(usd(0.000004), "0.000004");
+        assert_eq!(usd(f64::NAN), "?");
+    }
 }

@@ -1,9 +1,10 @@
 //! The HTTP side shared by every provider: retries before the first token, timeouts,
 //! cancellation, the plain-JSON fallback, and turning error statuses into sentences.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
+
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -13,7 +14,8 @@ use crate::llm::provider::{EventStream, ProviderSettings};
 use crate::llm::sse::{BodyFault, sse_events};
 use crate::llm::types::StreamEvent;
 
-/// Longest wait between retries; a server asking for more gets its error shown instead.
+/// Longest backoff between retries (a server's own `Retry-After` is capped by
+/// `[network] max_retry_wait_secs` instead).
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 /// First backoff step; doubled per attempt.
 const BASE_RETRY_DELAY: Duration = Duration::from_millis(500);
@@ -232,7 +234,7 @@ impl Transport {
                 Ok(resp) if resp.status().is_success() => return Some(resp),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = parse_retry_after(resp.headers());
+                    let retry_after = parse_retry_after(resp.headers(), SystemTime::now());
                     let body = read_limited(resp).await;
                     if !degraded && matches!(status, 400 | 422) && body.contains("stream_options") {
                         // An OpenAI-compatible server that rejects `stream_options`: ask again
@@ -250,7 +252,10 @@ impl Transport {
             let error = self.redact(error);
             let max = self.settings.network.max_retries;
             let delay = retry_after.unwrap_or_else(|| backoff(attempt));
-            if !error.is_retryable() || attempt >= max || delay > MAX_RETRY_DELAY {
+            if !error.is_retryable()
+                || attempt >= max
+                || delay > self.settings.network.max_retry_wait()
+            {
                 let _ = tx.send(Err(error)).await;
                 return None;
             }
@@ -377,7 +382,7 @@ impl Transport {
             .map_err(|e| self.request_error(&ctx, &e))?;
         let status = resp.status().as_u16();
         if !resp.status().is_success() {
-            let retry_after = parse_retry_after(resp.headers());
+            let retry_after = parse_retry_after(resp.headers(), SystemTime::now());
             let body = read_limited(resp).await;
             return Err(self.redact(self.status_error(&ctx, status, &body, retry_after)));
         }
@@ -398,14 +403,21 @@ fn backoff(attempt: u32) -> Duration {
     base.mul_f64(jitter).min(MAX_RETRY_DELAY)
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is rare for APIs and treated as absent).
-fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` as seconds or an HTTP date, relative to `now`. Whatever a server sends
+/// (negative, NaN, `1e20`, garbage) gives a bounded wait or none: never a panic. Waits longer
+/// than a day are clamped to a day (the caller refuses anything over its own cap anyway); a
+/// date in the past counts as absent (our own backoff applies).
+fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    const MAX: Duration = Duration::from_secs(86_400);
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    if let Ok(secs) = value.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
+        }
+        return Some(Duration::try_from_secs_f64(secs.min(MAX.as_secs_f64())).unwrap_or(MAX));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).ok()?.min(MAX))
 }
 
 async fn read_limited(mut resp: reqwest::Response) -> String {
@@ -486,11 +498,46 @@ mod tests {
     fn retry_after_seconds_parse() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(parse_retry_after(&h), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_retry_after(&h, SystemTime::now()),
+            Some(Duration::from_secs(2))
+        );
         h.insert(
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
-        assert_eq!(parse_retry_after(&h), None);
+        assert_eq!(parse_retry_after(&h, SystemTime::now()), None);
+    }
+
+    #[test]
+    fn hostile_retry_after_values_never_panic() {
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let cases = [
+            ("1e20", Some(day)),
+            ("1e400", None),
+            ("-5", None),
+            ("NaN", None),
+            ("inf", None),
+            ("0.25", Some(Duration::from_millis(250))),
+            ("18446744073709551616", Some(day)),
+            ("soon", None),
+            ("", None),
+        ];
+        for (value, want) in cases {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, value.parse().unwrap());
+            assert_eq!(parse_retry_after(&h, now), want, "{value:?}");
+        }
+        let mut h = HeaderMap::new();
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(120));
+        h.insert(RETRY_AFTER, later.parse().unwrap());
+        let wait = parse_retry_after(&h, now).unwrap();
+        assert!(wait > Duration::from_secs(118) && wait <= Duration::from_secs(120));
+        h.insert(
+            RETRY_AFTER,
+            "Fri, 31 Dec 9999 23:59:59 GMT".parse().unwrap(),
+        );
+        assert_eq!(parse_retry_after(&h, now), Some(day));
     }
 }

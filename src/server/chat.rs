@@ -56,6 +56,8 @@ pub struct Turn {
     ephemeral: bool,
     accepted: bool,
     finished: bool,
+    /// A delta read while waiting for acceptance, for the next `next`.
+    early: Option<String>,
 }
 
 impl Turn {
@@ -85,6 +87,7 @@ impl Turn {
             ephemeral,
             accepted: false,
             finished: false,
+            early: None,
         }
     }
 
@@ -93,8 +96,34 @@ impl Turn {
         &self.conversation
     }
 
+    /// Waits until the engine has taken the message in; Err(its end) when it refused it
+    /// before any run (a spending limit, a busy conversation), so a door can answer with a
+    /// status of its own instead of opening a stream.
+    pub async fn accept(&mut self) -> Result<(), TurnEnd> {
+        if self.accepted || self.finished {
+            return Ok(());
+        }
+        match self.receive(true).await {
+            Some(TurnEvent::Done(end)) => Err(end),
+            Some(TurnEvent::Delta(delta)) => {
+                // Text follows acceptance, so this is not expected; kept for `next` all the same.
+                self.early = Some(delta);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     /// The next delta or the end; None after the end.
     pub async fn next(&mut self) -> Option<TurnEvent> {
+        if let Some(delta) = self.early.take() {
+            return Some(TurnEvent::Delta(delta));
+        }
+        self.receive(false).await
+    }
+
+    /// Reads events until a delta or the end (or, with `until_accepted`, the acceptance).
+    async fn receive(&mut self, until_accepted: bool) -> Option<TurnEvent> {
         if self.finished {
             return None;
         }
@@ -104,7 +133,12 @@ impl Turn {
                 continue;
             }
             match event {
-                EngineEvent::UserMessage { .. } => self.accepted = true,
+                EngineEvent::UserMessage { .. } => {
+                    self.accepted = true;
+                    if until_accepted {
+                        return None;
+                    }
+                }
                 EngineEvent::Text { delta, .. } => return Some(TurnEvent::Delta(delta)),
                 // An error before the message was accepted means no run will follow (e.g. the
                 // conversation is busy): the turn fails now instead of waiting forever.

@@ -120,7 +120,7 @@ pub async fn chat_completions(
             ),
         );
     };
-    let turn = Turn::start(
+    let mut turn = Turn::start(
         &state.engine,
         TurnRequest {
             stored: stored.clone(),
@@ -129,6 +129,11 @@ pub async fn chat_completions(
             model: Some(model.clone()),
         },
     );
+    // A refusal before any run (a spending limit, a busy conversation) is an HTTP status of
+    // its own, not a 200 stream that ends in an error.
+    if let Err(end) = turn.accept().await {
+        return refusal(&end);
+    }
     let deadline = Instant::now() + Duration::from_secs(state.settings.request_timeout_secs);
     let mut response = if request.stream {
         let include_usage = request
@@ -193,6 +198,32 @@ fn finish_reason(end: &TurnEnd) -> String {
         "stopped" => "stop".into(),
         other => other.to_string(),
     }
+}
+
+/// The response to a message the engine refused before any run.
+fn refusal(end: &TurnEnd) -> Response {
+    let message = end
+        .error
+        .clone()
+        .unwrap_or_else(|| "the message was refused".into());
+    if end.reason == "budget" {
+        return api_error(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_quota",
+            Some("budget_exceeded"),
+            None,
+            message,
+        );
+    }
+    // Otherwise the conversation could not take the message (an answer is still being
+    // written in it, or it could not be saved): the sentence says which.
+    api_error(
+        StatusCode::CONFLICT,
+        "invalid_request_error",
+        Some("message_refused"),
+        None,
+        message,
+    )
 }
 
 fn upstream_error(end: &TurnEnd) -> ErrorBody {

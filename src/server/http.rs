@@ -12,13 +12,18 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use std::sync::OnceLock;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tower_service::Service as _;
 
 use crate::config::secrets::Secret;
 use crate::engine::EngineHandle;
 use crate::llm::{ModelInfo, Provider};
 use crate::server::ServeSettings;
+use crate::server::guard::{RequestGuard, guard};
 use crate::server::limits::{RateLimiter, constant_time_eq};
 use crate::server::openai::{ErrorBody, ErrorDetail, ModelEntry, ModelList};
 
@@ -42,6 +47,7 @@ pub struct AppState {
     pub(crate) models: OnceCell<Option<Vec<ModelInfo>>>,
     pub(crate) slots: Arc<Semaphore>,
     limiter: RateLimiter,
+    request_guard: OnceLock<RequestGuard>,
 }
 
 impl AppState {
@@ -63,7 +69,26 @@ impl AppState {
             settings,
             shutdown: CancellationToken::new(),
             models: OnceCell::new(),
+            request_guard: OnceLock::new(),
         }
+    }
+
+    /// The Host/Origin/Content-Type checks (set when the server starts listening).
+    pub fn guard(&self) -> &RequestGuard {
+        self.request_guard.get_or_init(|| {
+            let port = self
+                .settings
+                .listen
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            RequestGuard::new(
+                port,
+                &self.settings.allowed_hosts,
+                &self.settings.allowed_origins,
+            )
+        })
     }
 
     /// The provider's models, asked once; None when the provider could not list them.
@@ -108,27 +133,77 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        // Outermost: a request from a foreign page or for a foreign Host never reaches a
+        // handler, the rate limit or the token check.
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .with_state(state)
 }
 
 /// Serves on `listener` until `shutdown` resolves; in-flight streams are then ended cleanly
 /// (their runs stopped, the stream closed with `[DONE]`) before this returns.
+///
+/// HTTP/1.1 connections are served by hyper directly (not `axum::serve`) for what axum does not
+/// offer: a header-read and keep-alive timeout and a cap on open connections, so slow or idle
+/// clients cannot hold every slot.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let bound = listener.local_addr()?;
+    let _ = state.request_guard.set(RequestGuard::new(
+        bound.port(),
+        &state.settings.allowed_hosts,
+        &state.settings.allowed_origins,
+    ));
     let token = state.shutdown.clone();
+    let header_timeout = Duration::from_secs(state.settings.header_timeout_secs.max(1));
+    let connections = Arc::new(Semaphore::new(state.settings.max_connections.max(1)));
     let app = router(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        token.cancel();
-    })
-    .await
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!("serve could not accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tracing::info!(
+                "serve closed a connection from {peer}: [serve] max_connections reached"
+            );
+            continue;
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().call(request.map(axum::body::Body::new))
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("serve connection from {peer} ended: {e}");
+            }
+            drop(permit);
+        });
+    }
+    token.cancel();
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// An OpenAI-shaped error response.

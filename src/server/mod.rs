@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod completions;
 pub mod framing;
+pub mod guard;
 pub mod http;
 pub mod install;
 pub mod limits;

@@ -229,6 +229,11 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
                     let _ = tx.send(json!({"id": id, "event": "delta", "text": piece}));
                 }
             }
+            Some(TurnEvent::Done(end)) if end.reason == "budget" => {
+                let message = end.error.unwrap_or_default();
+                let _ = tx.send(error_frame(id, "budget_exceeded", &message));
+                return;
+            }
             Some(TurnEvent::Done(end)) => {
                 let mut done = json!({
                     "id": id,

@@ -42,6 +42,17 @@ pub struct ServeSettings {
     pub requests_per_minute: u32,
     /// Longest time one request (or one stream) may take, in seconds.
     pub request_timeout_secs: u64,
+    /// Browser origins (`https://app.example`) whose requests are served; any other request
+    /// carrying an `Origin` header gets 403. Empty: no web page may call the API.
+    pub allowed_origins: Vec<String>,
+    /// Host names (with or without `:port`) accepted besides loopback addresses and
+    /// `localhost` with the listening port; any other `Host` gets 421 (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Open connections at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers, and that an idle keep-alive
+    /// connection stays open.
+    pub header_timeout_secs: u64,
 }
 
 impl Default for ServeSettings {
@@ -49,12 +60,17 @@ impl Default for ServeSettings {
         Self {
             listen: "127.0.0.1:8080".into(),
             require_token: false,
-            tools: "all".into(),
+            // A web page can reach a loopback server too: no tool runs unless named here.
+            tools: "none".into(),
             approve: ServerApproval::None,
             max_body_bytes: 1024 * 1024,
             max_concurrent_requests: 64,
             requests_per_minute: 120,
             request_timeout_secs: 600,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_connections: 256,
+            header_timeout_secs: 10,
         }
     }
 }

@@ -114,6 +114,8 @@ pub struct ToolsConfig {
     pub approval: BTreeMap<String, ApprovalMode>,
     /// Time limit of one call in seconds (default 60).
     pub timeout_secs: Option<u64>,
+    /// Let `http_get` fetch loopback, private and link-local addresses (default false).
+    pub http_allow_private: bool,
 }
 
 /// Sorts tool calls into decisions and remembers the user's grants.
@@ -121,6 +123,9 @@ pub struct ToolsConfig {
 pub struct ApprovalPolicy {
     modes: BTreeMap<String, ApprovalMode>,
     cli: CliApproval,
+    /// A door for other programs (`serve`, `native-host`): its `approve` caps what the
+    /// config allows, since the caller is not the user who wrote the config.
+    remote: bool,
     always: BTreeSet<String>,
     conversation: HashMap<ConversationId, BTreeSet<String>>,
 }
@@ -135,6 +140,13 @@ impl ApprovalPolicy {
         }
     }
 
+    /// The policy of a door for other programs: a config `allow` counts only when the door's
+    /// own `approve` is `all`.
+    pub fn remote(mut self, remote: bool) -> Self {
+        self.remote = remote;
+        self
+    }
+
     /// Restores tools granted `Always` earlier (from storage).
     pub fn with_always<I: IntoIterator<Item = String>>(mut self, tools: I) -> Self {
         self.always.extend(tools);
@@ -146,14 +158,18 @@ impl ApprovalPolicy {
         self.always.iter().map(String::as_str)
     }
 
-    /// The configured mode for `tool`, if the config names it (exactly or by glob).
+    /// The configured mode for `tool`, if the config names it (exactly or by glob). The
+    /// exact name wins, then the most specific pattern (the most literal characters), so
+    /// `github__delete_*` beats `github__*` and both beat `*`; on a tie the most restrictive
+    /// mode wins (deny, then ask, then allow).
     pub fn configured_mode(&self, tool: &str) -> Option<ApprovalMode> {
         if let Some(mode) = self.modes.get(tool) {
             return Some(*mode);
         }
         self.modes
             .iter()
-            .find(|(pattern, _)| glob_match(pattern, tool))
+            .filter(|(pattern, _)| glob_match(pattern, tool))
+            .max_by_key(|(pattern, mode)| (literal_chars(pattern), restriction(**mode)))
             .map(|(_, mode)| *mode)
     }
 
@@ -177,9 +193,15 @@ impl ApprovalPolicy {
         };
         match self.configured_mode(tool) {
             Some(ApprovalMode::Deny) => return Decision::Denied(DeniedBy::Config),
+            // A door's `approve = "none"` caps what the config allows.
+            Some(ApprovalMode::Allow) if self.remote && self.cli == CliApproval::None => {
+                return Decision::Denied(DeniedBy::Cli);
+            }
             Some(ApprovalMode::Allow) => return Decision::Approved(ApprovedBy::Config),
             Some(ApprovalMode::Ask) => {}
-            None if default == ApprovalMode::Allow => {
+            // `--approve none` runs nothing the config does not allow by name, read-only
+            // tools included.
+            None if default == ApprovalMode::Allow && self.cli != CliApproval::None => {
                 return Decision::Approved(ApprovedBy::ReadOnly);
             }
             None => {}
@@ -220,6 +242,20 @@ impl ApprovalPolicy {
     /// Forgets the grants of a conversation (when it is deleted).
     pub fn forget_conversation(&mut self, conversation: &ConversationId) {
         self.conversation.remove(conversation);
+    }
+}
+
+/// How specific a pattern is: its characters other than `*` and `?`.
+fn literal_chars(pattern: &str) -> usize {
+    pattern.chars().filter(|c| !matches!(c, '*' | '?')).count()
+}
+
+/// Ranks modes for ties between equally specific patterns: the most restrictive wins.
+fn restriction(mode: ApprovalMode) -> u8 {
+    match mode {
+        ApprovalMode::Allow => 0,
+        ApprovalMode::Ask => 1,
+        ApprovalMode::Deny => 2,
     }
 }
 
@@ -310,9 +346,18 @@ mod tests {
             none.decide(&conv("c"), "run_shell", true),
             Decision::Denied(DeniedBy::Cli)
         );
+        // `--approve none` runs nothing the config does not allow by name (issue 14).
         assert_eq!(
             none.decide(&conv("c"), "read_file", false),
-            Decision::Approved(ApprovedBy::ReadOnly)
+            Decision::Denied(DeniedBy::Cli)
+        );
+        let allowed = ApprovalPolicy::new(
+            BTreeMap::from([("read_file".to_string(), ApprovalMode::Allow)]),
+            CliApproval::None,
+        );
+        assert_eq!(
+            allowed.decide(&conv("c"), "read_file", false),
+            Decision::Approved(ApprovedBy::Config)
         );
         assert_eq!("ALL".parse::<CliApproval>(), Ok(CliApproval::All));
         assert!("yes".parse::<CliApproval>().is_err());
@@ -361,6 +406,53 @@ mod tests {
         assert_eq!(
             p.decide(&conv("a"), "run_shell", true),
             Decision::Denied(DeniedBy::Config)
+        );
+    }
+
+    #[test]
+    fn the_most_specific_pattern_wins_and_deny_wins_ties() {
+        let modes = BTreeMap::from([
+            ("github__*".to_string(), ApprovalMode::Allow),
+            ("github__delete_*".to_string(), ApprovalMode::Deny),
+            ("*".to_string(), ApprovalMode::Ask),
+            ("x?".to_string(), ApprovalMode::Allow),
+            ("?y".to_string(), ApprovalMode::Deny),
+            ("github__delete_repo".to_string(), ApprovalMode::Ask),
+        ]);
+        let p = ApprovalPolicy::new(modes, CliApproval::Ask);
+        assert_eq!(
+            p.configured_mode("github__delete_issue"),
+            Some(ApprovalMode::Deny)
+        );
+        assert_eq!(
+            p.configured_mode("github__list_issues"),
+            Some(ApprovalMode::Allow)
+        );
+        assert_eq!(
+            p.configured_mode("github__delete_repo"),
+            Some(ApprovalMode::Ask)
+        );
+        assert_eq!(p.configured_mode("run_shell"), Some(ApprovalMode::Ask));
+        // `x?` and `?y` are equally specific: deny wins.
+        assert_eq!(p.configured_mode("xy"), Some(ApprovalMode::Deny));
+    }
+
+    #[test]
+    fn a_remote_doors_approve_caps_config_allow() {
+        let modes = BTreeMap::from([("run_shell".to_string(), ApprovalMode::Allow)]);
+        let capped = ApprovalPolicy::new(modes.clone(), CliApproval::None).remote(true);
+        assert_eq!(
+            capped.decide(&conv("c"), "run_shell", true),
+            Decision::Denied(DeniedBy::Cli)
+        );
+        assert_eq!(
+            capped.decide(&conv("c"), "read_file", false),
+            Decision::Denied(DeniedBy::Cli)
+        );
+        let open = ApprovalPolicy::new(modes, CliApproval::All).remote(true);
+        assert_eq!(
+            open.decide(&conv("c"), "run_shell", true),
+            Decision::Approved(ApprovedBy::Config)
         );
     }
 

@@ -161,6 +161,10 @@ async fn start_server(
     let (client, pid) = match (&cfg.command, &cfg.url) {
         (Some(command), None) => {
             let mut cmd = tokio::process::Command::new(command);
+            // No API key or serve token reaches a server unless its `env` names it.
+            for var in crate::config::secrets::SECRET_VARS {
+                cmd.env_remove(var);
+            }
             cmd.args(&cfg.args).envs(&cfg.env);
             let (transport, stderr) = TokioChildProcess::builder(cmd)
                 .stderr(Stdio::piped())

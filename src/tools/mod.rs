@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub mod builtin;
+pub mod call_display;
 pub mod mcp;
 pub mod mcp_config;
 pub mod registry;

@@ -132,6 +132,7 @@ pub fn run_desktop_since(
         store: true,
         titles: true,
         refresh_models: true,
+        remote: false,
     };
     let started = runtime
         .block_on(bootstrap::start(&resolved, door))

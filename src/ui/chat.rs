@@ -8,6 +8,7 @@ use egui::{Align, Color32, Frame, Layout, Margin, Rect, RichText, ScrollArea, Ui
 use egui_commonmark::{CommonMarkCache, CommonMarkViewer};
 
 use crate::engine::{ApprovalScope, ConversationId};
+use crate::tools::call_display::CallDisplay;
 use crate::ui::code_fences::normalize_fences;
 use crate::ui::message_bar::message_bar_ui;
 use crate::ui::personas::AgentChoice;
@@ -415,10 +416,7 @@ fn tool_call_ui(
                     ui.spinner();
                 }
             });
-            let args: String = call.arguments.chars().take(300).collect();
-            if !args.trim().is_empty() && args.trim() != "{}" {
-                ui.add(egui::Label::new(RichText::new(args).monospace().small()).wrap());
-            }
+            call_arguments_ui(ui, call);
             if call.state == ToolCallState::NeedsApproval {
                 ui.horizontal_wrapped(|ui| {
                     let approve = |scope| ChatAction::ApproveTool {
@@ -451,6 +449,48 @@ fn tool_call_ui(
                         ui.add(egui::Label::new(RichText::new(shown).monospace().small()).wrap());
                     });
             }
+        });
+}
+
+/// Arguments longer than this are shown in a scrolling box, with "Show all" to expand it.
+const LONG_ARGUMENTS: usize = 600;
+
+/// The call's arguments exactly as they will run: pretty-printed, control and invisible
+/// characters made visible, `run_shell`'s command on a line of its own; never cut.
+fn call_arguments_ui(ui: &mut egui::Ui, call: &ToolCallVm) {
+    let display = CallDisplay::new(&call.name, &call.arguments);
+    if let Some(command) = &display.command {
+        ui.label(RichText::new("Command:").small());
+        ui.add(egui::Label::new(RichText::new(command).monospace().strong()).wrap());
+    }
+    if !display.has_arguments() {
+        return;
+    }
+    let text = RichText::new(&display.arguments).monospace().small();
+    if display.arguments.len() <= LONG_ARGUMENTS {
+        ui.add(egui::Label::new(text).wrap());
+        return;
+    }
+    let id = ui.make_persistent_id(("tool_args_all", &call.call_id));
+    let mut show_all = ui.data(|d| d.get_temp::<bool>(id)).unwrap_or(false);
+    if ui
+        .checkbox(
+            &mut show_all,
+            format!(
+                "Show all ({} characters)",
+                display.arguments.chars().count()
+            ),
+        )
+        .changed()
+    {
+        ui.data_mut(|d| d.insert_temp(id, show_all));
+    }
+    let height = if show_all { f32::INFINITY } else { 160.0 };
+    egui::ScrollArea::vertical()
+        .id_salt(("tool_args", &call.call_id))
+        .max_height(height)
+        .show(ui, |ui| {
+            ui.add(egui::Label::new(text).wrap());
         });
 }
 

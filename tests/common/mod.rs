@@ -2,6 +2,8 @@
 //! scripts, records the requests it got, and notices when the client closes the socket.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -369,6 +371,7 @@ pub fn scripted_provider(
             connect_timeout_secs: 2,
             idle_timeout_secs: 10,
             max_retries,
+            ..Default::default()
         },
     })
     .unwrap()

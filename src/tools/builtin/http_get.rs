@@ -1,11 +1,15 @@
 //! `http_get`: fetches an http(s) URL and returns its text; HTML is turned into plain text.
 
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
+use super::html_text::html_to_text;
+use super::net_guard::{PublicOnlyResolver, refusal, refusal_message};
 use super::{str_arg, u64_arg};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
@@ -16,6 +20,9 @@ pub struct HttpGet {
     pub max_bytes: usize,
     /// Time limit of the whole request.
     pub timeout: Duration,
+    /// Whether loopback, private and link-local addresses may be fetched
+    /// (`[tools] http_allow_private`).
+    pub allow_private: bool,
 }
 
 impl Default for HttpGet {
@@ -23,6 +30,7 @@ impl Default for HttpGet {
         Self {
             max_bytes: 2 * 1024 * 1024,
             timeout: Duration::from_secs(30),
+            allow_private: false,
         }
     }
 }
@@ -63,27 +71,47 @@ impl Tool for HttpGet {
         }
         let cap = u64_arg(&args, "max_bytes")
             .map_or(self.max_bytes, |n| (n as usize).min(self.max_bytes));
+        if !self.allow_private
+            && let Some(message) = literal_refusal(&url)
+        {
+            return Err(ToolError::Http(message));
+        }
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let redirects = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = Arc::clone(&redirects);
+        let allow_private = self.allow_private;
+        let mut builder = reqwest::Client::builder()
             .timeout(self.timeout.min(ctx.timeout))
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                // Redirects must not leave http(s) (no file:, no data:).
-                if attempt.previous().len() >= 5
-                    || !matches!(attempt.url().scheme(), "http" | "https")
-                {
-                    attempt.stop()
-                } else {
-                    attempt.follow()
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                // Redirects must not leave http(s) (no file:, no data:), nor lead to a local
+                // address given as an IP literal (names are checked by the resolver).
+                if attempt.previous().len() >= 5 {
+                    return attempt.error("more than 5 redirects");
                 }
+                if !matches!(attempt.url().scheme(), "http" | "https") {
+                    return attempt.stop();
+                }
+                if !allow_private && let Some(message) = literal_refusal(attempt.url()) {
+                    return attempt.error(message);
+                }
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(attempt.url().to_string());
+                }
+                attempt.follow()
             }))
-            .user_agent(concat!("rustbot/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("rustbot/", env!("CARGO_PKG_VERSION")));
+        if !self.allow_private {
+            builder = builder.dns_resolver(Arc::new(PublicOnlyResolver));
+        }
+        let client = builder
             .build()
             .map_err(|e| ToolError::Http(e.to_string()))?;
         let resp = client
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| ToolError::Http(e.to_string()))?;
+            .map_err(|e| ToolError::Http(error_chain(&e)))?;
+        let redirects = redirects.lock().map(|r| r.clone()).unwrap_or_default();
         let status = resp.status();
         let content_type = resp
             .headers()
@@ -107,14 +135,18 @@ impl Tool for HttpGet {
         let text = if content_type.contains("html")
             || (content_type.is_empty() && looks_like_html(&body))
         {
-            html2text::from_read(body.as_slice(), 100)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned())
+            html_to_text(&body, 100)
         } else if is_texty(&content_type) {
             String::from_utf8_lossy(&body).into_owned()
         } else {
             format!("[{} bytes of {content_type} not shown]", body.len())
         };
-        let mut out = format!("HTTP {} {url}\n\n{}", status.as_u16(), text.trim());
+        let mut out = format!("HTTP {} {url}\n", status.as_u16());
+        for to in &redirects {
+            out.push_str(&format!("redirected to {to}\n"));
+        }
+        out.push('\n');
+        out.push_str(text.trim());
         if truncated {
             out.push_str(&format!("\n[truncated at {cap} bytes]"));
         }
@@ -124,6 +156,32 @@ impl Tool for HttpGet {
             ToolOutput::error(out)
         })
     }
+}
+
+/// The refusal for a URL whose host is an IP literal on the local network.
+fn literal_refusal(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?;
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    refusal(ip).map(|kind| refusal_message(host, ip, kind))
+}
+
+/// An error with its causes (reqwest's own text leaves out why a connection failed).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn is_texty(content_type: &str) -> bool {

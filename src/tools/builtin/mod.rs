@@ -1,8 +1,10 @@
 //! The built-in tools, one per file. File and shell tools are confined to the workspace in
 //! `ToolContext::workspace` (see `workspace.rs`).
 
+mod html_text;
 mod http_get;
 mod list_dir;
+mod net_guard;
 mod read_file;
 mod run_shell;
 mod search_files;

@@ -86,7 +86,12 @@ impl Tool for RunShell {
             Duration::from_secs(s.max(1)).min(ctx.timeout)
         });
         let ws = workspace(ctx)?;
-        let mut child = Command::new("sh")
+        let mut shell = Command::new("sh");
+        // The model's commands never see the API keys or the serve token.
+        for var in crate::config::secrets::SECRET_VARS {
+            shell.env_remove(var);
+        }
+        let mut child = shell
             .arg("-c")
             .arg(command)
             .current_dir(ws.root())

@@ -198,7 +198,8 @@ impl EventRow {
         let conversation = self
             .conversation
             .as_deref()
-            .map(|c| &c[c.len().saturating_sub(8)..])
+            // The last 8 characters (not bytes: ids from `serve` or an import may be any text).
+            .map(|c| c.char_indices().rev().nth(7).map_or(c, |(i, _)| &c[i..]))
             .unwrap_or("-");
         format!(
             "{}  {:<8}  {:<20}  {:<8}  {}",
