@@ -55,6 +55,9 @@ fn app(engine: EngineLink, store: StoreHandle, rt: &tokio::runtime::Runtime, url
     };
     Harness::builder()
         .with_size(egui::vec2(1200.0, 800.0))
+        // The app draws tofu for a character no font has (egui's default); kittest would
+        // panic instead, and the non-ASCII test below shows CJK ids.
+        .allow_missing_glyphs()
         .build_eframe(move |cc| RustbotApp::new(cc, parts))
 }
 
@@ -124,6 +127,36 @@ fn events_stream_in_live_filters_narrow_them_and_export_writes_the_filtered_rows
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["type"], "state");
     }
+}
+
+#[test]
+fn a_non_ascii_conversation_id_is_shown_on_the_events_page() {
+    // `serve` and imports take any text as a conversation id; the Events page shows its last
+    // characters. 18 bytes of three-byte characters: byte 10 is inside one.
+    let id = rustbot::engine::ConversationId::from("会話会話会話");
+    let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(dir.path()).unwrap();
+    let handle: EngineHandle = engine::start(
+        EngineConfig::new(scripted_provider(&server, 0), "m"),
+        rt.handle(),
+    );
+    let mut h = app(
+        EngineLink::from_engine(&handle),
+        store,
+        &rt,
+        server.base_url(),
+    );
+    h.get_by_label("Events").click();
+    h.run_steps(2);
+    handle.send(rustbot::engine::Command::SendMessage {
+        conversation: id,
+        text: "hi".into(),
+        model: None,
+    });
+    wait_for(&mut h, "the run's events", |h| shown(h, " done "));
+    assert!(shown(&h, "会話会話"), "the id's last characters are shown");
 }
 
 #[test]

@@ -46,14 +46,24 @@ impl CallDisplay {
     }
 }
 
-/// `text` with every character that could hide what follows made visible: a line break
-/// shows as `↵` and then breaks, tabs stay, `\r` and other controls become `\r`, `\x1b`...,
-/// invisible and direction-changing characters become `\u{200b}`...
+/// `text` with every character that could hide what follows made visible: line breaks and
+/// tabs stay, `\r` and other controls become `\r`, `\x1b`..., invisible and
+/// direction-changing characters become `\u{200b}`...
 pub fn escape_for_display(text: &str) -> String {
+    escape(text, true)
+}
+
+/// `text` on one line: as [`escape_for_display`], and line breaks shown as `\n`.
+pub fn escape_line(text: &str) -> String {
+    escape(text, false)
+}
+
+fn escape(text: &str, keep_newlines: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\n' => out.push_str("↵\n"),
+            '\n' if keep_newlines => out.push('\n'),
+            '\n' => out.push_str("\\n"),
             '\t' => out.push('\t'),
             '\r' => out.push_str("\\r"),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
@@ -112,7 +122,7 @@ mod tests {
         let d = CallDisplay::new("write_file", "{\"path\": \"a\r\u{7}");
         assert_eq!(d.arguments, "{\"path\": \"a\\r\\x07");
         assert_eq!(d.command, None);
-        let lines = escape_for_display("one\ntwo");
-        assert_eq!(lines, "one↵\ntwo");
+        assert_eq!(escape_for_display("one\ntwo"), "one\ntwo");
+        assert_eq!(escape_line("rm a\nrm b"), "rm a\\nrm b");
     }
 }
