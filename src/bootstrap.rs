@@ -158,13 +158,7 @@ pub async fn start(
             path: workspace.clone(),
             source,
         })?;
-        let mut registry = ToolRegistry::with_builtins();
-        if settings.config.tools.http_allow_private {
-            registry.register(Arc::new(crate::tools::builtin::HttpGet {
-                allow_private: true,
-                ..Default::default()
-            }));
-        }
+        let (mut registry, _web_search_note) = ToolRegistry::configured(&settings.config.tools);
         if !settings.config.mcp_servers.is_empty() {
             let (manager, failures) =
                 McpManager::start(&settings.config.mcp_servers, McpOptions::default()).await;

@@ -144,12 +144,14 @@ fn ask_runs_a_tool_call_in_the_anthropic_format() {
     let out = isolated(&home)
         .env("ANTHROPIC_API_KEY", "k")
         .args(["--provider", "anthropic", "--base-url", &server.base_url()])
+        // `--approve all`: under `none` a read-only tool no longer runs unless config allows
+        // it by name (issue 14; tests/security.rs holds that rule).
         .args([
             "ask",
             "--tools",
             "read_file",
             "--approve",
-            "none",
+            "all",
             "--workspace",
         ])
         .arg(&ws)
@@ -244,7 +246,8 @@ async fn two_calls_in_one_round_both_run_and_both_results_go_back() {
         ]),
         openai_answer(&["done"], false),
     ]);
-    let h = engine_with_tools(&server, ws.path(), CliApproval::None, 10);
+    // `All`: under `None` read-only tools no longer run (issue 14).
+    let h = engine_with_tools(&server, ws.path(), CliApproval::All, 10);
     let sub = h.subscribe();
     send(&h, "look around");
     let events = until_done(&sub).await;

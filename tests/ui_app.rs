@@ -472,6 +472,34 @@ fn a_spoofed_shell_call_shows_the_real_command_whole() {
 }
 
 #[test]
+fn web_search_results_show_their_addresses_as_links() {
+    use rustbot::tools::Decision;
+    let mut rig = rig();
+    let conv = rig.send_message("what is rust?");
+    rig.start_answer(&conv, "what is rust?");
+    rig.publish(EngineEvent::ToolCall {
+        conversation: conv.clone(),
+        call_id: "ws1".into(),
+        name: "web_search".into(),
+        arguments: r#"{"query":"rust"}"#.into(),
+        decision: Some(Decision::Approved(rustbot::tools::ApprovedBy::Cli)),
+    });
+    rig.publish(EngineEvent::ToolResult {
+        conversation: conv.clone(),
+        call_id: "ws1".into(),
+        name: "web_search".into(),
+        content: "Results for \"rust\" (cite as [n]):\n\n[1] Rust Programming Language\nhttps://www.rust-lang.org/\nA language.\n(duckduckgo)\n".into(),
+        is_error: false,
+    });
+    rig.settle();
+    rig.harness.get_by_label("Result").click();
+    rig.settle();
+    rig.harness
+        .get_by_role_and_label(egui::accesskit::Role::Link, "https://www.rust-lang.org/");
+    assert!(rig.has_label_containing("[1] Rust Programming Language"));
+}
+
+#[test]
 fn regenerate_sends_retry_and_the_new_answer_replaces_the_old() {
     let mut rig = rig();
     let conv = rig.send_message("Name a colour");

@@ -7,7 +7,7 @@ use crate::tools::{ApprovalPolicy, CliApproval, McpManager, McpOptions, ToolRegi
 
 pub(super) fn run(global: &GlobalOpts, json: bool) -> anyhow::Result<ExitCode> {
     let settings = global.resolve()?;
-    let mut registry = ToolRegistry::with_builtins();
+    let (mut registry, web_search_note) = ToolRegistry::configured(&settings.config.tools);
     let rt = runtime()?;
     let (manager, failures) = rt.block_on(McpManager::start(
         &settings.config.mcp_servers,
@@ -25,6 +25,9 @@ pub(super) fn run(global: &GlobalOpts, json: bool) -> anyhow::Result<ExitCode> {
                 t.name, t.source, t.approval, t.description, t.parameters
             );
         }
+    }
+    if let Some(note) = web_search_note {
+        eprintln!("{note}");
     }
     for f in &failures {
         eprintln!(

@@ -116,6 +116,8 @@ pub struct ToolsConfig {
     pub timeout_secs: Option<u64>,
     /// Let `http_get` fetch loopback, private and link-local addresses (default false).
     pub http_allow_private: bool,
+    /// The `web_search` backend (`[tools.web_search]`); unset: the tool is not offered.
+    pub web_search: crate::tools::builtin::WebSearchConfig,
 }
 
 /// Sorts tool calls into decisions and remembers the user's grants.

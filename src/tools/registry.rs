@@ -157,6 +157,17 @@ impl ToolRegistry {
         reg
     }
 
+    /// The built-in tools as `[tools]` sets them up (see `builtin::configured`), with the
+    /// sentence saying why `web_search` is not offered, if it is not.
+    pub fn configured(config: &crate::tools::ToolsConfig) -> (Self, Option<String>) {
+        let mut reg = Self::new();
+        let (tools, note) = super::builtin::configured(config);
+        for tool in tools {
+            reg.register(tool);
+        }
+        (reg, note)
+    }
+
     /// Adds a tool, replacing one of the same name (returned).
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Option<Arc<dyn Tool>> {
         self.tools.insert(tool.name().to_string(), tool)

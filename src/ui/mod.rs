@@ -21,6 +21,7 @@ pub mod settings;
 pub mod sidebar;
 pub mod stats_data;
 pub mod stats_panel;
+pub mod tool_card;
 pub mod trace;
 pub mod view_model;
 

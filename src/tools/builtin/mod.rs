@@ -9,6 +9,7 @@ mod read_file;
 mod run_shell;
 mod search_files;
 mod system_info;
+mod web_search;
 mod write_file;
 
 use std::sync::Arc;
@@ -21,9 +22,12 @@ pub use read_file::ReadFile;
 pub use run_shell::RunShell;
 pub use search_files::SearchFiles;
 pub use system_info::SystemInfo;
+pub use web_search::{
+    SearchBackend, SearchHit, WebSearch, WebSearchConfig, format_hits, parse_hits,
+};
 pub use write_file::WriteFile;
 
-use super::{Tool, ToolContext, ToolError, Workspace};
+use super::{Tool, ToolContext, ToolError, ToolsConfig, Workspace};
 
 /// Every built-in tool with its default settings.
 pub fn all() -> Vec<Arc<dyn Tool>> {
@@ -36,6 +40,25 @@ pub fn all() -> Vec<Arc<dyn Tool>> {
         Arc::new(HttpGet::default()),
         Arc::new(SystemInfo),
     ]
+}
+
+/// The built-in tools as `[tools]` sets them up: `http_get` with its local-network rule, and
+/// `web_search` when a backend is configured — else the sentence saying why it is not offered.
+pub fn configured(config: &ToolsConfig) -> (Vec<Arc<dyn Tool>>, Option<String>) {
+    let mut tools = all();
+    if config.http_allow_private {
+        tools.retain(|t| t.name() != "http_get");
+        tools.push(Arc::new(HttpGet {
+            allow_private: true,
+            ..Default::default()
+        }));
+    }
+    let mut note = None;
+    match config.web_search.build() {
+        Ok(search) => tools.push(Arc::new(search)),
+        Err(why) => note = Some(format!("web_search: {why}")),
+    }
+    (tools, note)
 }
 
 /// The workspace of a call.
