@@ -184,6 +184,7 @@ pub async fn start(
         system_prompt: settings.system_prompt.clone(),
         temperature: settings.temperature,
         max_tokens: settings.max_tokens,
+        reasoning_effort: settings.config.reasoning_effort,
         context_tokens: settings.context_tokens,
         tools,
         store: store.clone(),

@@ -127,6 +127,15 @@ pub enum ApproveMode {
     None,
 }
 
+/// Where `ask` puts a reasoning model's thinking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReasoningOutput {
+    /// Not printed (it is still in `--events` and the store).
+    Hide,
+    /// Printed on stderr.
+    Show,
+}
+
 /// Arguments of `rustbot ask`.
 #[derive(Debug, Clone, Args)]
 pub struct AskArgs {
@@ -151,6 +160,10 @@ pub struct AskArgs {
     /// Root folder for the file and shell tools.
     #[arg(long)]
     pub workspace: Option<PathBuf>,
+    /// `show` prints a reasoning model's thinking on stderr (dimmed on a terminal); stdout
+    /// carries only the answer either way.
+    #[arg(long, value_enum, default_value = "hide")]
+    pub reasoning: ReasoningOutput,
 }
 
 impl GlobalOpts {

@@ -500,6 +500,37 @@ fn web_search_results_show_their_addresses_as_links() {
 }
 
 #[test]
+fn thinking_shows_apart_then_folds_with_its_duration_when_the_answer_begins() {
+    let mut rig = rig();
+    let conv = rig.send_message("why?");
+    rig.start_answer(&conv, "why?");
+    rig.publish(EngineEvent::Reasoning {
+        conversation: conv.clone(),
+        delta: "Let me weigh the options.".into(),
+    });
+    rig.settle();
+    assert!(rig.has_label_containing("Thinking…"));
+    assert!(
+        rig.has_label_containing("Let me weigh the options."),
+        "open while thinking"
+    );
+    rig.text(&conv, "Because.");
+    rig.settle();
+    assert!(rig.has_label_containing("Thought for"));
+    assert!(
+        !rig.has_label_containing("Let me weigh"),
+        "folded once the answer begins"
+    );
+    assert!(rig.has_label_containing("Because."));
+    rig.harness.get_by_label_contains("Thought for").click();
+    rig.settle();
+    assert!(
+        rig.has_label_containing("Let me weigh the options."),
+        "reopenable"
+    );
+}
+
+#[test]
 fn regenerate_sends_retry_and_the_new_answer_replaces_the_old() {
     let mut rig = rig();
     let conv = rig.send_message("Name a colour");

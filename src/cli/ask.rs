@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use crate::agents::{AgentRegistry, pick_agent};
 use crate::bootstrap::{self, DoorOptions};
 use crate::cli::agents::report;
-use crate::cli::{ApproveMode, AskArgs, GlobalOpts, runtime};
+use crate::cli::{ApproveMode, AskArgs, GlobalOpts, ReasoningOutput, runtime};
 use crate::config::ResolvedSettings;
 use crate::engine::{AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, RunStatus};
 use crate::tools::call_display::escape_for_display;
@@ -118,7 +118,7 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             text: prompt,
             model: None,
         });
-        let mut out = Printer::new(args.events);
+        let mut out = Printer::new(args.events, args.reasoning == ReasoningOutput::Show);
         let mut interrupted = false;
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
@@ -344,16 +344,25 @@ struct Printer {
     wrote_text: bool,
     /// Whether stdout is a terminal (then control sequences in model text are neutralised).
     terminal: bool,
+    /// `--reasoning show`.
+    show_reasoning: bool,
+    /// Whether stderr is a terminal (the reasoning is dimmed there).
+    stderr_terminal: bool,
+    /// Reasoning was printed and no answer text yet.
+    reasoning_shown: bool,
 }
 
 impl Printer {
-    fn new(json: bool) -> Self {
+    fn new(json: bool, show_reasoning: bool) -> Self {
         Self {
             json,
             stdout: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             ends_with_newline: true,
             wrote_text: false,
             terminal: std::io::stdout().is_terminal(),
+            show_reasoning,
+            stderr_terminal: std::io::stderr().is_terminal(),
+            reasoning_shown: false,
         }
     }
 
@@ -361,7 +370,22 @@ impl Printer {
         if self.json {
             serde_json::to_writer(&mut self.stdout, event)?;
             self.stdout.write_all(b"\n")?;
+        } else if let EngineEvent::Reasoning { delta, .. } = event {
+            if self.show_reasoning {
+                // On a terminal dimmed (SGR 2), and neutralised like the answer.
+                let mut err = std::io::stderr().lock();
+                if self.stderr_terminal {
+                    write!(err, "\x1b[2m{}\x1b[0m", neutralise_controls(delta))?;
+                } else {
+                    err.write_all(delta.as_bytes())?;
+                }
+                self.reasoning_shown = true;
+            }
         } else if let EngineEvent::Text { delta, .. } = event {
+            if std::mem::take(&mut self.reasoning_shown) {
+                // The answer begins: end the reasoning's line on stderr.
+                let _ = writeln!(std::io::stderr());
+            }
             if self.terminal {
                 // Model text must not drive the terminal (OSC 52 sets the clipboard, other
                 // sequences rewrite the screen): escape characters are shown, not obeyed.

@@ -158,6 +158,8 @@ pub struct Config {
     pub temperature: Option<f32>,
     /// Upper bound on answer tokens.
     pub max_tokens: Option<u32>,
+    /// How hard a reasoning model should think: `low`, `medium` or `high` (unset: not sent).
+    pub reasoning_effort: Option<crate::llm::ReasoningEffort>,
     /// Context window assumed when the model's is unknown.
     pub context_tokens: u64,
     /// Network behaviour.
@@ -194,6 +196,7 @@ impl Default for Config {
             system_prompt: None,
             temperature: None,
             max_tokens: None,
+            reasoning_effort: None,
             context_tokens: 32_768,
             network: NetworkSettings::default(),
             ui: UiSettings::default(),

@@ -246,6 +246,7 @@ impl Engine {
             .and_then(|a| a.temperature)
             .or(self.config.temperature);
         let max_tokens = self.config.max_tokens;
+        let reasoning_effort = self.config.reasoning_effort;
         let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
             + messages
                 .iter()
@@ -262,6 +263,7 @@ impl Engine {
             temperature,
             max_tokens,
             tools,
+            reasoning_effort,
         };
         let (run_id, cancel) = (run.id, run.cancel.clone());
         self.bus.publish(EngineEvent::RunStarted {
@@ -306,6 +308,22 @@ impl Engine {
                     conversation: id.clone(),
                     delta,
                 });
+            }
+            Ok(StreamEvent::ReasoningDelta(delta)) => {
+                // The first token of thinking is the first token: the model has started.
+                self.mark_first_token(id);
+                if let Some(run) = self.conversation(id).run.as_mut() {
+                    run.reasoning.push_str(&delta);
+                }
+                self.bus.publish(EngineEvent::Reasoning {
+                    conversation: id.clone(),
+                    delta,
+                });
+            }
+            Ok(StreamEvent::Thinking(block)) => {
+                if let Some(run) = self.conversation(id).run.as_mut() {
+                    run.thinking.push(block);
+                }
             }
             Ok(delta @ StreamEvent::ToolCallDelta { .. }) => {
                 self.mark_first_token(id);

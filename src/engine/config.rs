@@ -39,6 +39,8 @@ pub struct EngineConfig {
     pub temperature: Option<f32>,
     /// Upper bound on answer tokens.
     pub max_tokens: Option<u32>,
+    /// How hard a reasoning model should think (None: not sent).
+    pub reasoning_effort: Option<crate::llm::ReasoningEffort>,
     /// Context window of the model in tokens.
     pub context_tokens: u64,
     /// Tools, if the model may call any.
@@ -64,6 +66,7 @@ impl EngineConfig {
             system_prompt: None,
             temperature: None,
             max_tokens: None,
+            reasoning_effort: None,
             context_tokens: 32_768,
             tools: None,
             store: None,

@@ -326,6 +326,13 @@ pub enum EngineEvent {
         /// The text.
         delta: String,
     },
+    /// A piece of the model's reasoning, apart from the answer (not part of `Done`'s text).
+    Reasoning {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The reasoning text.
+        delta: String,
+    },
     /// Token usage reported by the server.
     Usage {
         /// The conversation.
@@ -454,6 +461,7 @@ impl EngineEvent {
             | EngineEvent::RunStarted { conversation, .. }
             | EngineEvent::ContextTrimmed { conversation, .. }
             | EngineEvent::Text { conversation, .. }
+            | EngineEvent::Reasoning { conversation, .. }
             | EngineEvent::Usage { conversation, .. }
             | EngineEvent::Retrying { conversation, .. }
             | EngineEvent::ToolCall { conversation, .. }
@@ -478,6 +486,7 @@ impl EngineEvent {
             EngineEvent::RunStarted { .. } => "run_started",
             EngineEvent::ContextTrimmed { .. } => "context_trimmed",
             EngineEvent::Text { .. } => "text",
+            EngineEvent::Reasoning { .. } => "reasoning",
             EngineEvent::Usage { .. } => "usage",
             EngineEvent::Retrying { .. } => "retrying",
             EngineEvent::ToolCall { .. } => "tool_call",

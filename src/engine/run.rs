@@ -31,6 +31,10 @@ pub(crate) struct Run {
     pub first_token: Option<Instant>,
     /// Text of the current round.
     pub text: String,
+    /// The whole run's reasoning (every round), kept apart from the answer.
+    pub reasoning: String,
+    /// Thinking blocks of the current round, to send back with its tool calls.
+    pub thinking: Vec<crate::llm::ThinkingBlock>,
     pub tool_calls: ToolCallAccumulator,
     /// Usage of the current round.
     pub usage: Option<Usage>,
@@ -60,6 +64,8 @@ impl Run {
             started: now,
             first_token: None,
             text: String::new(),
+            reasoning: String::new(),
+            thinking: Vec::new(),
             tool_calls: ToolCallAccumulator::default(),
             usage: None,
             usage_before: Usage::default(),

@@ -48,6 +48,7 @@ impl Engine {
             temperature: Some(0.2),
             max_tokens: Some(24),
             tools: Vec::new(),
+            reasoning_effort: None,
         };
         tokio::spawn(title_task(
             self.provider_for(id),

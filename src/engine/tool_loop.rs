@@ -28,6 +28,7 @@ impl Engine {
         run.finish = None;
         let mut msg = ChatMessage::assistant(text.clone());
         msg.tool_calls = calls.clone();
+        msg.thinking = std::mem::take(&mut run.thinking);
         self.conversation(id).history.push(msg);
         self.persist_round_calls(id, &text, &calls).await;
         if round > setup.max_rounds {

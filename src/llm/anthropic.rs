@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 use crate::llm::error::LlmError;
 use crate::llm::http::{RequestContext, StreamDecoder, Transport};
 use crate::llm::provider::{EventStream, Provider};
-use crate::llm::types::{ChatRequest, FinishReason, ModelInfo, Role, StreamEvent, Usage};
+use crate::llm::types::{
+    ChatRequest, FinishReason, ModelInfo, Role, StreamEvent, ThinkingBlock, Usage,
+};
 
 /// The API version header Rustbot speaks.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -36,6 +38,9 @@ pub struct WireRequest {
     /// Tools the model may call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<WireTool>,
+    /// Extended thinking: `{"type": "enabled", "budget_tokens": N}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Value>,
 }
 
 /// One message: a role and content blocks.
@@ -74,7 +79,8 @@ pub fn build_body(req: &ChatRequest) -> WireRequest {
                 })],
             ),
             Role::Assistant => {
-                let mut blocks = Vec::new();
+                // Thinking first, unchanged with its signature: the API checks it.
+                let mut blocks: Vec<Value> = m.thinking.iter().map(thinking_block).collect();
                 if !m.content.is_empty() {
                     blocks.push(text_block(&m.content));
                 }
@@ -99,13 +105,19 @@ pub fn build_body(req: &ChatRequest) -> WireRequest {
             }),
         }
     }
+    let max_tokens = req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    let budget = req
+        .reasoning_effort
+        .and_then(|e| e.anthropic_budget(max_tokens));
     WireRequest {
         model: req.model.clone(),
-        max_tokens: req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        max_tokens,
         system: req.system.clone().filter(|s| !s.is_empty()),
         messages,
         stream: true,
-        temperature: req.temperature,
+        // With thinking on, the API takes no temperature other than 1.
+        temperature: req.temperature.filter(|_| budget.is_none()),
+        thinking: budget.map(|b| serde_json::json!({"type": "enabled", "budget_tokens": b})),
         tools: req
             .tools
             .iter()
@@ -120,6 +132,17 @@ pub fn build_body(req: &ChatRequest) -> WireRequest {
 
 fn text_block(text: &str) -> Value {
     serde_json::json!({"type": "text", "text": text})
+}
+
+fn thinking_block(t: &ThinkingBlock) -> Value {
+    match &t.redacted {
+        Some(data) => serde_json::json!({"type": "redacted_thinking", "data": data}),
+        None => serde_json::json!({
+            "type": "thinking",
+            "thinking": t.text,
+            "signature": t.signature.clone().unwrap_or_default(),
+        }),
+    }
 }
 
 /// One streamed event, by its `type`.
@@ -170,6 +193,16 @@ enum WireBlock {
         id: String,
         name: String,
     },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+        #[serde(default)]
+        signature: Option<String>,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -182,6 +215,12 @@ enum WireDelta {
     },
     InputJsonDelta {
         partial_json: String,
+    },
+    ThinkingDelta {
+        thinking: String,
+    },
+    SignatureDelta {
+        signature: String,
     },
     #[serde(other)]
     Other,
@@ -231,6 +270,8 @@ pub struct AnthropicDecoder {
     prompt_tokens: u64,
     completion_tokens: u64,
     finish: Option<FinishReason>,
+    /// The thinking block being streamed, handed on whole (with its signature) at its end.
+    thinking: Option<ThinkingBlock>,
 }
 
 impl AnthropicDecoder {
@@ -301,6 +342,25 @@ impl StreamDecoder for AnthropicDecoder {
                     name: Some(name),
                     arguments_fragment: String::new(),
                 }),
+                WireBlock::Thinking {
+                    thinking,
+                    signature,
+                } => {
+                    if !thinking.is_empty() {
+                        out.push(StreamEvent::ReasoningDelta(thinking.clone()));
+                    }
+                    self.thinking = Some(ThinkingBlock {
+                        text: thinking,
+                        signature,
+                        redacted: None,
+                    });
+                }
+                WireBlock::RedactedThinking { data } => {
+                    out.push(StreamEvent::Thinking(ThinkingBlock {
+                        redacted: Some(data),
+                        ..ThinkingBlock::default()
+                    }))
+                }
                 _ => {}
             },
             WireEvent::ContentBlockDelta { index, delta } => match delta {
@@ -312,6 +372,17 @@ impl StreamDecoder for AnthropicDecoder {
                         name: None,
                         arguments_fragment: partial_json,
                     })
+                }
+                WireDelta::ThinkingDelta { thinking } => {
+                    if let Some(block) = self.thinking.as_mut() {
+                        block.text.push_str(&thinking);
+                    }
+                    out.push(StreamEvent::ReasoningDelta(thinking));
+                }
+                WireDelta::SignatureDelta { signature } => {
+                    if let Some(block) = self.thinking.as_mut() {
+                        block.signature = Some(signature);
+                    }
                 }
                 WireDelta::Other => {}
             },
@@ -326,7 +397,12 @@ impl StreamDecoder for AnthropicDecoder {
                 return Ok(true);
             }
             WireEvent::Error { error } => return Err(api_error(error)),
-            WireEvent::ContentBlockStop {} | WireEvent::Ping {} | WireEvent::Unknown => {}
+            WireEvent::ContentBlockStop {} => {
+                if let Some(block) = self.thinking.take() {
+                    out.push(StreamEvent::Thinking(block));
+                }
+            }
+            WireEvent::Ping {} | WireEvent::Unknown => {}
         }
         Ok(false)
     }

@@ -33,6 +33,22 @@ pub struct WireRequest {
     /// Tools the model may call.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<WireTool>,
+    /// `low`, `medium` or `high` (OpenAI and most compatible servers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<&'static str>,
+    /// OpenRouter's form of the same: `{"effort": "high"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<serde_json::Value>,
+}
+
+impl WireRequest {
+    /// Moves `reasoning_effort` into OpenRouter's `reasoning: {effort}`.
+    pub fn for_openrouter(mut self) -> Self {
+        if let Some(effort) = self.reasoning_effort.take() {
+            self.reasoning = Some(serde_json::json!({ "effort": effort }));
+        }
+        self
+    }
 }
 
 /// `stream_options` of a request.
@@ -133,6 +149,48 @@ pub struct Delta {
     /// Tool-call fragments.
     #[serde(default)]
     pub tool_calls: Option<Vec<DeltaToolCall>>,
+    /// Reasoning text (DeepSeek, llama.cpp with reasoning models, vLLM).
+    #[serde(default)]
+    pub reasoning_content: Option<String>,
+    /// Reasoning text (OpenRouter).
+    #[serde(default)]
+    pub reasoning: Option<String>,
+    /// Structured reasoning (OpenRouter): used when `reasoning` is absent.
+    #[serde(default)]
+    pub reasoning_details: Option<Vec<ReasoningDetail>>,
+}
+
+/// One entry of OpenRouter's `reasoning_details`.
+#[derive(Debug, Deserialize, Default)]
+pub struct ReasoningDetail {
+    /// `reasoning.text`, `reasoning.summary` or `reasoning.encrypted`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// The text of a `reasoning.text` entry.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The text of a `reasoning.summary` entry.
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+impl Delta {
+    /// The reasoning this delta carries, from whichever field the server uses.
+    fn reasoning_text(&mut self) -> Option<String> {
+        let direct = self
+            .reasoning_content
+            .take()
+            .or_else(|| self.reasoning.take());
+        let text = direct.or_else(|| {
+            let details = self.reasoning_details.take()?;
+            let joined: String = details
+                .into_iter()
+                .filter_map(|d| d.text.or(d.summary))
+                .collect();
+            Some(joined)
+        })?;
+        (!text.is_empty()).then_some(text)
+    }
 }
 
 /// A fragment of a streamed tool call.
@@ -204,6 +262,8 @@ pub fn build_body(req: &ChatRequest, include_usage: bool) -> WireRequest {
         temperature: req.temperature,
         max_tokens: req.max_tokens,
         tools: req.tools.iter().map(wire_tool).collect(),
+        reasoning_effort: req.reasoning_effort.map(|e| e.as_str()),
+        reasoning: None,
     }
 }
 
@@ -273,7 +333,10 @@ impl OpenAiDecoder {
             });
         }
         for choice in chunk.choices {
-            if let Some(delta) = choice.delta {
+            if let Some(mut delta) = choice.delta {
+                if let Some(reasoning) = delta.reasoning_text() {
+                    out.push(StreamEvent::ReasoningDelta(reasoning));
+                }
                 if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::TextDelta(text));
                 }
@@ -452,11 +515,15 @@ impl Provider for OpenAiProvider {
         };
         let client = self.transport.client().clone();
         let headers = self.auth_headers();
+        let openrouter = settings.kind == ProviderKind::OpenRouter;
         let build = move |degraded: bool| {
-            client
-                .post(&url)
-                .headers(headers.clone())
-                .json(&build_body(&req, !degraded))
+            let body = build_body(&req, !degraded);
+            let body = if openrouter {
+                body.for_openrouter()
+            } else {
+                body
+            };
+            client.post(&url).headers(headers.clone()).json(&body)
         };
         let decoder = OpenAiDecoder::new(settings.kind.id());
         Ok(self.transport.stream(ctx, build, decoder, cancel))

@@ -40,6 +40,61 @@ pub struct ChatMessage {
     /// For a `Tool` message: the id of the call this is the result of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// An assistant message's thinking blocks (Anthropic), sent back unchanged, signature and
+    /// all, in the tool-use turn that follows; never shown or sent as text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thinking: Vec<ThinkingBlock>,
+}
+
+/// One block of a model's thinking as the provider must get it back (Anthropic requires the
+/// thinking that preceded a tool call, with its signature, in the next request).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThinkingBlock {
+    /// The thinking text (empty for a redacted block).
+    #[serde(default)]
+    pub text: String,
+    /// The provider's signature over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// A `redacted_thinking` block's opaque data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<String>,
+}
+
+/// How hard a reasoning model should think (`reasoning_effort` in config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasoningEffort {
+    /// A little.
+    Low,
+    /// Some.
+    Medium,
+    /// A lot.
+    High,
+}
+
+impl ReasoningEffort {
+    /// The lower-case name used in config and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium => "medium",
+            ReasoningEffort::High => "high",
+        }
+    }
+
+    /// Anthropic's thinking budget within an answer of at most `max_tokens` (thinking counts
+    /// against it): a quarter, half or three quarters of it, at least the API's minimum of
+    /// 1,024; None when `max_tokens` leaves no room for that.
+    pub fn anthropic_budget(self, max_tokens: u32) -> Option<u32> {
+        let budget = match self {
+            ReasoningEffort::Low => max_tokens / 4,
+            ReasoningEffort::Medium => max_tokens / 2,
+            ReasoningEffort::High => max_tokens / 4 * 3,
+        }
+        .max(1024);
+        (budget < max_tokens).then_some(budget)
+    }
 }
 
 impl ChatMessage {
@@ -50,6 +105,7 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            thinking: Vec::new(),
         }
     }
 
@@ -70,6 +126,7 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: Some(call_id.into()),
+            thinking: Vec::new(),
         }
     }
 }
@@ -100,6 +157,8 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     /// Tools the model may call.
     pub tools: Vec<ToolSpec>,
+    /// How hard a reasoning model should think; None: the provider's default (not sent).
+    pub reasoning_effort: Option<ReasoningEffort>,
 }
 
 /// Why an answer ended, as the provider said it.
@@ -158,6 +217,11 @@ pub struct Usage {
 pub enum StreamEvent {
     /// A piece of the answer's text.
     TextDelta(String),
+    /// A piece of the model's reasoning (`reasoning_content`, OpenRouter `reasoning`,
+    /// Anthropic `thinking`): shown apart from the answer, never part of it.
+    ReasoningDelta(String),
+    /// A whole thinking block with its signature (Anthropic), to send back in the next turn.
+    Thinking(ThinkingBlock),
     /// A fragment of a tool call; fragments with the same `index` belong together.
     ToolCallDelta {
         /// Position of the call in the answer (content block index for Anthropic).

@@ -96,6 +96,9 @@ pub struct ChatView {
     pub agent_names: Vec<String>,
     /// The message whose Delete waits for a second click.
     confirm_delete: Option<u64>,
+    /// Answers whose Thinking section was folded when their answer began (once, so the
+    /// user can open it again).
+    thinking_folded: std::collections::HashSet<u64>,
 }
 
 impl ChatView {
@@ -252,12 +255,14 @@ impl ChatView {
                     Role::Assistant
                         if msg.text.is_empty() && msg.status == MessageStatus::Streaming =>
                     {
+                        self.reasoning_ui(ui, msg);
                         ui.horizontal(|ui| {
                             ui.spinner();
                             ui.weak(waiting_text(&conv.run));
                         });
                     }
                     Role::Assistant => {
+                        self.reasoning_ui(ui, msg);
                         let cache = self.markdown.get_or_insert_with(CommonMarkCache::default);
                         CommonMarkViewer::new().show(ui, cache, &normalize_fences(&msg.text));
                     }
@@ -308,6 +313,7 @@ fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatA
                 RunState::Retrying { attempt, reason } => {
                     format!("Retrying (attempt {attempt}): {reason}")
                 }
+                RunState::Thinking => "Thinking…".to_string(),
                 RunState::Streaming => "Answering…".to_string(),
                 RunState::Stopping => "Stopping…".to_string(),
             };
@@ -386,8 +392,36 @@ fn error_card(
         });
 }
 
+impl ChatView {
+    /// The Thinking section above an answer: open while the model thinks, folded (once) with
+    /// its duration when the answer begins, reopenable.
+    fn reasoning_ui(&mut self, ui: &mut egui::Ui, msg: &MessageVm) {
+        let Some(reasoning) = &msg.reasoning else {
+            return;
+        };
+        let (title, force) = match reasoning.seconds() {
+            None => ("Thinking…".to_string(), Some(true)),
+            Some(secs) => {
+                let fold = self.thinking_folded.insert(msg.id).then_some(false);
+                (format!("Thought for {secs} s"), fold)
+            }
+        };
+        egui::CollapsingHeader::new(RichText::new(title).weak())
+            .id_salt(("reasoning", msg.id))
+            .open(force)
+            .show(ui, |ui| {
+                ui.add(
+                    egui::Label::new(RichText::new(&reasoning.text).weak().small())
+                        .selectable(true)
+                        .wrap(),
+                );
+            });
+    }
+}
+
 fn waiting_text(run: &RunState) -> String {
     match run {
+        RunState::Thinking => "Thinking…".into(),
         RunState::Retrying { attempt, reason } => format!("Retrying (attempt {attempt}): {reason}"),
         RunState::Stopping => "Stopping…".into(),
         _ => "Waiting for the first token…".into(),

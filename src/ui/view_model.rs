@@ -309,6 +309,7 @@ impl ViewModel {
             tools: Vec::new(),
             revision,
             usage: None,
+            reasoning: None,
             store_id: None,
             siblings: Siblings::default(),
         }

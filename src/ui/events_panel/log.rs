@@ -94,7 +94,9 @@ pub fn event_summary(event: &EngineEvent) -> String {
         EngineEvent::ContextTrimmed { dropped_turns, .. } => {
             format!("{dropped_turns} turns left out")
         }
-        EngineEvent::Text { delta, .. } => format!("{} chars", delta.chars().count()),
+        EngineEvent::Text { delta, .. } | EngineEvent::Reasoning { delta, .. } => {
+            format!("{} chars", delta.chars().count())
+        }
         EngineEvent::Usage {
             prompt_tokens,
             completion_tokens,

@@ -57,11 +57,30 @@ impl ViewModel {
             } => {
                 self.ensure(conversation, now).trimmed_turns = Some(*dropped_turns);
             }
+            EngineEvent::Reasoning {
+                conversation,
+                delta,
+            } => {
+                self.with_answer(conversation, now, |answer| {
+                    let reasoning = answer.reasoning.get_or_insert_with(|| ReasoningVm {
+                        started_ms: now,
+                        ..ReasoningVm::default()
+                    });
+                    reasoning.text.push_str(delta);
+                });
+                let conv = self.ensure(conversation, now);
+                if conv.run != RunState::Stopping {
+                    conv.run = RunState::Thinking;
+                }
+            }
             EngineEvent::Text {
                 conversation,
                 delta,
             } => {
-                self.with_answer(conversation, now, |answer| answer.text.push_str(delta));
+                self.with_answer(conversation, now, |answer| {
+                    answer.text.push_str(delta);
+                    end_thinking(answer, now);
+                });
                 let conv = self.ensure(conversation, now);
                 if conv.run != RunState::Stopping {
                     conv.run = RunState::Streaming;
@@ -161,6 +180,7 @@ impl ViewModel {
                     conv.messages.push(message);
                 }
                 if let Some(last) = conv.messages.last_mut() {
+                    end_thinking(last, now);
                     last.text.clone_from(text);
                     last.status = (*status).into();
                     last.error.clone_from(error);
@@ -237,5 +257,14 @@ impl ViewModel {
             change(&mut message.tools[i]);
             message.revision = revision;
         }
+    }
+}
+
+/// The answer began (or the run ended): the thinking before it is over.
+fn end_thinking(answer: &mut MessageVm, now: UnixMs) {
+    if let Some(reasoning) = answer.reasoning.as_mut()
+        && reasoning.ended_ms.is_none()
+    {
+        reasoning.ended_ms = Some(now);
     }
 }

@@ -163,6 +163,27 @@ pub struct MessageVm {
     pub store_id: Option<i64>,
     /// The branches beside it; more than one shows ‹ 2/3 ›.
     pub siblings: Siblings,
+    /// A reasoning model's thinking, shown apart above the answer.
+    pub reasoning: Option<ReasoningVm>,
+}
+
+/// The thinking before (and between) an answer's words.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReasoningVm {
+    /// What the model thought.
+    pub text: String,
+    /// When the first thought arrived.
+    pub started_ms: UnixMs,
+    /// When the answer began (or the run ended); None while it still thinks.
+    pub ended_ms: Option<UnixMs>,
+}
+
+impl ReasoningVm {
+    /// Seconds of thinking, once it ended.
+    pub fn seconds(&self) -> Option<u64> {
+        self.ended_ms
+            .map(|end| (end.saturating_sub(self.started_ms) as u64).div_ceil(1000))
+    }
 }
 
 /// What a conversation's run is doing, for the Send/Stop button and the status line.
@@ -185,6 +206,8 @@ pub enum RunState {
         /// What went wrong.
         reason: String,
     },
+    /// The model is thinking (reasoning tokens arrive, no answer yet).
+    Thinking,
     /// Tokens are arriving.
     Streaming,
     /// Stop was asked for; waiting for the engine to end the run.
