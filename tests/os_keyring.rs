@@ -30,7 +30,9 @@ fn a_key_saved_from_settings_goes_to_the_keyring_and_ask_finds_it_there() {
         return in_keyring_session();
     }
     if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
-        eprintln!("skipped: no dbus-run-session or gnome-keyring-daemon (apt: dbus gnome-keyring)");
+        common::peer_missing(
+            "no dbus-run-session or gnome-keyring-daemon (apt: dbus gnome-keyring)",
+        );
         return;
     }
     // This test binary again, inside a D-Bus session with an unlocked keyring of its own.

@@ -1,7 +1,10 @@
 //! Optional: `rustbot ask` against real OpenAI-compatible servers with a real small model, as
 //! started by `../shared/tools/real-llm-server.sh` (llama.cpp's server on 127.0.0.1:8089,
-//! llama-cpp-python on :8090). Skipped, with a message, when they are not running; set
+//! llama-cpp-python on :8090). Skipped, with a message, when none is running (in CI, where
+//! `.ci/run` starts llama-server, that fails the test); set
 //! `RUSTBOT_REAL_LLM_URLS` (comma-separated base URLs) to point elsewhere.
+
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -26,9 +29,7 @@ fn ask_streams_from_real_servers() {
     let mut ran = 0;
     for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         if !reachable(url) {
-            eprintln!(
-                "SKIPPED {url}: no server (start one with ../shared/tools/real-llm-server.sh)"
-            );
+            eprintln!("no server at {url}");
             continue;
         }
         let home = tempfile::tempdir().unwrap();
@@ -72,4 +73,9 @@ fn ask_streams_from_real_servers() {
         ran += 1;
     }
     eprintln!("real servers tried: {ran}");
+    if ran == 0 {
+        common::peer_missing(
+            "no real LLM server is running (start one with ../shared/tools/real-llm-server.sh)",
+        );
+    }
 }

@@ -15,8 +15,8 @@ fn the_openai_python_client_streams_a_chat() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_openai {
-        eprintln!(
-            "skipped: python3 with the `openai` package is not installed (pip install openai)"
+        common::peer_missing(
+            "python3 with the `openai` package is not installed (pip install openai)",
         );
         return;
     }

@@ -1,6 +1,8 @@
 //! MCP against the real reference server `@modelcontextprotocol/server-everything`
 //! (install: `npm install -g @modelcontextprotocol/server-everything`). Skipped, with a
-//! message, when its binary `mcp-server-everything` is not on PATH.
+//! message, when its binary `mcp-server-everything` is not on PATH — and fails then in CI.
+
+mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -19,9 +21,9 @@ fn installed() -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(BIN).is_file()));
     if !found {
-        eprintln!(
-            "SKIPPED: `{BIN}` not on PATH; install with `npm install -g @modelcontextprotocol/server-everything`"
-        );
+        common::peer_missing(&format!(
+            "`{BIN}` is not on PATH; install with `npm install -g @modelcontextprotocol/server-everything`"
+        ));
     }
     found
 }
