@@ -123,6 +123,7 @@ fn engine_per_chunk(c: &mut Criterion) {
                     conversation: conv.clone(),
                     text: "go".into(),
                     model: None,
+                    images: Vec::new(),
                 });
                 rt.block_on(async {
                     loop {

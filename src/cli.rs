@@ -164,6 +164,9 @@ pub struct AskArgs {
     /// carries only the answer either way.
     #[arg(long, value_enum, default_value = "hide")]
     pub reasoning: ReasoningOutput,
+    /// Attach a file (repeatable): text and code inline, PDF as its text, images as images.
+    #[arg(long = "attach", value_name = "PATH")]
+    pub attach: Vec<PathBuf>,
 }
 
 impl GlobalOpts {

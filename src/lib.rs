@@ -2,6 +2,7 @@
 //! tools and the doors (CLI, HTTP server, native-messaging host) that drive them.
 
 pub mod agents;
+pub mod attachments;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -109,6 +109,7 @@ async fn an_agent_without_run_shell_cannot_run_it_even_when_the_model_asks() {
         conversation: id.clone(),
         text: "run something".into(),
         model: None,
+        images: Vec::new(),
     });
     let events = until_done(&sub).await;
     let result = events
@@ -187,6 +188,7 @@ async fn switching_the_agent_changes_the_next_request_and_the_name_is_stored() {
             conversation: id.clone(),
             text: text.into(),
             model: None,
+            images: Vec::new(),
         });
         until_done(&sub).await;
     }
@@ -258,6 +260,7 @@ async fn switching_the_profile_sends_the_next_request_elsewhere() {
             conversation: id.clone(),
             text: text.into(),
             model: None,
+            images: Vec::new(),
         });
         until_done(&sub).await;
     }

@@ -64,6 +64,7 @@ async fn editing_adds_a_sibling_and_selecting_a_branch_changes_the_history_sent(
         conversation: conv.clone(),
         text: "q1".into(),
         model: None,
+        images: Vec::new(),
     });
     until(&sub, done).await;
     h.send(Command::EditMessage {
@@ -101,6 +102,7 @@ async fn editing_adds_a_sibling_and_selecting_a_branch_changes_the_history_sent(
         conversation: conv.clone(),
         text: "q2".into(),
         model: None,
+        images: Vec::new(),
     });
     until(&sub, done).await;
     assert_eq!(contents(&server.requests()[2].json()), ["q1", "a1", "q2"]);

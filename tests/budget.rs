@@ -74,6 +74,7 @@ fn send(h: &EngineHandle, conv: &ConversationId) {
         conversation: conv.clone(),
         text: "hello".into(),
         model: None,
+        images: Vec::new(),
     });
 }
 

@@ -68,6 +68,7 @@ fn send(h: &EngineHandle, text: &str) -> ConversationId {
         conversation: conv.clone(),
         text: text.into(),
         model: None,
+        images: Vec::new(),
     });
     conv
 }
@@ -105,6 +106,7 @@ async fn a_full_turn_emits_the_expected_states_and_metrics() {
         conversation: conv.clone(),
         text: "again".into(),
         model: None,
+        images: Vec::new(),
     });
     until_done(&sub, &conv).await;
     let body = server.requests()[1].json();
@@ -289,6 +291,7 @@ async fn a_second_message_while_a_run_is_active_is_refused_with_a_reason() {
         conversation: conv.clone(),
         text: "two".into(),
         model: None,
+        images: Vec::new(),
     });
     let events = until_done(&sub, &conv).await;
     assert!(events.iter().any(
@@ -324,6 +327,7 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
             conversation: conv.clone(),
             text: format!("{i} {}", "word ".repeat(100)),
             model: None,
+            images: Vec::new(),
         });
         for e in until_done(&sub, &conv).await {
             if let EngineEvent::ContextTrimmed { dropped_turns, .. } = e {

@@ -231,6 +231,7 @@ fn send(h: &rustbot::engine::EngineHandle, text: &str) -> ConversationId {
         conversation: conv.clone(),
         text: text.into(),
         model: None,
+        images: Vec::new(),
     });
     conv
 }

@@ -81,6 +81,7 @@ impl Rig {
                 conversation,
                 text: t,
                 model: None,
+                ..
             } if t == text => Some(conversation),
             _ => None,
         });

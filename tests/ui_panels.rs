@@ -154,6 +154,7 @@ fn a_non_ascii_conversation_id_is_shown_on_the_events_page() {
         conversation: id,
         text: "hi".into(),
         model: None,
+        images: Vec::new(),
     });
     wait_for(&mut h, "the run's events", |h| shown(h, " done "));
     assert!(shown(&h, "会話会話"), "the id's last characters are shown");

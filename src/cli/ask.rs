@@ -27,6 +27,14 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
         .parse()
         .map_err(|e| anyhow::anyhow!("--tools: {e}"))?;
     let settings = global.resolve()?;
+    // Every file is read and checked before anything is sent.
+    let attached = args
+        .attach
+        .iter()
+        .map(|path| crate::attachments::load(path, &settings.config.attachments))
+        .collect::<Result<Vec<_>, _>>()?;
+    let prompt = crate::attachments::message_text(&prompt, &attached);
+    let images = crate::attachments::images(&attached);
     let mut agent = match args.agent.as_deref() {
         Some(name) => Some(choose_agent(global, &settings, name, &prompt)?),
         None => None,
@@ -117,6 +125,7 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
             conversation: conversation.clone(),
             text: prompt,
             model: None,
+            images,
         });
         let mut out = Printer::new(args.events, args.reasoning == ReasoningOutput::Show);
         let mut interrupted = false;

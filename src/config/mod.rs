@@ -1,5 +1,6 @@
 //! Configuration: `config.toml`, `.env` files, platform paths, secrets and precedence.
 
+pub mod attachments;
 pub mod os_keyring;
 pub mod paths;
 pub mod secrets;

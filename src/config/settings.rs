@@ -172,6 +172,8 @@ pub struct Config {
     pub event_log_days: u32,
     /// Root folder of the file and shell tools (default: `workspace` in the data dir).
     pub workspace: Option<std::path::PathBuf>,
+    /// Attached files (`[attachments]`).
+    pub attachments: crate::config::attachments::AttachmentSettings,
     /// Tool approval modes and time limit (`[tools]`).
     pub tools: crate::tools::ToolsConfig,
     /// Spending limits (`[budget]`).
@@ -201,6 +203,7 @@ impl Default for Config {
             network: NetworkSettings::default(),
             ui: UiSettings::default(),
             max_tool_rounds: 10,
+            attachments: Default::default(),
             event_log_days: 30,
             workspace: None,
             tools: Default::default(),

@@ -21,8 +21,15 @@ impl Engine {
                 conversation,
                 text,
                 model,
+                images,
             } => {
                 if !self.ready_for_change(&conversation).await {
+                    return;
+                }
+                if !images.is_empty() && self.model_refuses_images(&conversation, model.as_deref())
+                {
+                    let message = "this model does not take images (its provider's model list says so), so nothing was sent: pick a model with image input or send the text alone".to_string();
+                    self.refuse(&conversation, "attachments", message);
                     return;
                 }
                 let (allowed, headroom) = self.budget_allows(&conversation).await;
@@ -32,9 +39,9 @@ impl Engine {
                 if !self.persist_user_message(&conversation, &text).await {
                     return;
                 }
-                self.conversation(&conversation)
-                    .history
-                    .push(ChatMessage::user(text.clone()));
+                let mut message = ChatMessage::user(text.clone());
+                message.images = images;
+                self.conversation(&conversation).history.push(message);
                 self.bus.publish(EngineEvent::UserMessage {
                     conversation: conversation.clone(),
                     text,
@@ -167,6 +174,15 @@ impl Engine {
     async fn ready_for_change(&mut self, id: &ConversationId) -> bool {
         self.ensure_loaded(id).await;
         !self.refuse_if_active(id)
+    }
+
+    /// Whether the model this message would go to is known not to take images.
+    fn model_refuses_images(&mut self, id: &ConversationId, model: Option<&str>) -> bool {
+        let model = model
+            .map(str::to_string)
+            .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
+            .unwrap_or_else(|| self.base_model(id));
+        self.models.get(&model).is_some_and(|m| m.refuses_images())
     }
 
     pub(crate) fn refuse_if_active(&mut self, id: &ConversationId) -> bool {

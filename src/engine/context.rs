@@ -104,6 +104,7 @@ mod tests {
                 arguments: "{}".into(),
             }],
             tool_call_id: None,
+            images: Vec::new(),
             thinking: Vec::new(),
         });
         msgs.push(ChatMessage::tool_result("c", "z".repeat(400)));

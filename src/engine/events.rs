@@ -113,6 +113,8 @@ pub enum Command {
         /// The model for this run only (None: the engine's model). The HTTP API and the
         /// native host pass the client's choice here, since `SetModel` would change it for all.
         model: Option<String>,
+        /// Images sent with it (text attachments are already in `text`).
+        images: Vec<crate::llm::ImagePart>,
     },
     /// Start a conversation that lives in memory only (never stored), holding these earlier
     /// messages: OpenAI clients send the whole history with every request.

@@ -372,6 +372,7 @@ fn to_chat_message(m: &StoredMessage) -> Option<ChatMessage> {
         content: m.content.clone(),
         tool_calls,
         tool_call_id: m.tool_call_id.clone(),
+        images: Vec::new(),
         thinking: Vec::new(),
     })
 }

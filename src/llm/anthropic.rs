@@ -69,7 +69,20 @@ pub fn build_body(req: &ChatRequest) -> WireRequest {
     for m in &req.messages {
         let (role, blocks) = match m.role {
             Role::System => continue,
-            Role::User => ("user", vec![text_block(&m.content)]),
+            Role::User => {
+                // Images first, then the text (Anthropic's recommended order).
+                let mut blocks: Vec<Value> = m
+                    .images
+                    .iter()
+                    .map(|i| {
+                        serde_json::json!({"type": "image", "source": {
+                            "type": "base64", "media_type": i.media_type, "data": &*i.data,
+                        }})
+                    })
+                    .collect();
+                blocks.push(text_block(&m.content));
+                ("user", blocks)
+            }
             Role::Tool => (
                 "user",
                 vec![serde_json::json!({

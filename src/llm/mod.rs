@@ -14,6 +14,6 @@ pub use error::LlmError;
 pub use provider::{EventStream, Provider, ProviderKind, ProviderSettings, build_provider};
 pub use tool_calls::ToolCallAccumulator;
 pub use types::{
-    ChatMessage, ChatRequest, FinishReason, ModelInfo, ReasoningEffort, Role, StreamEvent,
-    ThinkingBlock, ToolCall, ToolSpec, Usage,
+    ChatMessage, ChatRequest, FinishReason, ImagePart, ModelInfo, ReasoningEffort, Role,
+    StreamEvent, ThinkingBlock, ToolCall, ToolSpec, Usage,
 };

@@ -63,14 +63,25 @@ pub struct StreamOptions {
 pub struct WireMessage {
     /// system, user, assistant or tool.
     pub role: String,
-    /// Text. Always a string: llama-cpp-python rejects `null` next to `tool_calls`.
-    pub content: String,
+    /// Text (always a string: llama-cpp-python rejects `null` next to `tool_calls`), or text
+    /// and image parts for a user message with images.
+    pub content: WireContent,
     /// Calls made by an assistant message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<WireToolCall>,
     /// The call a tool message answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+}
+
+/// A message's content on the wire.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum WireContent {
+    /// Plain text.
+    Text(String),
+    /// `{"type":"text",...}` and `{"type":"image_url",...}` parts.
+    Parts(Vec<serde_json::Value>),
 }
 
 /// A complete tool call on the wire.
@@ -246,7 +257,7 @@ pub fn build_body(req: &ChatRequest, include_usage: bool) -> WireRequest {
     if let Some(system) = req.system.as_ref().filter(|s| !s.is_empty()) {
         messages.push(WireMessage {
             role: "system".into(),
-            content: system.clone(),
+            content: WireContent::Text(system.clone()),
             tool_calls: Vec::new(),
             tool_call_id: None,
         });
@@ -274,9 +285,19 @@ fn wire_message(m: &ChatMessage) -> WireMessage {
         Role::Assistant => "assistant",
         Role::Tool => "tool",
     };
+    let content =
+        if m.images.is_empty() {
+            WireContent::Text(m.content.clone())
+        } else {
+            let mut parts = vec![serde_json::json!({"type": "text", "text": m.content})];
+            parts.extend(m.images.iter().map(
+                |i| serde_json::json!({"type": "image_url", "image_url": {"url": i.data_url()}}),
+            ));
+            WireContent::Parts(parts)
+        };
     WireMessage {
         role: role.into(),
-        content: m.content.clone(),
+        content,
         tool_calls: m
             .tool_calls
             .iter()
@@ -467,6 +488,14 @@ struct WireModel {
     context_length: Option<u64>,
     #[serde(default)]
     pricing: Option<WirePricing>,
+    #[serde(default)]
+    architecture: Option<WireArchitecture>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireArchitecture {
+    #[serde(default)]
+    input_modalities: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -543,6 +572,7 @@ impl Provider for OpenAiProvider {
                 id: m.id,
                 name: m.name,
                 context_length: m.context_length,
+                input_modalities: m.architecture.and_then(|a| a.input_modalities),
             })
             .collect())
     }

@@ -40,10 +40,43 @@ pub struct ChatMessage {
     /// For a `Tool` message: the id of the call this is the result of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// Images sent with a user message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImagePart>,
     /// An assistant message's thinking blocks (Anthropic), sent back unchanged, signature and
     /// all, in the tool-use turn that follows; never shown or sent as text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thinking: Vec<ThinkingBlock>,
+}
+
+/// An image sent with a user message (OpenAI `image_url` data URL, Anthropic base64 `image`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImagePart {
+    /// The file's name.
+    pub name: String,
+    /// `image/png`, `image/jpeg`, `image/webp` or `image/gif`.
+    pub media_type: String,
+    /// The bytes, base64-encoded once (shared, not copied, with every history copy).
+    pub data: std::sync::Arc<str>,
+}
+
+impl ImagePart {
+    /// An image part for `bytes`.
+    pub fn new(name: &str, media_type: &str, bytes: &[u8]) -> Self {
+        use base64::Engine as _;
+        Self {
+            name: name.to_string(),
+            media_type: media_type.to_string(),
+            data: base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
+        }
+    }
+
+    /// `data:image/png;base64,...`.
+    pub fn data_url(&self) -> String {
+        format!("data:{};base64,{}", self.media_type, self.data)
+    }
 }
 
 /// One block of a model's thinking as the provider must get it back (Anthropic requires the
@@ -105,6 +138,7 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            images: Vec::new(),
             thinking: Vec::new(),
         }
     }
@@ -126,6 +160,7 @@ impl ChatMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_call_id: Some(call_id.into()),
+            images: Vec::new(),
             thinking: Vec::new(),
         }
     }
@@ -261,4 +296,17 @@ pub struct ModelInfo {
     pub prompt_price_usd: Option<f64>,
     /// Price per completion token in USD, when known.
     pub completion_price_usd: Option<f64>,
+    /// What the model takes as input (`text`, `image`, ...), when the provider says
+    /// (OpenRouter's `architecture.input_modalities`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_modalities: Option<Vec<String>>,
+}
+
+impl ModelInfo {
+    /// Whether the model is known not to take images (unknown: it may).
+    pub fn refuses_images(&self) -> bool {
+        self.input_modalities
+            .as_ref()
+            .is_some_and(|m| !m.iter().any(|x| x == "image"))
+    }
 }

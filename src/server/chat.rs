@@ -16,6 +16,8 @@ pub struct TurnRequest {
     pub prompt: String,
     /// The model for this turn (None: the configured one).
     pub model: Option<String>,
+    /// Images sent with the prompt.
+    pub images: Vec<crate::llm::ImagePart>,
 }
 
 /// How a turn ended.
@@ -79,6 +81,7 @@ impl Turn {
             conversation: conversation.clone(),
             text: request.prompt,
             model: request.model,
+            images: request.images,
         });
         Self {
             engine: engine.clone(),

@@ -17,7 +17,7 @@ use crate::server::chat::{Turn, TurnEnd, TurnEvent, TurnRequest};
 use crate::server::http::{AppState, api_error};
 use crate::server::openai::{
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice, Delta,
-    ErrorBody, ErrorDetail, OutMessage, UsageOut, split_messages,
+    ErrorBody, ErrorDetail, OutMessage, UsageOut, prompt_images, split_messages,
 };
 
 /// The header that names a stored conversation (the body field `conversation_id` wins).
@@ -84,6 +84,10 @@ pub async fn chat_completions(
         Ok(split) => split,
         Err(e) => return bad_request(Some("messages"), e.to_string()),
     };
+    let images = match prompt_images(&request.messages) {
+        Ok(images) => images,
+        Err(e) => return bad_request(Some("messages"), e.to_string()),
+    };
     let model = request
         .model
         .clone()
@@ -127,6 +131,7 @@ pub async fn chat_completions(
             history,
             prompt,
             model: Some(model.clone()),
+            images,
         },
     );
     // A refusal before any run (a spending limit, a busy conversation) is an HTTP status of

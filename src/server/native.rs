@@ -211,6 +211,8 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             history,
             prompt,
             model,
+            // The native host's chat takes text (content parts: the API breadth issue).
+            images: Vec::new(),
         },
     );
     let mut stop_sent = false;

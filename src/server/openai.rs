@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::llm::{ChatMessage, Role};
+use crate::llm::{ChatMessage, ImagePart, Role};
 
 /// `POST /v1/chat/completions` body (fields we do not use are accepted and ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -63,9 +63,49 @@ pub struct ContentPart {
     /// The text of a `text` part.
     #[serde(default)]
     pub text: Option<String>,
+    /// The image of an `image_url` part.
+    #[serde(default)]
+    pub image_url: Option<ImageUrl>,
+}
+
+/// `{"url": "data:image/png;base64,..."}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImageUrl {
+    /// A `data:` URL (web addresses are not fetched).
+    pub url: String,
 }
 
 impl Content {
+    /// The image parts, as images to send on; Err(a sentence) for one that is not a base64
+    /// `data:` URL of a PNG, JPEG, WebP or GIF.
+    pub fn images(&self) -> Result<Vec<ImagePart>, String> {
+        let Content::Parts(parts) = self else {
+            return Ok(Vec::new());
+        };
+        parts
+            .iter()
+            .filter(|p| p.kind == "image_url")
+            .enumerate()
+            .map(|(i, p)| {
+                let url = p.image_url.as_ref().map(|u| u.url.as_str()).unwrap_or("");
+                let (media_type, data) = url
+                    .strip_prefix("data:")
+                    .and_then(|rest| rest.split_once(";base64,"))
+                    .filter(|(t, _)| {
+                        ["image/png", "image/jpeg", "image/webp", "image/gif"].contains(t)
+                    })
+                    .ok_or_else(|| {
+                        "image_url must be a base64 data URL of a PNG, JPEG, WebP or GIF image (web addresses are not fetched)".to_string()
+                    })?;
+                Ok(ImagePart {
+                    name: format!("image-{}", i + 1),
+                    media_type: media_type.to_string(),
+                    data: data.into(),
+                })
+            })
+            .collect()
+    }
+
     /// The text of the content (text parts joined).
     pub fn text(&self) -> String {
         match self {
@@ -89,6 +129,14 @@ pub enum MessagesError {
     /// The last one is not the user's.
     #[error("the last message must have role `user`")]
     LastNotUser,
+    /// An image part that cannot be sent.
+    #[error("messages[{index}]: {detail}")]
+    BadImage {
+        /// Which message.
+        index: usize,
+        /// What is wrong.
+        detail: String,
+    },
     /// An unknown role.
     #[error("messages[{index}]: unknown role `{role}`")]
     UnknownRole {
@@ -124,10 +172,36 @@ pub fn split_messages(messages: &[InMessage]) -> Result<(Vec<ChatMessage>, Strin
             }
         };
         let text = m.content.as_ref().map(Content::text).unwrap_or_default();
-        history.push(ChatMessage::text(role, text));
+        let mut message = ChatMessage::text(role, text);
+        if role == Role::User {
+            message.images = m
+                .content
+                .as_ref()
+                .map(Content::images)
+                .transpose()
+                .map_err(|detail| MessagesError::BadImage { index, detail })?
+                .unwrap_or_default();
+        }
+        history.push(message);
     }
     let prompt = last.content.as_ref().map(Content::text).unwrap_or_default();
     Ok((history, prompt))
+}
+
+/// The images of the last (the user's) message.
+pub fn prompt_images(messages: &[InMessage]) -> Result<Vec<ImagePart>, MessagesError> {
+    let Some(last) = messages.last() else {
+        return Ok(Vec::new());
+    };
+    last.content
+        .as_ref()
+        .map(Content::images)
+        .transpose()
+        .map_err(|detail| MessagesError::BadImage {
+            index: messages.len() - 1,
+            detail,
+        })
+        .map(Option::unwrap_or_default)
 }
 
 /// Token usage.

@@ -118,6 +118,7 @@ fn body_merges_tool_results_into_user_turns() {
                     },
                 ],
                 tool_call_id: None,
+                images: Vec::new(),
                 thinking: Vec::new(),
             },
             ChatMessage::tool_result("t1", "sunny"),

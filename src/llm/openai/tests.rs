@@ -170,6 +170,7 @@ fn request_body_has_system_first_and_string_content_next_to_tool_calls() {
                     arguments: "{}".into(),
                 }],
                 tool_call_id: None,
+                images: Vec::new(),
                 thinking: Vec::new(),
             },
             ChatMessage::tool_result("c1", "ok"),

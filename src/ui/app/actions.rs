@@ -105,6 +105,7 @@ impl RustbotApp {
                     conversation,
                     text,
                     model: None,
+                    images: Vec::new(),
                 });
                 self.chat.scroll_to_latest();
             }

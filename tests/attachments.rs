@@ -1,0 +1,240 @@
+//! `rustbot ask --attach` (issue 17) over the scripted server: text, PDF and images in both
+//! wire formats (exact request bodies; a small image byte for byte, a large one downscaled),
+//! and every refusal making no request at all. `serve` passes image parts through.
+
+mod common;
+
+use std::io::Cursor;
+use std::process::{Output, Stdio};
+
+use base64::Engine as _;
+use common::*;
+use serde_json::{Value, json};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 9]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+fn ask(
+    home: &tempfile::TempDir,
+    provider: &str,
+    server: &ScriptedServer,
+    files: &[&str],
+) -> Output {
+    let mut cmd = isolated_rustbot(home.path());
+    cmd.env("ANTHROPIC_API_KEY", "k").args([
+        "--provider",
+        provider,
+        "--base-url",
+        &server.base_url(),
+        "--model",
+        "M",
+        "ask",
+    ]);
+    for f in files {
+        cmd.args(["--attach", &home.path().join(f).to_string_lossy()]);
+    }
+    cmd.arg("describe these")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn anthropic_ok() -> Vec<Step> {
+    let body = [
+        ("message_start", json!({"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}})),
+        ("content_block_delta", json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}})),
+        ("message_delta", json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}})),
+        ("message_stop", json!({"type":"message_stop"})),
+    ]
+    .iter()
+    .map(|(n, d)| format!("event: {n}\ndata: {d}\n\n"))
+    .collect::<String>();
+    vec![Step::Bytes(sse_head()), Step::Bytes(body.into_bytes())]
+}
+
+#[test]
+fn text_and_images_go_in_both_wire_formats() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("notes.md"), "# Notes\nbuy milk\n").unwrap();
+    let small = png(32, 24);
+    std::fs::write(home.path().join("pic.png"), &small).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
+
+    let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let out = ask(&home, "custom", &server, &["notes.md", "pic.png"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = server.requests()[0].json();
+    let content = &body["messages"][0]["content"];
+    assert_eq!(
+        content[0],
+        json!({"type": "text", "text": "describe these\n\nnotes.md\n```\n# Notes\nbuy milk\n```"})
+    );
+    assert_eq!(
+        content[1],
+        json!({"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{b64}")}}),
+        "a small image goes byte for byte"
+    );
+
+    let server = ScriptedServer::start(vec![anthropic_ok()]);
+    let out = ask(&home, "anthropic", &server, &["pic.png"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = server.requests()[0].json();
+    assert_eq!(
+        body["messages"][0]["content"],
+        json!([
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": b64}},
+            {"type": "text", "text": "describe these"}
+        ])
+    );
+}
+
+#[test]
+fn a_large_image_is_downscaled_and_a_pdf_goes_as_text() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[attachments]\nmax_image_px = 64\n",
+    )
+    .unwrap();
+    std::fs::write(home.path().join("big.png"), png(256, 128)).unwrap();
+    std::fs::write(home.path().join("doc.pdf"), tiny_pdf("Quarterly figures")).unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let out = ask(&home, "custom", &server, &["big.png", "doc.pdf"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = server.requests()[0].json();
+    let content = &body["messages"][0]["content"];
+    let prompt = content[0]["text"].as_str().unwrap();
+    assert!(
+        prompt.contains("doc.pdf\n```\n[page 1]\n") && prompt.contains("Quarterly figures"),
+        "{prompt}"
+    );
+    let url = content[1]["image_url"]["url"].as_str().unwrap();
+    let data = url.strip_prefix("data:image/png;base64,").unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap();
+    let img = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 32));
+}
+
+#[test]
+fn every_refusal_sends_nothing() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join("blob.bin"), [0u8, 1, 2, 3, 0, 255]).unwrap();
+    std::fs::write(home.path().join("big.txt"), vec![b'a'; 1024 * 1024 + 10]).unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        "[attachments]\nmax_file_mb = 1\n",
+    )
+    .unwrap();
+    std::fs::write(home.path().join("pic.png"), png(8, 8)).unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["never"], false)]);
+    for (file, expected) in [
+        ("blob.bin", "binary file"),
+        ("missing.txt", "cannot read"),
+        ("big.txt", "over the 1 MB limit"),
+    ] {
+        let out = ask(&home, "custom", &server, &[file]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expected), "{file}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one sentence: {stderr}");
+    }
+    // A model the provider's list says takes only text.
+    let data = home.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("models.json"),
+        json!([{"id": "M", "input_modalities": ["text"]}]).to_string(),
+    )
+    .unwrap();
+    let out = ask(&home, "custom", &server, &["pic.png"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not take images"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(server.requests().is_empty(), "no request was made");
+}
+
+#[test]
+fn serve_passes_image_parts_through() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let s = common::serve::serve(&upstream, "", &[]);
+    let url = "data:image/png;base64,iVBORw0KGgo=";
+    let body: Value = json!({"model": "M", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": url}}
+    ]}]});
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", s.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let sent = upstream.requests()[0].json();
+    assert_eq!(sent["messages"][0]["content"][1]["image_url"]["url"], url);
+    let bad = json!({"model": "M", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    ]}]});
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/v1/chat/completions", s.base))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 400);
+}
+
+/// A minimal one-page PDF whose page shows `text` (offsets computed, so it is valid).
+fn tiny_pdf(text: &str) -> Vec<u8> {
+    let stream = format!("BT /F1 12 Tf 72 712 Td ({text}) Tj ET");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
