@@ -94,7 +94,7 @@ pub fn event_summary(event: &EngineEvent) -> String {
         EngineEvent::ContextTrimmed { dropped_turns, .. } => {
             format!("{dropped_turns} turns left out")
         }
-        EngineEvent::Text { delta, .. } => format!("{} chars", delta.chars().count()),
+        EngineEvent::Text { delta, .. } => chars_summary(delta.chars().count()),
         EngineEvent::Usage {
             prompt_tokens,
             completion_tokens,
@@ -374,12 +374,17 @@ impl EventLog {
             }) = &*last.payload
             && c == conversation
         {
-            let merged = EngineEvent::Text {
-                conversation: c.clone(),
-                delta: format!("{d}{delta}"),
-            };
-            last.summary = event_summary(&merged);
-            last.payload = Arc::new(EventPayload::Event(merged));
+            // Appended in place: the row is the only holder of its text unless the page handed
+            // it out (`filtered_payloads`) since the last delta, and then it is copied once.
+            // The summary counts the new characters only, so a delta costs its own length,
+            // not the answer's so far.
+            let chars = text_chars(&last.summary, d) + delta.chars().count();
+            if let EventPayload::Event(EngineEvent::Text { delta: d, .. }) =
+                Arc::make_mut(&mut last.payload)
+            {
+                d.push_str(delta);
+            }
+            last.summary = chars_summary(chars);
             return;
         }
         self.push_row(EventRow::live(event.clone(), now));
@@ -422,6 +427,20 @@ impl EventLog {
         }
         true
     }
+}
+
+/// A text row's summary.
+fn chars_summary(chars: usize) -> String {
+    format!("{chars} chars")
+}
+
+/// The characters of a text row's `delta`, read back from its summary (counted when it is
+/// unreadable).
+fn text_chars(summary: &str, delta: &str) -> usize {
+    summary
+        .strip_suffix(" chars")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| delta.chars().count())
 }
 
 /// `HH:MM:SS.mmm` in local time.
