@@ -33,7 +33,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) enum Input {
     Command(Command),
     Stream {
-        conversation: ConversationId,
+        /// Shared with the stream task: no copy of the id per event.
+        conversation: Arc<ConversationId>,
         run: u64,
         event: Result<StreamEvent, LlmError>,
         /// Held until the engine has handled the event: the stream task may run at most
@@ -515,11 +516,12 @@ async fn stream_task(
     run: u64,
 ) {
     let backlog = Arc::new(Semaphore::new(STREAM_BACKLOG));
+    let shared_id = Arc::new(conversation.clone());
     let push = |event, permit| {
         queue.push(
             Priority::Normal,
             Input::Stream {
-                conversation: conversation.clone(),
+                conversation: Arc::clone(&shared_id),
                 run,
                 event,
                 _permit: permit,

@@ -452,3 +452,33 @@ fn clock_time(ms: UnixMs) -> String {
         .map(|t| t.format("%H:%M:%S%.3f").to_string())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::ConversationId;
+
+    fn text(delta: &str) -> EngineEvent {
+        EngineEvent::Text {
+            conversation: ConversationId("c".into()),
+            delta: delta.into(),
+        }
+    }
+
+    #[test]
+    fn adjacent_text_deltas_merge_in_place_and_a_handed_out_payload_keeps_its_text() {
+        let mut log = EventLog::default();
+        log.push(&text("héllo"), 1);
+        log.push(&text(" wörld"), 2);
+        assert_eq!(log.len(), 1);
+        let row = log.row(log.last_seq()).unwrap();
+        assert_eq!(row.summary, "11 chars");
+        let shared = log.filtered_payloads();
+        log.push(&text("!"), 3);
+        let row = log.row(log.last_seq()).unwrap();
+        assert_eq!(row.summary, "12 chars");
+        assert_eq!(*row.payload, EventPayload::Event(text("héllo wörld!")));
+        // What the page was given before the last delta is unchanged (copied on write).
+        assert_eq!(*shared[0], EventPayload::Event(text("héllo wörld")));
+    }
+}
