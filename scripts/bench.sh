@@ -33,9 +33,12 @@ if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || [ ! -x /us
 fi
 
 echo "building release binaries..." >&2
-cargo build --release --quiet --bin rustbot --example sse_server --example seed_store
+cargo build --release --quiet --bin rustbot --example sse_server
 have_gui=0
-if cargo build --release --quiet --example empty_window 2>/dev/null; then have_gui=1; fi
+if [ "${SKIP_GUI:-0}" != 1 ]; then
+  cargo build --release --quiet --example seed_store
+  if cargo build --release --quiet --example empty_window 2>/dev/null; then have_gui=1; fi
+fi
 T=${CARGO_TARGET_DIR:-target}
 BIN=$T/release/rustbot
 cp "$BIN" "$work/rustbot-stripped" && strip "$work/rustbot-stripped"
