@@ -2,8 +2,11 @@
 //! (default 200,000) as fast as the socket takes them, then usage and `[DONE]`. With a
 //! `PER_SECOND` rate the chunks are paced at that rate instead and carry Markdown with code
 //! blocks, one token each, like a model's answer (the UI latency figure of scripts/bench.sh).
-//! Usage: `cargo run --release --example sse_server -- [PORT] [CHUNKS] [PER_SECOND]`; prints
-//! the port.
+//! With a `BATCH` as well, the chunks are the fast stream's one-word chunks, written `BATCH` to
+//! a write at `PER_SECOND` chunks a second: a provider that sends bursts (scripts/bench.sh's
+//! paced stream: 200,000 chunks, 64 to a write, over 1.5 s).
+//! Usage: `cargo run --release --example sse_server -- [PORT] [CHUNKS] [PER_SECOND] [BATCH]`;
+//! prints the port.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -37,19 +40,25 @@ fn main() -> std::io::Result<()> {
     let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     let chunks: usize = args.next().and_then(|c| c.parse().ok()).unwrap_or(200_000);
     let per_second: f64 = args.next().and_then(|r| r.parse().ok()).unwrap_or(0.0);
+    let batch: usize = args.next().and_then(|b| b.parse().ok()).unwrap_or(0);
     let listener = TcpListener::bind(("127.0.0.1", port))?;
     println!("{}", listener.local_addr()?.port());
     std::io::stdout().flush()?;
     for stream in listener.incoming() {
         let stream = stream?;
         std::thread::spawn(move || {
-            let _ = serve(stream, chunks, per_second);
+            let _ = serve(stream, chunks, per_second, batch);
         });
     }
     Ok(())
 }
 
-fn serve(stream: std::net::TcpStream, chunks: usize, per_second: f64) -> std::io::Result<()> {
+fn serve(
+    stream: std::net::TcpStream,
+    chunks: usize,
+    per_second: f64,
+    batch: usize,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut length = 0usize;
     loop {
@@ -71,15 +80,23 @@ fn serve(stream: std::net::TcpStream, chunks: usize, per_second: f64) -> std::io
     out.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
     )?;
-    if per_second > 0.0 {
+    if per_second > 0.0 && batch > 0 {
+        let start = Instant::now();
+        for first in (0..chunks).step_by(batch) {
+            let due = start + Duration::from_secs_f64(first as f64 / per_second);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            for i in first..chunks.min(first + batch) {
+                word_chunk(&mut out, i)?;
+            }
+            out.flush()?;
+        }
+    } else if per_second > 0.0 {
         paced(&mut out, chunks, per_second)?;
     } else {
         for i in 0..chunks {
-            write!(
-                out,
-                "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"t{} \"}},\"finish_reason\":null}}]}}\n\n",
-                i % 1000
-            )?;
+            word_chunk(&mut out, i)?;
         }
     }
     out.write_all(b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n")?;
@@ -89,6 +106,15 @@ fn serve(stream: std::net::TcpStream, chunks: usize, per_second: f64) -> std::io
         chunks + 5
     )?;
     out.flush()
+}
+
+/// The fast stream's chunk `i`: one short word.
+fn word_chunk(out: &mut impl Write, i: usize) -> std::io::Result<()> {
+    write!(
+        out,
+        "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"t{} \"}},\"finish_reason\":null}}]}}\n\n",
+        i % 1000
+    )
 }
 
 /// Writes chunk `i` at `i / per_second` seconds after the start (a schedule, so a late wake-up

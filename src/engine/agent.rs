@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::bus::{EventBus, Subscription};
@@ -21,6 +22,10 @@ use crate::llm::{
 };
 use crate::tools::ToolResult;
 
+/// How many stream events of one run may wait in the engine's queue before the stream task
+/// stops reading the socket.
+pub const STREAM_BACKLOG: usize = 1024;
+
 /// How often a streaming answer is written to the store, at the least.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -28,9 +33,14 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) enum Input {
     Command(Command),
     Stream {
-        conversation: ConversationId,
+        /// Shared with the stream task: no copy of the id per event.
+        conversation: Arc<ConversationId>,
         run: u64,
         event: Result<StreamEvent, LlmError>,
+        /// Held until the engine has handled the event: the stream task may run at most
+        /// `STREAM_BACKLOG` events ahead of the engine (memory follows the answer, not the
+        /// server's speed).
+        _permit: OwnedSemaphorePermit,
     },
     StreamEnded {
         conversation: ConversationId,
@@ -133,6 +143,7 @@ impl Engine {
                     conversation,
                     run,
                     event,
+                    _permit,
                 } => {
                     let text = matches!(event, Ok(StreamEvent::TextDelta(_)));
                     self.stream_event(&conversation, run, event);
@@ -157,11 +168,18 @@ impl Engine {
         }
     }
 
+    /// The conversation's state, created on first use. Called several times per text delta:
+    /// the id is copied only when the entry is new (`entry` would copy it on every call).
     pub(crate) fn conversation(&mut self, id: &ConversationId) -> &mut Conversation {
-        let clock = self.clock;
-        self.conversations
-            .entry(id.clone())
-            .or_insert_with(|| Conversation::new(clock))
+        if !self.conversations.contains_key(id) {
+            let clock = self.clock;
+            self.conversations
+                .insert(id.clone(), Conversation::new(clock));
+        }
+        match self.conversations.get_mut(id) {
+            Some(conv) => conv,
+            None => unreachable!("the conversation was inserted above"),
+        }
     }
 
     pub(crate) fn error(&self, conversation: Option<&ConversationId>, message: String) {
@@ -468,7 +486,7 @@ impl Engine {
         self.record_ephemeral_usage(id, &metrics);
         // Stored before the history copy is made, so a long answer is held twice at most
         // while SQLite writes it (peak memory of `ask`).
-        let text = Arc::new(std::mem::take(&mut run.text));
+        let text = Arc::new(run.take_text());
         self.persist_finish(id, &run, Arc::clone(&text), status, error.clone(), &metrics)
             .await;
         // The store job has dropped its handle by now: no copy here.
@@ -503,13 +521,16 @@ async fn stream_task(
     conversation: ConversationId,
     run: u64,
 ) {
-    let push = |event| {
+    let backlog = Arc::new(Semaphore::new(STREAM_BACKLOG));
+    let shared_id = Arc::new(conversation.clone());
+    let push = |event, permit| {
         queue.push(
             Priority::Normal,
             Input::Stream {
-                conversation: conversation.clone(),
+                conversation: Arc::clone(&shared_id),
                 run,
                 event,
+                _permit: permit,
             },
         )
     };
@@ -520,13 +541,27 @@ async fn stream_task(
     };
     match stream {
         None => {}
-        Some(Err(e)) => push(Err(e)),
+        Some(Err(e)) => {
+            if let Ok(permit) = Arc::clone(&backlog).acquire_owned().await {
+                push(Err(e), permit);
+            }
+        }
         Some(Ok(mut events)) => loop {
+            // Wait for the engine before reading on: a server faster than the engine then
+            // waits in its socket buffer, not in our memory.
+            let permit = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break,
+                p = Arc::clone(&backlog).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break,
                 next = events.next() => match next {
-                    Some(event) => push(event),
+                    Some(event) => push(event, permit),
                     None => break,
                 },
             }

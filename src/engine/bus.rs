@@ -72,8 +72,19 @@ impl EventBus {
         }
         let mut subs = lock(&self.subscribers);
         subs.retain(|weak| weak.strong_count() > 0);
-        for sub in subs.iter().filter_map(Weak::upgrade) {
-            sub.push(event.clone());
+        // Each subscriber but the last gets a copy; the last gets the event itself (the usual
+        // single window or `ask` then costs no copy per delta).
+        let mut live = subs.iter().filter_map(Weak::upgrade).peekable();
+        let mut event = Some(event);
+        while let Some(sub) = live.next() {
+            let next = if live.peek().is_some() {
+                event.clone()
+            } else {
+                event.take()
+            };
+            if let Some(e) = next {
+                sub.push(e);
+            }
         }
     }
 

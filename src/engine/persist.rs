@@ -180,7 +180,8 @@ impl Engine {
         }
     }
 
-    /// Writes the streaming text if the last write is older than the flush interval.
+    /// Appends the text that arrived since the last flush, if that flush is older than the
+    /// flush interval: a write costs the new bytes, not the answer so far.
     pub(crate) fn flush_if_due(&mut self, id: &ConversationId) {
         let Some(store) = self.store_for(id) else {
             return;
@@ -195,9 +196,13 @@ impl Engine {
             return;
         }
         run.last_flush = Instant::now();
-        let text = run.text.clone();
+        let Some(delta) = run.text.get(run.flushed..).filter(|d| !d.is_empty()) else {
+            return;
+        };
+        let delta = delta.to_string();
+        run.flushed = run.text.len();
         store.send("save the streaming answer", move |s| {
-            s.update_streaming(mid, &text)
+            s.append_streaming(mid, &delta)
         });
     }
 

@@ -46,6 +46,8 @@ pub(crate) struct Run {
     /// The stored assistant message this round streams into.
     pub message: Option<MessageId>,
     pub last_flush: Instant,
+    /// How much of `text` is in the store already (the next flush appends the rest).
+    pub flushed: usize,
     pub round: u32,
     pub pending: Vec<PendingCall>,
     /// USD this run may spend before a budget is reached (None: no limit).
@@ -74,11 +76,19 @@ impl Run {
             error: None,
             message: None,
             last_flush: now,
+            flushed: 0,
             round: 0,
             pending: Vec::new(),
             budget_headroom_usd: None,
             prompt_estimate: 0,
         }
+    }
+
+    /// Takes the current round's text (the round ends; the next one streams into a new
+    /// stored message, so nothing of it is flushed yet).
+    pub fn take_text(&mut self) -> String {
+        self.flushed = 0;
+        std::mem::take(&mut self.text)
     }
 
     /// Adds the current round's usage to the run's total and clears it for the next round.

@@ -147,20 +147,16 @@ impl Engine {
 
     /// Stops the run if what it has cost so far (estimated while streaming) reaches its headroom.
     pub(crate) async fn enforce_budget(&mut self, id: &ConversationId) {
-        let info = self
-            .conversation(id)
-            .run
-            .as_ref()
-            .map(|r| r.model.clone())
-            .and_then(|m| self.models.get(&m).cloned());
-        let Some(run) = self.conversation(id).run.as_ref() else {
+        // Runs on every text delta: borrows only (no model id or `ModelInfo` copy), and a run
+        // without a budget returns before any lookup.
+        let Some(run) = self.conversations.get(id).and_then(|c| c.run.as_ref()) else {
             return;
         };
         let Some(headroom) = run.budget_headroom_usd else {
             return;
         };
-        let Some((prompt_price, completion_price)) = pricing::prices_for(&run.model, info.as_ref())
-        else {
+        let info = self.models.get(&run.model);
+        let Some((prompt_price, completion_price)) = pricing::prices_for(&run.model, info) else {
             return;
         };
         let so_far = run.usage_before.cost_usd.unwrap_or(0.0)

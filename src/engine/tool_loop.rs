@@ -24,7 +24,7 @@ impl Engine {
         run.round += 1;
         let round = run.round;
         let calls = std::mem::take(&mut run.tool_calls).finish();
-        let text = std::mem::take(&mut run.text);
+        let text = run.take_text();
         run.finish = None;
         let mut msg = ChatMessage::assistant(text.clone());
         msg.tool_calls = calls.clone();

@@ -133,11 +133,22 @@ impl Store {
             if alive {
                 continue;
             }
-            stopped += self.conn.execute(
-                "UPDATE messages SET status = 'stopped', updated_at = ?1
+            // The streamed chunks are folded into the text, so the recovered answer reads
+            // (and is indexed) as one piece, as if it had stopped normally.
+            let tx = self.write_tx()?;
+            stopped += tx.execute(
+                "UPDATE messages SET status = 'stopped', updated_at = ?1,
+                     content = content || COALESCE((SELECT group_concat(k.text, '' ORDER BY k.id)
+                         FROM message_chunks k WHERE k.message_id = messages.id), '')
                  WHERE status = 'streaming' AND writer IS ?2",
                 params![now_ms(), writer],
             )?;
+            tx.execute(
+                "DELETE FROM message_chunks WHERE message_id NOT IN
+                     (SELECT id FROM messages WHERE status = 'streaming')",
+                [],
+            )?;
+            tx.commit()?;
         }
         if stopped > 0 {
             tracing::info!(stopped, "marked interrupted answers as stopped");

@@ -11,7 +11,12 @@ use super::{
     MessageFinish, MessageId, MessageStatus, NewMessage, Role, Store, StoredMessage, now_ms,
 };
 
-pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, \
+/// A message's text as every reader sees it: a streaming answer's stored text followed by the
+/// chunks appended since (`message_chunks`, in order); any other message's `content` as is.
+pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, \
+     CASE WHEN m.status = 'streaming' THEN m.content || COALESCE((SELECT group_concat(k.text, '' \
+         ORDER BY k.id) FROM message_chunks k WHERE k.message_id = m.id), '') \
+     ELSE m.content END, \
      m.status, m.error, m.model, m.tool_call_id, m.tool_calls, m.prompt_tokens, \
      m.completion_tokens, m.cost_usd, m.ttft_ms, m.duration_ms, m.created_at, m.updated_at";
 
@@ -100,6 +105,13 @@ pub(crate) fn insert_message(
     Ok(id)
 }
 
+/// Deletes a message's streamed chunks (its text has been written whole).
+fn delete_chunks(conn: &Connection, id: MessageId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM message_chunks WHERE message_id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
 impl Store {
     /// Adds a message and makes it the conversation's selected leaf.
     pub fn append_message(&self, new: &NewMessage) -> Result<MessageId> {
@@ -109,25 +121,54 @@ impl Store {
         Ok(id)
     }
 
-    /// Saves the text of an answer that is still streaming (the periodic flush).
+    /// Replaces the whole text of an answer that is still streaming (and any appended chunks).
+    ///
+    /// The engine's periodic flush uses `append_streaming`, which writes only the new text.
     pub fn update_streaming(&self, id: MessageId, content: &str) -> Result<()> {
-        let changed = self
-            .conn
+        let tx = self.write_tx()?;
+        let changed = tx
             .prepare_cached(
                 "UPDATE messages SET content = ?2, updated_at = ?3
                  WHERE id = ?1 AND status = 'streaming'",
             )?
             .execute(params![id, content, now_ms()])?;
         if changed == 0 {
-            return Err(match self.message(id)? {
-                None => message_not_found(id),
-                Some(m) => StoreError::Invalid(format!(
-                    "Message {id} is already {}, so streamed text can no longer be added to it.",
-                    m.status
-                )),
-            });
+            drop(tx);
+            return Err(self.not_streaming(id));
+        }
+        delete_chunks(&tx, id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds `delta` to the end of an answer that is still streaming (the periodic flush).
+    ///
+    /// One new row in `message_chunks`: the write costs the new bytes (one page while the
+    /// chunks are small), not the answer so far. The message row itself is not touched.
+    pub fn append_streaming(&self, id: MessageId, delta: &str) -> Result<()> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO message_chunks (message_id, text)
+                 SELECT ?1, ?2 WHERE EXISTS
+                     (SELECT 1 FROM messages WHERE id = ?1 AND status = 'streaming')",
+            )?
+            .execute(params![id, delta])?;
+        if changed == 0 {
+            return Err(self.not_streaming(id));
         }
         Ok(())
+    }
+
+    fn not_streaming(&self, id: MessageId) -> StoreError {
+        match self.message(id) {
+            Err(e) => e,
+            Ok(None) => message_not_found(id),
+            Ok(Some(m)) => StoreError::Invalid(format!(
+                "Message {id} is already {}, so streamed text can no longer be added to it.",
+                m.status
+            )),
+        }
     }
 
     /// Records the tool calls an assistant message made (JSON array of calls).
@@ -161,8 +202,8 @@ impl Store {
                 "A message cannot be finished with status `streaming`.".to_string(),
             ));
         }
-        let changed = self
-            .conn
+        let tx = self.write_tx()?;
+        let changed = tx
             .prepare_cached(
                 "UPDATE messages SET content = ?2, status = ?3, error = ?4, prompt_tokens = ?5,
                     completion_tokens = ?6, cost_usd = ?7, ttft_ms = ?8, duration_ms = ?9,
@@ -184,6 +225,9 @@ impl Store {
         if changed == 0 {
             return Err(message_not_found(id));
         }
+        // The text is whole now: the streamed chunks are folded into it.
+        delete_chunks(&tx, id)?;
+        tx.commit()?;
         Ok(())
     }
 

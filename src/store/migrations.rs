@@ -147,8 +147,24 @@ pub const V4: &str = r#"
 ALTER TABLE conversations ADD COLUMN profile TEXT;
 "#;
 
+/// v5: a streaming answer is stored by appending what arrived since the last flush, one row
+/// per flush, instead of rewriting the whole text every 500 ms (O(n²) bytes over a long answer).
+/// Reading a streaming message joins `content` with its chunks in `id` order; finishing the
+/// answer (or recovering it after a crash) folds them into `content` and deletes them, so the
+/// table only ever holds the answers in flight.
+///
+/// No index on `message_id`: every index is one more page written per flush, and the table
+/// is a few rows long (a lookup scans it; a message delete's cascade scans it too).
+pub const V5: &str = r#"
+CREATE TABLE message_chunks (
+    id         INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    text       TEXT NOT NULL
+);
+"#;
+
 /// Every migration in order; `MIGRATIONS[n]` takes a database from version n to n + 1.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -95,7 +95,7 @@ pub fn event_summary(event: &EngineEvent) -> String {
             format!("{dropped_turns} turns left out")
         }
         EngineEvent::Text { delta, .. } | EngineEvent::Reasoning { delta, .. } => {
-            format!("{} chars", delta.chars().count())
+            chars_summary(delta.chars().count())
         }
         EngineEvent::Usage {
             prompt_tokens,
@@ -377,12 +377,17 @@ impl EventLog {
             }) = &*last.payload
             && c == conversation
         {
-            let merged = EngineEvent::Text {
-                conversation: c.clone(),
-                delta: format!("{d}{delta}"),
-            };
-            last.summary = event_summary(&merged);
-            last.payload = Arc::new(EventPayload::Event(merged));
+            // Appended in place: the row is the only holder of its text unless the page handed
+            // it out (`filtered_payloads`) since the last delta, and then it is copied once.
+            // The summary counts the new characters only, so a delta costs its own length,
+            // not the answer's so far.
+            let chars = text_chars(&last.summary, d) + delta.chars().count();
+            if let EventPayload::Event(EngineEvent::Text { delta: d, .. }) =
+                Arc::make_mut(&mut last.payload)
+            {
+                d.push_str(delta);
+            }
+            last.summary = chars_summary(chars);
             return;
         }
         self.push_row(EventRow::live(event.clone(), now));
@@ -427,6 +432,20 @@ impl EventLog {
     }
 }
 
+/// A text row's summary.
+fn chars_summary(chars: usize) -> String {
+    format!("{chars} chars")
+}
+
+/// The characters of a text row's `delta`, read back from its summary (counted when it is
+/// unreadable).
+fn text_chars(summary: &str, delta: &str) -> usize {
+    summary
+        .strip_suffix(" chars")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| delta.chars().count())
+}
+
 /// `HH:MM:SS.mmm` in local time.
 fn clock_time(ms: UnixMs) -> String {
     use chrono::{Local, TimeZone};
@@ -435,4 +454,34 @@ fn clock_time(ms: UnixMs) -> String {
         .single()
         .map(|t| t.format("%H:%M:%S%.3f").to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::ConversationId;
+
+    fn text(delta: &str) -> EngineEvent {
+        EngineEvent::Text {
+            conversation: ConversationId("c".into()),
+            delta: delta.into(),
+        }
+    }
+
+    #[test]
+    fn adjacent_text_deltas_merge_in_place_and_a_handed_out_payload_keeps_its_text() {
+        let mut log = EventLog::default();
+        log.push(&text("héllo"), 1);
+        log.push(&text(" wörld"), 2);
+        assert_eq!(log.len(), 1);
+        let row = log.row(log.last_seq()).unwrap();
+        assert_eq!(row.summary, "11 chars");
+        let shared = log.filtered_payloads();
+        log.push(&text("!"), 3);
+        let row = log.row(log.last_seq()).unwrap();
+        assert_eq!(row.summary, "12 chars");
+        assert_eq!(*row.payload, EventPayload::Event(text("héllo wörld!")));
+        // What the page was given before the last delta is unchanged (copied on write).
+        assert_eq!(*shared[0], EventPayload::Event(text("héllo wörld")));
+    }
 }
