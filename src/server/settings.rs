@@ -147,7 +147,8 @@ mod tests {
 
     use super::*;
 
-    /// Fuzzing (`fuzz/`, config): `request_timeout_secs = 9223372036854775807` panicked at
+    /// Found writing the `config` fuzz target (derived values must stay usable):
+    /// `request_timeout_secs = 9223372036854775807` panicked at
     /// `Instant::now() + timeout` on the first request, and `max_connections` or
     /// `max_concurrent_requests` above tokio's `MAX_PERMITS` panicked in `Semaphore::new`.
     #[test]

@@ -135,7 +135,7 @@ fn body_merges_tool_results_into_user_turns() {
     assert_eq!(msgs[2]["content"][1]["tool_use_id"], "t2");
 }
 
-/// Fuzzing (`fuzz/`, anthropic_stream): token counts are bounded like OpenAI's.
+/// The `anthropic_stream` fuzz target checks this too: token counts are bounded like OpenAI's.
 #[test]
 fn hostile_usage_is_bounded() {
     let out = decode_all(&[

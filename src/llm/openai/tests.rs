@@ -186,8 +186,9 @@ fn request_body_has_system_first_and_string_content_next_to_tool_calls() {
     assert!(v.get("tools").is_none());
 }
 
-/// Fuzzing (`fuzz/`, openai_stream): a server's `u64::MAX` token counts overflowed the sums
-/// serve and the store make of them; a negative cost would lower a budget's spend.
+/// Found writing the `openai_stream` fuzz target (its usage property): a server's `u64::MAX`
+/// token counts overflowed the sums serve and the store make of them; a negative cost would
+/// lower a budget's spend.
 #[test]
 fn hostile_usage_is_bounded() {
     let out = decode_all(&[
