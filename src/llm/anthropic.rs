@@ -300,11 +300,11 @@ impl AnthropicDecoder {
     }
 
     fn finish_events(&mut self, out: &mut Vec<StreamEvent>) {
-        out.push(StreamEvent::Usage(Usage {
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            cost_usd: None,
-        }));
+        out.push(StreamEvent::Usage(Usage::reported(
+            self.prompt_tokens,
+            self.completion_tokens,
+            None,
+        )));
         out.push(StreamEvent::Finished(
             self.finish.take().unwrap_or(FinishReason::Stop),
         ));

@@ -382,11 +382,11 @@ impl OpenAiDecoder {
             }
         }
         if let Some(u) = chunk.usage {
-            let usage = Usage {
-                prompt_tokens: u.prompt_tokens.unwrap_or(0),
-                completion_tokens: u.completion_tokens.unwrap_or(0),
-                cost_usd: u.cost,
-            };
+            let usage = Usage::reported(
+                u.prompt_tokens.unwrap_or(0),
+                u.completion_tokens.unwrap_or(0),
+                u.cost,
+            );
             self.usage = Some(usage);
         }
         Ok(())

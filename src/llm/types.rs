@@ -247,6 +247,23 @@ pub struct Usage {
     pub cost_usd: Option<f64>,
 }
 
+impl Usage {
+    /// Largest token count taken from a server (2^40, a thousand times any context window):
+    /// counts are summed per turn, conversation and day, so a hostile `u64::MAX` must not
+    /// overflow those sums (a panic with overflow checks, a wrapped total without).
+    pub const MAX_REPORTED_TOKENS: u64 = 1 << 40;
+
+    /// Usage as a server reported it, bounded: token counts capped at `MAX_REPORTED_TOKENS`,
+    /// a cost kept only when it is a finite, non-negative amount.
+    pub fn reported(prompt_tokens: u64, completion_tokens: u64, cost_usd: Option<f64>) -> Self {
+        Self {
+            prompt_tokens: prompt_tokens.min(Self::MAX_REPORTED_TOKENS),
+            completion_tokens: completion_tokens.min(Self::MAX_REPORTED_TOKENS),
+            cost_usd: cost_usd.filter(|c| c.is_finite() && *c >= 0.0),
+        }
+    }
+}
+
 /// One event of a streamed answer, provider-neutral.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {

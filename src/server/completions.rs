@@ -2,7 +2,7 @@
 //! `chat.completion` or streamed as `chat.completion.chunk` SSE events ending in `[DONE]`.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -139,7 +139,7 @@ pub async fn chat_completions(
     if let Err(end) = turn.accept().await {
         return refusal(&end);
     }
-    let deadline = Instant::now() + Duration::from_secs(state.settings.request_timeout_secs);
+    let deadline = Instant::now() + state.settings.request_timeout();
     let mut response = if request.stream {
         let include_usage = request
             .stream_options

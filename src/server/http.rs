@@ -64,7 +64,7 @@ impl AppState {
             provider,
             default_model,
             token,
-            slots: Arc::new(Semaphore::new(settings.max_concurrent_requests.max(1))),
+            slots: Arc::new(Semaphore::new(settings.request_slots())),
             limiter: RateLimiter::new(settings.requests_per_minute),
             settings,
             shutdown: CancellationToken::new(),
@@ -157,8 +157,8 @@ pub async fn serve(
         &state.settings.allowed_origins,
     ));
     let token = state.shutdown.clone();
-    let header_timeout = Duration::from_secs(state.settings.header_timeout_secs.max(1));
-    let connections = Arc::new(Semaphore::new(state.settings.max_connections.max(1)));
+    let header_timeout = state.settings.header_timeout();
+    let connections = Arc::new(Semaphore::new(state.settings.connection_slots()));
     let app = router(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

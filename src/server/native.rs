@@ -78,26 +78,14 @@ where
                 break Err(NativeError::Frame(e));
             }
         };
-        let request: Value = match serde_json::from_slice(&frame) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                let _ = tx.send(error_frame(
-                    &Value::Null,
-                    "bad_request",
-                    "a request must be a JSON object",
-                ));
-                continue;
-            }
-            Err(e) => {
-                let message = format!("the frame is not valid UTF-8 JSON: {e}");
-                let _ = tx.send(error_frame(&Value::Null, "invalid_json", &message));
+        let Request { id, route, payload } = match parse_request(&frame) {
+            Ok(request) => request,
+            Err((code, message)) => {
+                let _ = tx.send(error_frame(&Value::Null, code, &message));
                 continue;
             }
         };
-        let id = request.get("id").cloned().unwrap_or(Value::Null);
-        let route = request.get("route").and_then(Value::as_str).unwrap_or("");
-        let payload = request.get("payload").cloned().unwrap_or(json!({}));
-        match route {
+        match route.as_str() {
             "chat" => {
                 let cancel = CancellationToken::new();
                 lock(&running).insert(id.to_string(), cancel.clone());
@@ -118,7 +106,7 @@ where
                 );
             }
             "health" | "models.list" | "conversations.list" | "conversations.get" => {
-                let (host, tx, route) = (Arc::clone(&host), tx.clone(), route.to_string());
+                let (host, tx, route) = (Arc::clone(&host), tx.clone(), route.clone());
                 tasks.spawn(async move {
                     let reply = match simple_route(&host, &route, &payload).await {
                         Ok(result) => json!({"id": id, "event": "result", "result": result}),
@@ -145,6 +133,40 @@ where
         Ok(Err(e)) => Err(NativeError::Write(e)),
         _ => result,
     }
+}
+
+/// One request frame: `{"id", "route", "payload"}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// Echoed in every reply (`null` when absent).
+    pub id: Value,
+    /// What to do (empty when absent or not a string).
+    pub route: String,
+    /// The route's arguments (`{}` when absent).
+    pub payload: Value,
+}
+
+/// Parses one frame's bytes; Err(error code, message) when it is not a JSON object.
+pub fn parse_request(frame: &[u8]) -> Result<Request, (&'static str, String)> {
+    let mut request = match serde_json::from_slice(frame) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return Err(("bad_request", "a request must be a JSON object".into())),
+        Err(e) => {
+            return Err((
+                "invalid_json",
+                format!("the frame is not valid UTF-8 JSON: {e}"),
+            ));
+        }
+    };
+    Ok(Request {
+        id: request.get_mut("id").map_or(Value::Null, Value::take),
+        route: request
+            .get("route")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        payload: request.get_mut("payload").map_or(json!({}), Value::take),
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -246,7 +268,7 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
                     "usage": {
                         "prompt_tokens": end.prompt_tokens,
                         "completion_tokens": end.completion_tokens,
-                        "total_tokens": end.prompt_tokens + end.completion_tokens,
+                        "total_tokens": end.prompt_tokens.saturating_add(end.completion_tokens),
                         "cost_usd": end.cost_usd,
                     },
                 });

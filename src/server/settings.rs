@@ -1,6 +1,9 @@
 //! The `[serve]` and `[native_host]` tables of `config.toml`.
 
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 /// How tool calls that need approval are answered when no person can be asked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +78,34 @@ impl Default for ServeSettings {
     }
 }
 
+/// Longest `request_timeout_secs` / `header_timeout_secs` honoured (a day): a bigger value
+/// would overflow `Instant` arithmetic, which panics.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+impl ServeSettings {
+    /// `request_timeout_secs`, at most a day.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.min(MAX_TIMEOUT_SECS))
+    }
+
+    /// `header_timeout_secs`, 1 s to a day.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.clamp(1, MAX_TIMEOUT_SECS))
+    }
+
+    /// `max_connections` as a semaphore size: at least 1, at most what a tokio semaphore
+    /// holds (`Semaphore::new` panics above `MAX_PERMITS`).
+    pub fn connection_slots(&self) -> usize {
+        self.max_connections.clamp(1, Semaphore::MAX_PERMITS)
+    }
+
+    /// `max_concurrent_requests` as a semaphore size, like `connection_slots`.
+    pub fn request_slots(&self) -> usize {
+        self.max_concurrent_requests
+            .clamp(1, Semaphore::MAX_PERMITS)
+    }
+}
+
 /// `rustbot native-host` (`[native_host]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -107,5 +138,41 @@ impl NativeHostSettings {
                 .allowed_origins
                 .iter()
                 .any(|o| o.trim_end_matches('/') == origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Found writing the `config` fuzz target (derived values must stay usable):
+    /// `request_timeout_secs = 9223372036854775807` panicked at
+    /// `Instant::now() + timeout` on the first request, and `max_connections` or
+    /// `max_concurrent_requests` above tokio's `MAX_PERMITS` panicked in `Semaphore::new`.
+    #[test]
+    fn huge_numbers_in_serve_settings_are_bounded() {
+        let text = "[serve]\nrequest_timeout_secs = 9223372036854775807\n\
+                    header_timeout_secs = 9223372036854775807\n\
+                    max_connections = 9223372036854775807\n\
+                    max_concurrent_requests = 9223372036854775807\n";
+        let config = crate::config::Config::parse(text, std::path::Path::new("c.toml")).unwrap();
+        let serve = &config.serve;
+        assert!(
+            Instant::now()
+                .checked_add(serve.request_timeout())
+                .is_some()
+        );
+        assert!(Instant::now().checked_add(serve.header_timeout()).is_some());
+        let _ = Semaphore::new(serve.connection_slots());
+        let _ = Semaphore::new(serve.request_slots());
+        let zero = ServeSettings {
+            max_connections: 0,
+            header_timeout_secs: 0,
+            ..Default::default()
+        };
+        assert_eq!(zero.connection_slots(), 1);
+        assert_eq!(zero.header_timeout(), Duration::from_secs(1));
     }
 }

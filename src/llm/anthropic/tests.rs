@@ -136,3 +136,19 @@ fn body_merges_tool_results_into_user_turns() {
     assert_eq!(msgs[2]["content"].as_array().unwrap().len(), 2);
     assert_eq!(msgs[2]["content"][1]["tool_use_id"], "t2");
 }
+
+/// The `anthropic_stream` fuzz target checks this too: token counts are bounded like OpenAI's.
+#[test]
+fn hostile_usage_is_bounded() {
+    let out = decode_all(&[
+        r#"{"type":"message_start","message":{"usage":{"input_tokens":18446744073709551615}}}"#,
+        r#"{"type":"message_delta","delta":{},"usage":{"output_tokens":18446744073709551615}}"#,
+        r#"{"type":"message_stop"}"#,
+    ])
+    .unwrap();
+    assert!(out.contains(&StreamEvent::Usage(Usage {
+        prompt_tokens: Usage::MAX_REPORTED_TOKENS,
+        completion_tokens: Usage::MAX_REPORTED_TOKENS,
+        cost_usd: None,
+    })));
+}

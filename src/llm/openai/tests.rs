@@ -187,3 +187,27 @@ fn request_body_has_system_first_and_string_content_next_to_tool_calls() {
     assert!(v.get("stream_options").is_none());
     assert!(v.get("tools").is_none());
 }
+
+/// Found writing the `openai_stream` fuzz target (its usage property): a server's `u64::MAX`
+/// token counts overflowed the sums serve and the store make of them; a negative cost would
+/// lower a budget's spend.
+#[test]
+fn hostile_usage_is_bounded() {
+    let out = decode_all(&[
+        r#"{"choices":[],"usage":{"prompt_tokens":18446744073709551615,"completion_tokens":18446744073709551615,"cost":-5}}"#,
+        "[DONE]",
+    ])
+    .unwrap();
+    let usage = out
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Usage(u) => Some(*u),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(usage.prompt_tokens, Usage::MAX_REPORTED_TOKENS);
+    assert_eq!(usage.completion_tokens, Usage::MAX_REPORTED_TOKENS);
+    assert_eq!(usage.cost_usd, None);
+    let total = crate::server::openai::UsageOut::new(u64::MAX, u64::MAX).total_tokens;
+    assert_eq!(total, u64::MAX);
+}
