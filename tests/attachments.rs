@@ -238,3 +238,39 @@ fn tiny_pdf(text: &str) -> Vec<u8> {
     );
     out
 }
+
+#[test]
+fn an_image_is_stored_once_and_sent_again_with_the_history() {
+    let home = tempfile::tempdir().unwrap();
+    let small = png(16, 16);
+    std::fs::write(home.path().join("pic.png"), &small).unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["a cat"], false)]);
+    let out = ask(&home, "custom", &server, &["pic.png"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = text(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("conversation: ").map(str::to_string))
+        .unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["still a cat"], false)]);
+    let out = isolated_rustbot(home.path())
+        .args([
+            "--provider",
+            "custom",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "M",
+        ])
+        .args(["ask", "--conversation", &id, "what colour?"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = server.requests()[0].json();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
+    assert_eq!(
+        body["messages"][0]["content"][1]["image_url"]["url"],
+        format!("data:image/png;base64,{b64}"),
+        "the reopened conversation sends its image again"
+    );
+}

@@ -241,3 +241,56 @@ fn anthropic_thinking_is_shown_apart_and_sent_back_signed_with_the_tool_turn() {
         "never sent as text"
     );
 }
+
+#[test]
+fn reasoning_is_stored_apart_and_exported() {
+    let home = tempfile::tempdir().unwrap();
+    let server = ScriptedServer::start(vec![openai_stream(&[
+        json!({"role": "assistant", "content": null, "reasoning_content": "Hmm, primes."}),
+        json!({"content": "Seven."}),
+    ])]);
+    let out = ask(&home, "custom", &server, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = text(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("conversation: ").map(str::to_string))
+        .unwrap();
+    let export = |format: &str| {
+        let out = isolated_rustbot(home.path())
+            .args(["conversations", "export", &id, "--format", format])
+            .output()
+            .unwrap();
+        text(&out.stdout)
+    };
+    let json: Value = serde_json::from_str(&export("json")).unwrap();
+    let answer = &json["messages"][1];
+    assert_eq!(answer["content"], "Seven.");
+    assert_eq!(answer["reasoning"], "Hmm, primes.");
+    let md = export("md");
+    assert!(
+        md.contains("<details><summary>Thinking</summary>") && md.contains("Hmm, primes."),
+        "{md}"
+    );
+
+    // The next turn sends the answer back without its reasoning.
+    let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let out = isolated_rustbot(home.path())
+        .args([
+            "--provider",
+            "custom",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "M",
+        ])
+        .args(["ask", "--conversation", &id, "and?"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sent = server.requests()[0].json().to_string();
+    assert!(
+        sent.contains("Seven.") && !sent.contains("Hmm, primes."),
+        "{sent}"
+    );
+}

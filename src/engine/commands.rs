@@ -39,6 +39,7 @@ impl Engine {
                 if !self.persist_user_message(&conversation, &text).await {
                     return;
                 }
+                self.persist_images(&conversation, &images).await;
                 let mut message = ChatMessage::user(text.clone());
                 message.images = images;
                 self.conversation(&conversation).history.push(message);

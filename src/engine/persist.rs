@@ -7,10 +7,10 @@ use std::time::Instant;
 use crate::engine::agent::{Engine, FLUSH_INTERVAL};
 use crate::engine::events::{ConversationId, RunMetrics, RunStatus};
 use crate::engine::run::Run;
-use crate::llm::{ChatMessage, Role, ToolCall};
+use crate::llm::{ChatMessage, ImagePart, Role, ToolCall};
 use crate::store::{
     self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, StoreHandle,
-    StoredMessage, ToolApproval, ToolCallRecord, ToolCallStatus, UsageRecord,
+    StoredAttachment, StoredMessage, ToolApproval, ToolCallRecord, ToolCallStatus, UsageRecord,
 };
 use crate::tools::{ApprovedBy, Decision, ToolResult};
 
@@ -86,14 +86,14 @@ impl Engine {
         let loaded = store
             .call(move |s| {
                 Ok::<_, store::StoreError>(match s.conversation(&key)? {
-                    Some(_) => Some(s.active_path(&key)?),
+                    Some(_) => Some((s.active_path(&key)?, s.conversation_attachments(&key)?)),
                     None => None,
                 })
             })
             .await
             .and_then(|r| r);
         match loaded {
-            Ok(Some(path)) => {
+            Ok(Some((path, mut attachments))) => {
                 let conv = self.conversation(id);
                 conv.leaf = path.last().map(|m| m.id);
                 conv.last_user = path
@@ -101,7 +101,19 @@ impl Engine {
                     .rev()
                     .find(|m| m.role == store::Role::User)
                     .map(|m| m.id);
-                conv.history = path.iter().filter_map(to_chat_message).collect();
+                conv.history = path
+                    .iter()
+                    .filter_map(|m| {
+                        let mut message = to_chat_message(m)?;
+                        message.images = attachments
+                            .remove(&m.id)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|a| ImagePart::new(&a.name, &a.media_type, &a.data))
+                            .collect();
+                        Some(message)
+                    })
+                    .collect();
                 // A crash (kill -9) while a tool call waited leaves it without a result.
                 self.close_unanswered_calls(id, "the app stopped before it ran")
                     .await;
@@ -237,6 +249,40 @@ impl Engine {
         }
     }
 
+    /// Stores the images sent with the user's latest message (once each, by content hash).
+    pub(crate) async fn persist_images(&mut self, id: &ConversationId, images: &[ImagePart]) {
+        if images.is_empty() {
+            return;
+        }
+        let (Some(store), Some(mid)) = (self.store_for(id), self.conversation(id).last_user) else {
+            return;
+        };
+        use base64::Engine as _;
+        let stored: Vec<StoredAttachment> = images
+            .iter()
+            .filter_map(|i| {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(i.data.as_bytes())
+                    .ok()?;
+                Some(StoredAttachment {
+                    name: i.name.clone(),
+                    media_type: i.media_type.clone(),
+                    data,
+                })
+            })
+            .collect();
+        let result = store
+            .call(move |s| s.attach(mid, &stored))
+            .await
+            .and_then(|r| r);
+        if let Err(e) = result {
+            self.error(
+                Some(id),
+                format!("the attached images could not be saved: {e}"),
+            );
+        }
+    }
+
     /// Stores a tool result message under the current leaf.
     pub(crate) async fn persist_tool_result(&mut self, id: &ConversationId, msg: &ChatMessage) {
         let Some(store) = self.store_for(id) else {
@@ -328,6 +374,7 @@ impl Engine {
             cost_usd: metrics.cost_usd,
             ttft_ms: metrics.ttft_ms.map(|t| t as i64),
             duration_ms: Some(metrics.duration_ms as i64),
+            reasoning: (!run.reasoning.is_empty()).then(|| run.reasoning.clone()),
             ..Default::default()
         };
         let usage = (metrics.tokens_reported).then(|| UsageRecord {

@@ -65,6 +65,14 @@ impl Store {
                 },
             };
             let _ = writeln!(out, "## {heading}\n");
+            if let Some(reasoning) = m.reasoning.as_deref().filter(|r| !r.trim().is_empty()) {
+                let fence = fence_for(reasoning);
+                let _ = writeln!(
+                    out,
+                    "<details><summary>Thinking</summary>\n\n{fence}\n{}\n{fence}\n\n</details>\n",
+                    reasoning.trim_end()
+                );
+            }
             if m.role == Role::Tool {
                 // Tool output is raw text; a fence keeps stray Markdown in it from rendering.
                 let fence = fence_for(&m.content);
@@ -167,8 +175,9 @@ impl Store {
             tx.prepare_cached(
                 "INSERT INTO messages (conversation_id, parent_id, role, content, status, error,
                      model, tool_call_id, tool_calls, prompt_tokens, completion_tokens, cost_usd,
-                     ttft_ms, duration_ms, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                     ttft_ms, duration_ms, created_at, updated_at, reasoning)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                         ?17)",
             )?
             .execute(params![
                 id,
@@ -187,6 +196,7 @@ impl Store {
                 m.duration_ms,
                 m.created_at,
                 m.updated_at,
+                m.reasoning,
             ])?;
             new_ids.insert(m.id, MessageId(tx.last_insert_rowid()));
         }

@@ -18,7 +18,8 @@ pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, 
          ORDER BY k.id) FROM message_chunks k WHERE k.message_id = m.id), '') \
      ELSE m.content END, \
      m.status, m.error, m.model, m.tool_call_id, m.tool_calls, m.prompt_tokens, \
-     m.completion_tokens, m.cost_usd, m.ttft_ms, m.duration_ms, m.created_at, m.updated_at";
+     m.completion_tokens, m.cost_usd, m.ttft_ms, m.duration_ms, m.created_at, m.updated_at, \
+     m.reasoning";
 
 pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -39,6 +40,7 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         duration_ms: r.get(14)?,
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
+        reasoning: r.get(17)?,
     })
 }
 
@@ -207,7 +209,7 @@ impl Store {
             .prepare_cached(
                 "UPDATE messages SET content = ?2, status = ?3, error = ?4, prompt_tokens = ?5,
                     completion_tokens = ?6, cost_usd = ?7, ttft_ms = ?8, duration_ms = ?9,
-                    updated_at = ?10
+                    updated_at = ?10, reasoning = COALESCE(?11, reasoning)
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -221,6 +223,7 @@ impl Store {
                 finish.ttft_ms,
                 finish.duration_ms,
                 now_ms(),
+                finish.reasoning,
             ])?;
         if changed == 0 {
             return Err(message_not_found(id));

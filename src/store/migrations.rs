@@ -163,8 +163,27 @@ CREATE TABLE message_chunks (
 );
 "#;
 
+/// v6: a reasoning model's thinking, kept apart from the answer's text (never sent back as
+/// content); images attached to messages, stored once by content hash and shared between the
+/// messages that carry them.
+pub const V6: &str = r#"
+ALTER TABLE messages ADD COLUMN reasoning TEXT;
+CREATE TABLE attachments (
+    hash       TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    data       BLOB NOT NULL
+);
+CREATE TABLE message_attachments (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    hash       TEXT NOT NULL REFERENCES attachments(hash),
+    PRIMARY KEY (message_id, position)
+);
+"#;
+
 /// Every migration in order; `MIGRATIONS[n]` takes a database from version n to n + 1.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

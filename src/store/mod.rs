@@ -4,6 +4,7 @@
 //! `Store` is the synchronous core; async and UI code go through `StoreHandle`, which runs every
 //! call in order on one dedicated thread.
 
+mod attachments;
 mod conversations;
 mod db;
 mod error;

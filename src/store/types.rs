@@ -270,6 +270,19 @@ pub struct MessageFinish {
     pub ttft_ms: Option<i64>,
     /// Whole request duration, ms.
     pub duration_ms: Option<i64>,
+    /// The model's reasoning, kept apart from the text (None: leave as is).
+    pub reasoning: Option<String>,
+}
+
+/// A file stored with a message (an image), content-addressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAttachment {
+    /// The file's name.
+    pub name: String,
+    /// Its media type.
+    pub media_type: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
 }
 
 /// A message as stored.
@@ -309,6 +322,9 @@ pub struct StoredMessage {
     pub created_at: i64,
     /// Last change, unix ms.
     pub updated_at: i64,
+    /// The model's reasoning before this answer, apart from its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
 }
 
 /// One billed request.
