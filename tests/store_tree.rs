@@ -171,6 +171,7 @@ fn streaming_then_finish_keeps_metrics() {
         cost_usd: Some(0.25),
         ttft_ms: Some(150),
         duration_ms: Some(900),
+        reasoning: None,
     };
     s.finish_message(a, &finish).unwrap();
     let m = s.message(a).unwrap().unwrap();
