@@ -21,8 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, Overrides, Paths, ResolvedSettings, secrets};
 
-/// The version, from the `VERSION` file.
-pub const VERSION: &str = include_str!("../VERSION");
+pub use crate::core::VERSION;
 
 /// `rustbot`: a native AI chat client. Without a subcommand it opens the desktop app.
 #[derive(Debug, Parser)]

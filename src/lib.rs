@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod engine;
 pub mod llm;
 pub mod logging;

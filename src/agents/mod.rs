@@ -10,6 +10,7 @@
 mod edit;
 mod parse;
 mod pick;
+mod profile;
 mod registry;
 mod watch;
 
@@ -24,8 +25,8 @@ pub use pick::{AgentPick, pick_agent};
 pub use registry::{AgentRegistry, BUILTIN_AGENTS, DEFAULT_AGENT, compose_prompt};
 pub use watch::{AgentWatchError, AgentWatcher, DEBOUNCE, Reloads};
 
-use crate::engine::AgentProfile;
 use crate::tools::ToolFilter;
+pub use profile::AgentProfile;
 
 /// Where an agent was defined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

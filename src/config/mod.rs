@@ -1,10 +1,14 @@
 //! Configuration: `config.toml`, `.env` files, platform paths, secrets and precedence.
 
 pub mod attachments;
+pub mod budget;
+pub mod mcp;
 pub mod os_keyring;
 pub mod paths;
 pub mod secrets;
+pub mod serve;
 pub mod settings;
+pub mod tools;
 
 pub use paths::Paths;
 pub use secrets::Secret;

@@ -159,7 +159,7 @@ pub struct Config {
     /// Upper bound on answer tokens.
     pub max_tokens: Option<u32>,
     /// How hard a reasoning model should think: `low`, `medium` or `high` (unset: not sent).
-    pub reasoning_effort: Option<crate::llm::ReasoningEffort>,
+    pub reasoning_effort: Option<crate::core::ReasoningEffort>,
     /// Context window assumed when the model's is unknown.
     pub context_tokens: u64,
     /// Network behaviour.
@@ -175,15 +175,15 @@ pub struct Config {
     /// Attached files (`[attachments]`).
     pub attachments: crate::config::attachments::AttachmentSettings,
     /// Tool approval modes and time limit (`[tools]`).
-    pub tools: crate::tools::ToolsConfig,
+    pub tools: crate::config::tools::ToolsConfig,
     /// Spending limits (`[budget]`).
-    pub budget: crate::engine::budget::BudgetLimits,
+    pub budget: crate::config::budget::BudgetLimits,
     /// MCP servers (`[mcp_servers.NAME]`).
-    pub mcp_servers: std::collections::BTreeMap<String, crate::tools::McpServerConfig>,
+    pub mcp_servers: std::collections::BTreeMap<String, crate::config::mcp::McpServerConfig>,
     /// `rustbot serve` (`[serve]`).
-    pub serve: crate::server::ServeSettings,
+    pub serve: crate::config::serve::ServeSettings,
     /// `rustbot native-host` (`[native_host]`).
-    pub native_host: crate::server::NativeHostSettings,
+    pub native_host: crate::config::serve::NativeHostSettings,
     /// Named provider profiles (`[profiles.NAME]`).
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
 }
@@ -438,8 +438,11 @@ mod tests {
         let c = Config::parse(text, Path::new("config.example.toml")).unwrap();
         assert_eq!(c.network, NetworkSettings::default());
         assert_eq!(c.provider, "openrouter");
-        assert_eq!(c.serve, crate::server::ServeSettings::default());
-        assert_eq!(c.native_host, crate::server::NativeHostSettings::default());
+        assert_eq!(c.serve, crate::config::serve::ServeSettings::default());
+        assert_eq!(
+            c.native_host,
+            crate::config::serve::NativeHostSettings::default()
+        );
     }
 
     #[test]

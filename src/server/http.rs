@@ -285,7 +285,7 @@ async fn rate_limit(
 async fn health(State(state): State<Arc<AppState>>) -> Response {
     axum::Json(serde_json::json!({
         "status": "ok",
-        "version": crate::cli::VERSION.trim(),
+        "version": crate::core::VERSION.trim(),
         "provider": state.provider.id(),
         "model": state.default_model,
     }))

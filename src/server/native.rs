@@ -304,7 +304,7 @@ async fn simple_route(
     match route {
         "health" => Ok(json!({
             "status": "ok",
-            "version": crate::cli::VERSION.trim(),
+            "version": crate::core::VERSION.trim(),
             "provider": host.provider.id(),
             "model": host.default_model,
         })),

@@ -8,30 +8,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::events::{ApprovalScope, ConversationId};
+use crate::core::{ApprovalScope, ConversationId};
 
-/// How calls of one tool are approved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApprovalMode {
-    /// Ask the user (default for tools that write, run or use the network).
-    Ask,
-    /// Run without asking (default for read-only tools).
-    Allow,
-    /// Never run.
-    Deny,
-}
-
-impl ApprovalMode {
-    /// The lower-case name used in config and listings.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalMode::Ask => "ask",
-            ApprovalMode::Allow => "allow",
-            ApprovalMode::Deny => "deny",
-        }
-    }
-}
+pub use crate::config::tools::{ApprovalMode, ToolsConfig};
 
 /// How a non-interactive run answers calls that would ask (`--approve ask|all|none`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +23,15 @@ pub enum CliApproval {
     All,
     /// Deny every call that would ask.
     None,
+}
+
+impl From<crate::config::serve::ServerApproval> for CliApproval {
+    fn from(a: crate::config::serve::ServerApproval) -> Self {
+        match a {
+            crate::config::serve::ServerApproval::None => CliApproval::None,
+            crate::config::serve::ServerApproval::All => CliApproval::All,
+        }
+    }
 }
 
 /// An `--approve` value that is not `ask`, `all` or `none`.
@@ -104,20 +92,6 @@ pub enum Decision {
     NeedsApproval,
     /// Do not run it; the model is told.
     Denied(DeniedBy),
-}
-
-/// The `[tools]` table of config.toml.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ToolsConfig {
-    /// Per-tool approval modes, by tool name (`server__*` globs allowed).
-    pub approval: BTreeMap<String, ApprovalMode>,
-    /// Time limit of one call in seconds (default 60).
-    pub timeout_secs: Option<u64>,
-    /// Let `http_get` fetch loopback, private and link-local addresses (default false).
-    pub http_allow_private: bool,
-    /// The `web_search` backend (`[tools.web_search]`); unset: the tool is not offered.
-    pub web_search: crate::tools::builtin::WebSearchConfig,
 }
 
 /// Sorts tool calls into decisions and remembers the user's grants.

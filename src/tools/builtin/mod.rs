@@ -54,7 +54,7 @@ pub fn configured(config: &ToolsConfig) -> (Vec<Arc<dyn Tool>>, Option<String>) 
         }));
     }
     let mut note = None;
-    match config.web_search.build() {
+    match web_search::web_search_tool(&config.web_search) {
         Ok(search) => tools.push(Arc::new(search)),
         Err(why) => note = Some(format!("web_search: {why}")),
     }

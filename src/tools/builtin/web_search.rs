@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+
 use serde_json::{Value, json};
 
 use super::{str_arg, u64_arg};
@@ -20,87 +20,37 @@ const DEFAULT_COUNT: u64 = 5;
 /// Longest snippet kept per result, in characters.
 const SNIPPET_CHARS: usize = 300;
 
-/// Which search service answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SearchBackend {
-    /// A SearXNG instance's JSON API (`url` is its base URL).
-    Searxng,
-    /// Brave Search API (`BRAVE_API_KEY`).
-    Brave,
-    /// Tavily search (`TAVILY_API_KEY`).
-    Tavily,
-}
+pub use crate::config::tools::{SearchBackend, WebSearchConfig};
 
-impl SearchBackend {
-    /// The backend's name in config and results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SearchBackend::Searxng => "searxng",
-            SearchBackend::Brave => "brave",
-            SearchBackend::Tavily => "tavily",
+/// The tool for `config`, or the sentence saying why it is not offered and what to set.
+pub fn web_search_tool(config: &WebSearchConfig) -> Result<WebSearch, String> {
+    let Some(backend) = config.backend else {
+        return Err("not offered: set [tools.web_search] backend = \"searxng\" with url = \"http://your-searxng\", or backend = \"brave\" (BRAVE_API_KEY) or \"tavily\" (TAVILY_API_KEY)".into());
+    };
+    let endpoint = match (backend, config.url.as_deref()) {
+        (SearchBackend::Searxng, Some(base)) => {
+            format!("{}/search", base.trim_end_matches('/'))
         }
-    }
-
-    /// The variable holding the backend's key, if it needs one.
-    pub fn key_var(self) -> Option<&'static str> {
-        match self {
-            SearchBackend::Searxng => None,
-            SearchBackend::Brave => Some("BRAVE_API_KEY"),
-            SearchBackend::Tavily => Some("TAVILY_API_KEY"),
+        (SearchBackend::Searxng, None) => {
+            return Err("not offered: backend \"searxng\" needs [tools.web_search] url, the instance's base URL (with format=json enabled in its settings.yml)".into());
         }
-    }
-
-    fn default_url(self) -> Option<&'static str> {
-        match self {
-            SearchBackend::Searxng => None,
-            SearchBackend::Brave => Some("https://api.search.brave.com/res/v1/web/search"),
-            SearchBackend::Tavily => Some("https://api.tavily.com/search"),
-        }
-    }
-}
-
-/// `[tools.web_search]` in config.toml.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WebSearchConfig {
-    /// The backend; unset: the tool is not offered.
-    pub backend: Option<SearchBackend>,
-    /// SearXNG's base URL, or an endpoint override for Brave and Tavily (proxies, tests).
-    pub url: Option<String>,
-}
-
-impl WebSearchConfig {
-    /// The tool for this config, or the sentence saying why it is not offered and what to set.
-    pub fn build(&self) -> Result<WebSearch, String> {
-        let Some(backend) = self.backend else {
-            return Err("not offered: set [tools.web_search] backend = \"searxng\" with url = \"http://your-searxng\", or backend = \"brave\" (BRAVE_API_KEY) or \"tavily\" (TAVILY_API_KEY)".into());
-        };
-        let endpoint = match (backend, self.url.as_deref()) {
-            (SearchBackend::Searxng, Some(base)) => {
-                format!("{}/search", base.trim_end_matches('/'))
-            }
-            (SearchBackend::Searxng, None) => {
-                return Err("not offered: backend \"searxng\" needs [tools.web_search] url, the instance's base URL (with format=json enabled in its settings.yml)".into());
-            }
-            (_, Some(url)) => url.to_string(),
-            (_, None) => backend.default_url().unwrap_or_default().to_string(),
-        };
-        let key = match backend.key_var() {
-            Some(var) => Some(key_from_env(var).ok_or_else(|| {
-                format!(
-                    "not offered: backend \"{}\" needs {var} (environment, .env or the keyring)",
-                    backend.as_str()
-                )
-            })?),
-            None => None,
-        };
-        Ok(WebSearch {
-            backend,
-            endpoint,
-            key,
-        })
-    }
+        (_, Some(url)) => url.to_string(),
+        (_, None) => backend.default_url().unwrap_or_default().to_string(),
+    };
+    let key = match backend.key_var() {
+        Some(var) => Some(key_from_env(var).ok_or_else(|| {
+            format!(
+                "not offered: backend \"{}\" needs {var} (environment, .env or the keyring)",
+                backend.as_str()
+            )
+        })?),
+        None => None,
+    };
+    Ok(WebSearch {
+        backend,
+        endpoint,
+        key,
+    })
 }
 
 /// Searches the web; needs approval (it reaches the network).
@@ -476,18 +426,17 @@ mod tests {
 
     #[test]
     fn config_says_what_is_missing() {
-        let none = WebSearchConfig::default().build().unwrap_err();
+        let none = web_search_tool(&WebSearchConfig::default()).unwrap_err();
         assert!(none.contains("backend"), "{none}");
         let searx = WebSearchConfig {
             backend: Some(SearchBackend::Searxng),
             url: None,
         };
-        assert!(searx.build().unwrap_err().contains("url"));
-        let ok = WebSearchConfig {
+        assert!(web_search_tool(&searx).unwrap_err().contains("url"));
+        let ok = web_search_tool(&WebSearchConfig {
             backend: Some(SearchBackend::Searxng),
             url: Some("http://127.0.0.1:8888/".into()),
-        }
-        .build()
+        })
         .unwrap();
         assert_eq!(ok.endpoint, "http://127.0.0.1:8888/search");
         assert_eq!(retry_after_secs("7", SystemTime::now()), Some(7));
