@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod llm;
+pub mod local;
 pub mod logging;
 pub mod server;
 pub mod store;

@@ -27,6 +27,7 @@ fn provider(kind: ProviderKind, server: &ScriptedServer, idle_secs: u64) -> Arc<
             idle_timeout_secs: idle_secs,
             max_retries: 2,
         },
+        local: Default::default(),
     })
     .unwrap()
 }
@@ -384,6 +385,7 @@ async fn connection_refused_names_the_url() {
             idle_timeout_secs: 2,
             max_retries: 0,
         },
+        local: Default::default(),
     })
     .unwrap();
     let msg = run(&p).await.error.expect("an error").to_string();
@@ -401,6 +403,7 @@ async fn a_missing_key_is_reported_before_anything_is_sent() {
         base_url: server.base_url(),
         api_key: None,
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let msg = run(&p).await.error.expect("an error").to_string();

@@ -370,6 +370,7 @@ pub fn scripted_provider(
             idle_timeout_secs: 10,
             max_retries,
         },
+        local: Default::default(),
     })
     .unwrap()
 }
