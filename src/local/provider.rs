@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -173,6 +174,7 @@ impl Provider for LocalProvider {
     ) -> Result<EventStream, LlmError> {
         let path = catalog::resolve(&self.settings.models_dir(), &req.model).map_err(to_llm)?;
         let settings = self.settings.clone();
+        let stop = cancel.clone();
         let (ready_tx, ready_rx) = oneshot::channel::<Ready>();
         let (tx, rx) = mpsc::unbounded_channel::<Result<StreamEvent, LlmError>>();
         std::thread::Builder::new()
@@ -182,7 +184,10 @@ impl Provider for LocalProvider {
                 LlmError::Config(format!("could not start a thread for the model: {e}"))
             })?;
         match ready_rx.await {
-            Ok(Ok(())) => Ok(Box::pin(UnboundedReceiverStream::new(rx))),
+            // Stop ends the stream at once; the thread notices between two tokens and exits.
+            Ok(Ok(())) => Ok(Box::pin(
+                UnboundedReceiverStream::new(rx).take_until(stop.cancelled_owned()),
+            )),
             Ok(Err(e)) => Err(to_llm(e)),
             Err(_) => Err(LlmError::Config(
                 "the local model stopped before answering".into(),
