@@ -11,6 +11,7 @@ mod tools;
 
 pub use agents::AgentsCommand;
 pub use conversations::{ConversationsCommand, ExportFormat};
+pub use models::ModelsCommand;
 pub use native_host::NativeHostCommand;
 
 use std::path::PathBuf;
@@ -41,7 +42,7 @@ pub struct Cli {
 /// Options that override the config file for one run.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalOpts {
-    /// Provider id: openrouter, openai, anthropic, ollama or custom.
+    /// Provider id: openrouter, openai, anthropic, ollama, custom or local.
     #[arg(long, global = true, env = "RUSTBOT_PROVIDER")]
     pub provider: Option<String>,
     /// Base URL of the provider's API (e.g. http://127.0.0.1:8080/v1).
@@ -69,8 +70,12 @@ pub struct GlobalOpts {
 pub enum Commands {
     /// Stream one answer to stdout.
     Ask(AskArgs),
-    /// List the provider's models.
-    Models,
+    /// List the provider's models; `pull` and `rm` manage local models.
+    Models {
+        /// `pull URL` or `rm NAME` (nothing: list).
+        #[command(subcommand)]
+        command: Option<ModelsCommand>,
+    },
     /// Stored conversations: list, show, export, delete, import, search.
     Conversations {
         /// What to do.
@@ -202,7 +207,7 @@ pub fn run(cli: Cli) -> ExitCode {
     crate::logging::init_stderr();
     let result = match cli.command {
         Some(Commands::Ask(args)) => ask::run(&cli.global, args),
-        Some(Commands::Models) => models::run(&cli.global),
+        Some(Commands::Models { command }) => models::run(&cli.global, command),
         Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
         Some(Commands::Tools { json }) => tools::run(&cli.global, json),
         Some(Commands::Stats { since, json }) => stats::run(&cli.global, since, json),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod llm;
+pub mod local;
 pub mod logging;
 pub mod server;
 pub mod store;

@@ -33,6 +33,7 @@ fn start(
         base_url: server.base_url(),
         api_key: Some(Secret::new("k")),
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let tools = ToolSetup {

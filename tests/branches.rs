@@ -48,6 +48,7 @@ async fn editing_adds_a_sibling_and_selecting_a_branch_changes_the_history_sent(
         base_url: server.base_url(),
         api_key: None,
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let h = engine::start(

@@ -40,6 +40,7 @@ fn engine(server: &ScriptedServer, store: StoreHandle, daily: f64) -> EngineHand
         base_url: server.base_url(),
         api_key: None,
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     engine::start(

@@ -308,6 +308,7 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
         base_url: server.base_url(),
         api_key: None,
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let h = engine::start(
@@ -370,6 +371,7 @@ async fn the_first_exchange_gets_a_title_from_the_model_else_keeps_the_plain_one
         base_url: server.base_url(),
         api_key: None,
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let h = engine::start(

@@ -111,7 +111,10 @@ fn every_top_level_module_has_a_layer() {
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     let missing: Vec<&str> = lib
         .lines()
-        .filter_map(|l| l.strip_prefix("pub mod ").or_else(|| l.strip_prefix("mod ")))
+        .filter_map(|l| {
+            l.strip_prefix("pub mod ")
+                .or_else(|| l.strip_prefix("mod "))
+        })
         .map(|l| l.trim_end_matches(';'))
         .filter(|m| layer(m).is_none())
         .collect();
@@ -131,5 +134,8 @@ fn the_check_catches_an_upward_import() {
     .unwrap();
     let found = upward_imports(dir.path());
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].contains("bad.rs:2: config (layer 1) imports engine (layer 3)"), "{found:?}");
+    assert!(
+        found[0].contains("bad.rs:2: config (layer 1) imports engine (layer 3)"),
+        "{found:?}"
+    );
 }

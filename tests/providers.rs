@@ -28,6 +28,7 @@ fn provider(kind: ProviderKind, server: &ScriptedServer, idle_secs: u64) -> Arc<
             max_retries: 2,
             ..Default::default()
         },
+        local: Default::default(),
     })
     .unwrap()
 }
@@ -386,6 +387,7 @@ async fn connection_refused_names_the_url() {
             max_retries: 0,
             ..Default::default()
         },
+        local: Default::default(),
     })
     .unwrap();
     let msg = run(&p).await.error.expect("an error").to_string();
@@ -403,6 +405,7 @@ async fn a_missing_key_is_reported_before_anything_is_sent() {
         base_url: server.base_url(),
         api_key: None,
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let msg = run(&p).await.error.expect("an error").to_string();

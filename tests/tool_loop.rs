@@ -192,6 +192,7 @@ fn engine_with_tools(
         base_url: server.base_url(),
         api_key: Some(Secret::new("k")),
         network: NetworkSettings::default(),
+        local: Default::default(),
     })
     .unwrap();
     let tools = ToolSetup {

@@ -130,7 +130,7 @@ impl Default for UiSettings {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProfileSettings {
-    /// Provider id: openrouter, openai, anthropic, ollama or custom.
+    /// Provider id: openrouter, openai, anthropic, ollama, custom or local.
     pub provider: Option<String>,
     /// Base URL of the provider's API.
     pub base_url: Option<String>,
@@ -144,7 +144,7 @@ pub struct ProfileSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Provider id: openrouter, openai, anthropic, ollama or custom.
+    /// Provider id: openrouter, openai, anthropic, ollama, custom or local.
     pub provider: String,
     /// The profile used when `--profile` / `RUSTBOT_PROFILE` is not given.
     pub profile: Option<String>,
@@ -186,6 +186,8 @@ pub struct Config {
     pub native_host: crate::config::serve::NativeHostSettings,
     /// Named provider profiles (`[profiles.NAME]`).
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
+    /// Local models (`[local]`).
+    pub local: crate::local::LocalSettings,
 }
 
 impl Default for Config {
@@ -212,6 +214,7 @@ impl Default for Config {
             serve: Default::default(),
             native_host: Default::default(),
             profiles: Default::default(),
+            local: Default::default(),
         }
     }
 }
@@ -376,6 +379,7 @@ impl ResolvedSettings {
             .or_else(|| non_empty(chosen.base_url.clone()))
             .or_else(|| top(&config.base_url))
             .or_else(|| kind.default_base_url().map(str::to_string))
+            .or_else(|| (!kind.uses_base_url()).then(String::new))
             .ok_or_else(|| {
                 ConfigError::Invalid(
                     "the custom provider needs a base URL: pass --base-url http://host:port/v1 or set base_url in config.toml"
@@ -398,6 +402,7 @@ impl ResolvedSettings {
                 base_url: base_url.trim_end_matches('/').to_string(),
                 api_key,
                 network: config.network,
+                local: config.local.resolved(&paths.data_dir),
             },
             model,
             system_prompt,

@@ -42,7 +42,7 @@ pub enum WireFormat {
     Anthropic,
 }
 
-/// The five provider ids of design.md §2.
+/// The provider ids of design.md §2 and §6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
     /// OpenRouter (the default).
@@ -55,16 +55,19 @@ pub enum ProviderKind {
     Ollama,
     /// Any OpenAI-compatible server at a given base URL.
     Custom,
+    /// GGUF models run in this process (`crate::local`): no key, no server.
+    Local,
 }
 
 impl ProviderKind {
     /// Every provider, in the order of the table.
-    pub const ALL: [ProviderKind; 5] = [
+    pub const ALL: [ProviderKind; 6] = [
         ProviderKind::OpenRouter,
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::Ollama,
         ProviderKind::Custom,
+        ProviderKind::Local,
     ];
 
     /// The id used in config and on the command line.
@@ -75,6 +78,7 @@ impl ProviderKind {
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Ollama => "ollama",
             ProviderKind::Custom => "custom",
+            ProviderKind::Local => "local",
         }
     }
 
@@ -86,15 +90,20 @@ impl ProviderKind {
         }
     }
 
-    /// The base URL used when none is configured (`custom` has none).
+    /// The base URL used when none is configured (`custom` has none; `local` needs none).
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
             ProviderKind::OpenRouter => Some("https://openrouter.ai/api/v1"),
             ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
             ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
             ProviderKind::Ollama => Some("http://localhost:11434/v1"),
-            ProviderKind::Custom => None,
+            ProviderKind::Custom | ProviderKind::Local => None,
         }
+    }
+
+    /// Whether it talks to a server at a base URL (`local` runs in this process).
+    pub fn uses_base_url(self) -> bool {
+        self != ProviderKind::Local
     }
 
     /// The environment variable holding its key, if it uses one.
@@ -103,7 +112,7 @@ impl ProviderKind {
             ProviderKind::OpenRouter => Some("OPENROUTER_API_KEY"),
             ProviderKind::OpenAi => Some("OPENAI_API_KEY"),
             ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
-            ProviderKind::Ollama => None,
+            ProviderKind::Ollama | ProviderKind::Local => None,
             ProviderKind::Custom => Some("RUSTBOT_API_KEY"),
         }
     }
@@ -124,6 +133,8 @@ impl ProviderKind {
             ProviderKind::Anthropic => "claude-sonnet-4-5",
             ProviderKind::Ollama => "llama3.2",
             ProviderKind::Custom => "default",
+            // The first model of `[local] models_dir`.
+            ProviderKind::Local => "default",
         }
     }
 
@@ -131,6 +142,7 @@ impl ProviderKind {
     pub fn key_hint(self) -> String {
         match self.key_var() {
             Some(var) => format!("set {var} in .env or enter it in Settings"),
+            None if self == ProviderKind::Local => "local models need no key".to_string(),
             None => "this provider needs no key; check the server's own settings".to_string(),
         }
     }
@@ -151,7 +163,7 @@ impl FromStr for ProviderKind {
             .find(|k| k.id() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown provider '{s}': use one of openrouter, openai, anthropic, ollama, custom"
+                    "unknown provider '{s}': use one of openrouter, openai, anthropic, ollama, custom, local"
                 )
             })
     }
@@ -168,10 +180,15 @@ pub struct ProviderSettings {
     pub api_key: Option<Secret>,
     /// Timeouts and retries.
     pub network: NetworkSettings,
+    /// Local models (`[local]`, models_dir resolved); used by `local` only.
+    pub local: crate::local::LocalSettings,
 }
 
 /// Builds the provider for `settings`.
 pub fn build_provider(settings: ProviderSettings) -> Result<Arc<dyn Provider>, LlmError> {
+    if settings.kind == ProviderKind::Local {
+        return Ok(Arc::new(crate::local::LocalProvider::new(settings.local)));
+    }
     let transport = crate::llm::http::Transport::new(settings)?;
     Ok(match transport.settings().kind.wire() {
         WireFormat::OpenAi => Arc::new(crate::llm::openai::OpenAiProvider::new(transport)),

@@ -16,7 +16,10 @@ impl Store {
         }
         let tx = self.write_tx()?;
         for (position, a) in attachments.iter().enumerate() {
-            let hash = format!("{:x}", Sha256::digest(&a.data));
+            let hash: String = Sha256::digest(&a.data)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO attachments (hash, name, media_type, data)
                  VALUES (?1, ?2, ?3, ?4)",

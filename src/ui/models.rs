@@ -80,6 +80,7 @@ pub fn provider_from_settings(
         base_url: settings.base_url.trim().trim_end_matches('/').to_string(),
         api_key: (!key.is_empty()).then(|| Secret::new(key)),
         network,
+        local: Default::default(),
     })
     .map_err(|e| e.to_string())
 }

@@ -383,6 +383,7 @@ pub fn scripted_provider(
             max_retries,
             ..Default::default()
         },
+        local: Default::default(),
     })
     .unwrap()
 }

@@ -1,0 +1,171 @@
+//! A loaded GGUF model: weights (candle's quantized llama / qwen2 / qwen3), tokenizer, chat
+//! template and the tokens its KV cache holds, so a follow-up turn only reads what is new.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::{Device, Tensor};
+use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
+
+use crate::local::LocalError;
+use crate::local::gguf::{GgufInfo, read_info};
+use crate::local::template::ChatTemplate;
+use crate::local::tokenizer::ModelTokenizer;
+
+/// The transformer, by architecture.
+enum Weights {
+    Llama(quantized_llama::ModelWeights),
+    Qwen2(quantized_qwen2::ModelWeights),
+    Qwen3(quantized_qwen3::ModelWeights),
+}
+
+/// A model ready to generate.
+pub struct LoadedModel {
+    weights: Weights,
+    /// The tokenizer and its special tokens.
+    pub tokenizer: ModelTokenizer,
+    /// The chat template.
+    pub template: ChatTemplate,
+    /// What the header says.
+    pub info: GgufInfo,
+    /// Context window in tokens (the model's, capped by `[local] context_tokens` and by the
+    /// runner's own limit).
+    pub context_tokens: usize,
+    /// The tokens whose keys and values the cache holds, in order.
+    cached: Vec<u32>,
+    /// How long loading took.
+    pub load_ms: u128,
+}
+
+/// The longest context candle's quantized llama runner has rotary tables for.
+const LLAMA_MAX_POSITIONS: usize = quantized_llama::MAX_SEQ_LEN;
+
+impl LoadedModel {
+    /// Loads the GGUF at `path` on the CPU; `context_cap` caps its context window.
+    pub fn load(path: &Path, context_cap: Option<usize>) -> Result<Self, LocalError> {
+        let started = Instant::now();
+        let info = read_info(path)?;
+        if let Some(err) = info.unsupported() {
+            return Err(err);
+        }
+        let mut file = std::fs::File::open(path).map_err(|e| LocalError::io(path, e))?;
+        let ct = Content::read(&mut file).map_err(|e| LocalError::NotGguf {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let tokenizer = ModelTokenizer::load(path, &ct)?;
+        let template_src = ct
+            .metadata
+            .get("tokenizer.chat_template")
+            .and_then(|v| v.to_string().ok())
+            .cloned();
+        let text = |t: &Option<(u32, String)>| t.as_ref().map_or(String::new(), |(_, s)| s.clone());
+        let template = ChatTemplate::new(
+            template_src.as_deref(),
+            &text(&tokenizer.bos),
+            &text(&tokenizer.eos),
+        );
+        let model_err =
+            |e: candle_core::Error| LocalError::Model(format!("{}: {e}", path.display()));
+        let device = Device::Cpu;
+        let (weights, runner_max) = match info.architecture.as_str() {
+            "llama" => (
+                Weights::Llama(
+                    quantized_llama::ModelWeights::from_gguf(ct, &mut file, &device)
+                        .map_err(model_err)?,
+                ),
+                LLAMA_MAX_POSITIONS,
+            ),
+            "qwen2" => (
+                Weights::Qwen2(
+                    quantized_qwen2::ModelWeights::from_gguf(ct, &mut file, &device)
+                        .map_err(model_err)?,
+                ),
+                usize::MAX,
+            ),
+            "qwen3" => (
+                Weights::Qwen3(
+                    quantized_qwen3::ModelWeights::from_gguf(ct, &mut file, &device)
+                        .map_err(model_err)?,
+                ),
+                usize::MAX,
+            ),
+            other => {
+                return Err(LocalError::Unsupported {
+                    path: path.to_path_buf(),
+                    architecture: other.to_string(),
+                    quantization: info.quantization.clone(),
+                    reason: format!("no runner for `{other}`"),
+                });
+            }
+        };
+        let model_ctx = info.context_length.map_or(2048, |c| c as usize);
+        let context_tokens = model_ctx
+            .min(runner_max)
+            .min(context_cap.filter(|c| *c > 0).unwrap_or(usize::MAX));
+        Ok(Self {
+            weights,
+            tokenizer,
+            template,
+            info,
+            context_tokens,
+            cached: Vec::new(),
+            load_ms: started.elapsed().as_millis(),
+        })
+    }
+
+    /// The file this model came from.
+    pub fn path(&self) -> &PathBuf {
+        &self.info.path
+    }
+
+    /// How many leading tokens of `prompt` the cache already holds (0 when the cache must be
+    /// cleared). At least one prompt token is always left to run, for its logits.
+    pub fn reusable_prefix(&self, prompt: &[u32]) -> usize {
+        let n = self.cached.len();
+        if n > 0 && n < prompt.len() && prompt[..n] == self.cached[..] {
+            n
+        } else {
+            0
+        }
+    }
+
+    /// Forgets the cache.
+    pub fn clear_cache(&mut self) {
+        self.cached.clear();
+        match &mut self.weights {
+            Weights::Llama(w) => w.clear_kv_cache(),
+            Weights::Qwen2(w) => w.clear_kv_cache(),
+            Weights::Qwen3(w) => w.clear_kv_cache(),
+        }
+    }
+
+    /// Runs `tokens` (appended after the cached ones) and returns the logits of the last, as
+    /// a vector over the vocabulary.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor, LocalError> {
+        let pos = self.cached.len();
+        if pos + tokens.len() > self.context_tokens {
+            return Err(LocalError::ContextExceeded {
+                prompt_tokens: pos + tokens.len(),
+                context_tokens: self.context_tokens,
+            });
+        }
+        let input = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+        let logits = match &mut self.weights {
+            Weights::Llama(w) => w.forward(&input, pos),
+            Weights::Qwen2(w) => w.forward(&input, pos),
+            Weights::Qwen3(w) => w.forward(&input, pos),
+        };
+        let logits = match logits {
+            Ok(l) => l,
+            Err(e) => {
+                // A failed step leaves the cache in an unknown state.
+                self.clear_cache();
+                return Err(e.into());
+            }
+        };
+        self.cached.extend_from_slice(tokens);
+        Ok(logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?)
+    }
+}
