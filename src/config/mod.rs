@@ -2,9 +2,11 @@
 
 pub mod attachments;
 pub mod budget;
+pub mod local;
 pub mod mcp;
 pub mod os_keyring;
 pub mod paths;
+pub mod provider;
 pub mod secrets;
 pub mod serve;
 pub mod settings;

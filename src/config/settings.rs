@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::config::paths::Paths;
+use crate::config::provider::{ProviderKind, ProviderSettings};
 use crate::config::secrets::{Secret, key_from_env};
-use crate::llm::provider::{ProviderKind, ProviderSettings};
 
 /// Errors reading or writing configuration.
 #[derive(Debug, Error)]
@@ -187,7 +187,7 @@ pub struct Config {
     /// Named provider profiles (`[profiles.NAME]`).
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
     /// Local models (`[local]`).
-    pub local: crate::local::LocalSettings,
+    pub local: crate::config::local::LocalSettings,
 }
 
 impl Default for Config {
