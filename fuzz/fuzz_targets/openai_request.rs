@@ -2,11 +2,14 @@
 //! `split_messages` as the handler does.
 //!
 //! Properties: no panic; a split keeps one history message per earlier message and fails
-//! exactly when the messages are empty, the last is not the user's or a role is unknown.
+//! exactly when the messages are empty, the last is not the user's, a role is unknown or a
+//! user's image part is not a data URL of a supported image; `prompt_images` agrees.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rustbot::server::openai::{ChatCompletionRequest, MessagesError, split_messages};
+use rustbot::server::openai::{
+    ChatCompletionRequest, MessagesError, prompt_images, split_messages,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(request) = serde_json::from_slice::<ChatCompletionRequest>(data) else {
@@ -27,6 +30,15 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(MessagesError::UnknownRole { index, role }) => {
             assert_eq!(request.messages[index].role, role);
+        }
+        Err(MessagesError::BadImage { index, .. }) => {
+            let content = request.messages[index].content.as_ref().unwrap();
+            assert!(content.images().is_err());
+        }
+    }
+    if let Ok(images) = prompt_images(&request.messages) {
+        for image in images {
+            assert!(image.media_type.starts_with("image/"));
         }
     }
 });
