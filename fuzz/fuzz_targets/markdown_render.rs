@@ -26,11 +26,14 @@ fuzz_target!(|data: &[u8]| {
         let mut cache = CommonMarkCache::default();
         // Two passes: the second lays out with the sizes the first measured.
         for _ in 0..2 {
-            let _ = ctx.run_ui(egui::RawInput::default(), |ui| {
+            let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     CommonMarkViewer::new().show(ui, &mut cache, &text);
                 });
             });
+            // No renderer takes the font atlas here: epaint asserts that deltas are applied
+            // or cleared (the app's renderer applies them every frame).
+            output.textures_delta.clear();
         }
     });
 });
