@@ -214,10 +214,7 @@ fn an_image_is_stored_once_and_sent_again_with_the_history() {
     let server = ScriptedServer::start(vec![openai_answer(&["a cat"], false)]);
     let out = ask(&home, "custom", &server, &["pic.png"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let id = text(&out.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("conversation: ").map(str::to_string))
-        .unwrap();
+    let id = conversation_id(&text(&out.stderr));
     let server = ScriptedServer::start(vec![openai_answer(&["still a cat"], false)]);
     let out = isolated_rustbot(home.path())
         .args([

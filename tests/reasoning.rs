@@ -251,10 +251,7 @@ fn reasoning_is_stored_apart_and_exported() {
     ])]);
     let out = ask(&home, "custom", &server, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let id = text(&out.stderr)
-        .lines()
-        .find_map(|l| l.strip_prefix("conversation: ").map(str::to_string))
-        .unwrap();
+    let id = conversation_id(&text(&out.stderr));
     let export = |format: &str| {
         let out = isolated_rustbot(home.path())
             .args(["conversations", "export", &id, "--format", format])

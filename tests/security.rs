@@ -35,14 +35,6 @@ fn tool_call(id: &str, name: &str, args: &str) -> Vec<Step> {
     ]
 }
 
-fn conversation_id(stderr: &str) -> String {
-    stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("conversation: "))
-        .expect("a conversation line")
-        .to_string()
-}
-
 #[test]
 fn a_huge_retry_after_fails_at_once_with_a_sentence() {
     for value in [

@@ -436,3 +436,12 @@ pub fn tiny_pdf(text: &str) -> Vec<u8> {
     );
     out
 }
+
+/// The id `ask` printed on stderr (`conversation: ID`).
+pub fn conversation_id(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("conversation: "))
+        .expect("a conversation line")
+        .to_string()
+}
