@@ -9,5 +9,20 @@ mod reasoning;
 pub use ids::{ApprovalScope, ConversationId};
 pub use reasoning::ReasoningEffort;
 
+/// An error with its sources as one line, each source once (reqwest and hyper keep the useful
+/// part, such as why a connection failed, in the sources).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 /// The version, from the `VERSION` file.
 pub const VERSION: &str = include_str!("../../VERSION");

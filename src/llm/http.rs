@@ -9,6 +9,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::core::error_chain;
 use crate::llm::error::LlmError;
 use crate::llm::provider::{EventStream, ProviderSettings};
 use crate::llm::sse::{BodyFault, sse_events};
@@ -451,19 +452,6 @@ pub fn error_message(body: &str) -> String {
         return "no details given".into();
     }
     trimmed.chars().take(300).collect()
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

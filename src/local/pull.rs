@@ -9,6 +9,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::core::error_chain;
 use crate::local::LocalError;
 use crate::local::gguf::{GGUF_MAGIC, read_info};
 
@@ -237,18 +238,6 @@ pub fn sha256_file(path: &Path) -> Result<String, LocalError> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
-}
-
-/// An error and its sources as one line (reqwest hides the useful part in the sources).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Removes the model `name` (and a leftover `name.part`) from `dir`.

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::html_text::html_to_text;
 use super::net_guard::{PublicOnlyResolver, refusal, refusal_message};
 use super::{str_arg, u64_arg};
+use crate::core::error_chain;
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
 /// Fetches a web page; needs approval (it reaches the network).
@@ -167,21 +168,6 @@ fn literal_refusal(url: &reqwest::Url) -> Option<String> {
         .parse()
         .ok()?;
     refusal(ip).map(|kind| refusal_message(host, ip, kind))
-}
-
-/// An error with its causes (reqwest's own text leaves out why a connection failed).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn is_texty(content_type: &str) -> bool {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::{str_arg, u64_arg};
 use crate::config::secrets::{Secret, key_from_env};
+use crate::core::error_chain;
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
 /// Results returned when the model does not say (at most 10).
@@ -287,17 +288,6 @@ fn retry_after_secs(value: &str, now: SystemTime) -> Option<u64> {
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).ok()?.as_secs().min(86_400))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The results in a backend's documented JSON shape.
