@@ -185,7 +185,7 @@ pub async fn start(
         temperature: settings.temperature,
         max_tokens: settings.max_tokens,
         reasoning_effort: settings.config.reasoning_effort,
-        context_tokens: settings.context_tokens,
+        context: settings.context.clone(),
         tools,
         store: store.clone(),
         generate_titles: opts.titles,

@@ -2,6 +2,7 @@
 
 mod agents;
 mod ask;
+mod compact;
 mod conversations;
 mod models;
 mod native_host;

@@ -301,8 +301,36 @@ async fn a_second_message_while_a_run_is_active_is_refused_with_a_reason() {
 }
 
 #[tokio::test]
-async fn old_turns_are_left_out_to_fit_the_context_window() {
-    let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+async fn old_turns_are_left_out_to_fit_the_context_window_when_no_summary_can_be_made() {
+    // Every summary request is refused (the odd replies); the answers come through.
+    let refused = || {
+        vec![Step::Bytes(json_response(
+            "400 Bad Request",
+            "",
+            r#"{"error":{"message":"no summaries here"}}"#,
+        ))]
+    };
+    // No usage in the answers: a provider's counts would replace the estimates this test
+    // is built on.
+    let ok = || {
+        vec![
+            Step::Bytes(sse_head()),
+            Step::Bytes(sse_body(&[
+                &openai_text("ok"),
+                &openai_finish("stop"),
+                "[DONE]",
+            ])),
+        ]
+    };
+    let server = ScriptedServer::start(vec![
+        ok(),
+        refused(),
+        ok(),
+        refused(),
+        ok(),
+        refused(),
+        ok(),
+    ]);
     let provider = build_provider(ProviderSettings {
         kind: ProviderKind::Custom,
         base_url: server.base_url(),
@@ -315,7 +343,10 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
         EngineConfig {
             system_prompt: Some("sys".into()),
             max_tokens: Some(100),
-            context_tokens: 600,
+            context: rustbot::config::context::ContextSettings {
+                default_tokens: 600,
+                ..Default::default()
+            },
             ..EngineConfig::new(provider, "m")
         },
         &tokio::runtime::Handle::current(),
@@ -323,22 +354,28 @@ async fn old_turns_are_left_out_to_fit_the_context_window() {
     let sub = h.subscribe();
     let conv = ConversationId::new();
     let mut trimmed = Vec::new();
+    let mut said = Vec::new();
     for i in 0..4 {
         h.send(Command::SendMessage {
             conversation: conv.clone(),
-            text: format!("{i} {}", "word ".repeat(100)),
+            text: format!("{i} {}", "word ".repeat(150)),
             model: None,
             images: Vec::new(),
         });
         for e in until_done(&sub, &conv).await {
-            if let EngineEvent::ContextTrimmed { dropped_turns, .. } = e {
-                trimmed.push(dropped_turns);
+            match e {
+                EngineEvent::ContextTrimmed { dropped_turns, .. } => trimmed.push(dropped_turns),
+                EngineEvent::Error { message, .. } => said.push(message),
+                _ => {}
             }
         }
     }
+    assert_eq!(trimmed, [1, 2]);
+    assert_eq!(said.len(), 3, "{said:?}");
     assert!(
-        !trimmed.is_empty() && trimmed.iter().all(|d| *d > 0),
-        "{trimmed:?}"
+        said.iter()
+            .all(|m| m.contains("could not be summarised") && m.contains("left out")),
+        "{said:?}"
     );
     let last = server.requests().last().unwrap().json();
     let msgs = last["messages"].as_array().unwrap();

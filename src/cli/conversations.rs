@@ -43,6 +43,12 @@ pub enum ConversationsCommand {
         /// The file (`-` reads stdin).
         file: String,
     },
+    /// Summarise the older turns now: they are sent as one summary from then on (the
+    /// originals stay stored, searchable and exported).
+    Compact {
+        /// The conversation id.
+        id: String,
+    },
     /// Search every conversation (SQLite FTS5, ranked, with the matching snippet).
     Search {
         /// Words to find.
@@ -63,6 +69,11 @@ pub(super) fn run(global: &GlobalOpts, cmd: ConversationsCommand) -> anyhow::Res
     let settings = global.resolve()?;
     let store = Store::open(&settings.paths.data_dir)?;
     match cmd {
+        ConversationsCommand::Compact { id } => {
+            // The engine opens the store itself.
+            drop(store);
+            return super::compact::run(settings, id);
+        }
         ConversationsCommand::List { json, all } => {
             let list = store.list_conversations(&ListFilter {
                 include_archived: all,
@@ -92,6 +103,7 @@ pub(super) fn run(global: &GlobalOpts, cmd: ConversationsCommand) -> anyhow::Res
             println!("# {}", conv.title.as_deref().unwrap_or("(untitled)"));
             for m in store.active_path(&id)? {
                 let who = match m.role {
+                    Role::System if m.is_summary() => "summary of the messages above",
                     Role::User => "you",
                     Role::Assistant => "assistant",
                     Role::System => "system",

@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod budget;
+pub mod context;
 pub mod local;
 pub mod mcp;
 pub mod os_keyring;

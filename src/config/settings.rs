@@ -160,8 +160,11 @@ pub struct Config {
     pub max_tokens: Option<u32>,
     /// How hard a reasoning model should think: `low`, `medium` or `high` (unset: not sent).
     pub reasoning_effort: Option<crate::core::ReasoningEffort>,
-    /// Context window assumed when the model's is unknown.
-    pub context_tokens: u64,
+    /// Older name of `[context] default_tokens`; when set, it wins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u64>,
+    /// Context windows and compaction (`[context]`).
+    pub context: crate::config::context::ContextSettings,
     /// Network behaviour.
     pub network: NetworkSettings,
     /// Desktop app preferences.
@@ -201,7 +204,8 @@ impl Default for Config {
             temperature: None,
             max_tokens: None,
             reasoning_effort: None,
-            context_tokens: 32_768,
+            context_tokens: None,
+            context: Default::default(),
             network: NetworkSettings::default(),
             ui: UiSettings::default(),
             max_tool_rounds: 10,
@@ -313,8 +317,8 @@ pub struct ResolvedSettings {
     pub temperature: Option<f32>,
     /// Upper bound on answer tokens.
     pub max_tokens: Option<u32>,
-    /// Context window assumed when the model's is unknown.
-    pub context_tokens: u64,
+    /// Context windows and compaction (`[context]`, with the older `context_tokens` applied).
+    pub context: crate::config::context::ContextSettings,
     /// The profile in use (`--profile`, else `profile` in the file), if any.
     pub profile: Option<String>,
     /// The paths in use.
@@ -408,7 +412,12 @@ impl ResolvedSettings {
             system_prompt,
             temperature: config.temperature,
             max_tokens: config.max_tokens,
-            context_tokens: config.context_tokens,
+            context: crate::config::context::ContextSettings {
+                default_tokens: config
+                    .context_tokens
+                    .unwrap_or(config.context.default_tokens),
+                ..config.context.clone()
+            },
             profile: profile_name,
             paths,
             config,

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::bus::{EventBus, Subscription};
 use crate::engine::config::EngineConfig;
-use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history};
+use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history, message_tokens};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::engine::run::{Conversation, Run};
@@ -56,6 +56,11 @@ pub(crate) enum Input {
         title: String,
     },
     Models(Vec<ModelInfo>),
+    /// A summary of older turns is written (or failed).
+    Compacted {
+        conversation: ConversationId,
+        done: crate::engine::compaction::CompactionDone,
+    },
 }
 
 /// The doors' handle on a running engine: cheap to clone, never blocks.
@@ -109,6 +114,7 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
         clock: Instant::now(),
         conversations: HashMap::new(),
         next_run: 0,
+        learned_windows: HashMap::new(),
     };
     runtime.spawn(engine.run());
     handle
@@ -123,6 +129,8 @@ pub(crate) struct Engine {
     pub clock: Instant,
     pub conversations: HashMap<ConversationId, Conversation>,
     pub next_run: u64,
+    /// Context windows servers told us, by (provider id, model).
+    pub learned_windows: HashMap<(String, String), u64>,
 }
 
 impl Engine {
@@ -164,6 +172,9 @@ impl Engine {
                     title,
                 } => self.apply_title(&conversation, title).await,
                 Input::Models(models) => self.set_models(models),
+                Input::Compacted { conversation, done } => {
+                    self.compaction_done(&conversation, done).await
+                }
             }
         }
     }
@@ -219,6 +230,7 @@ impl Engine {
         let model = model
             .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
             .unwrap_or_else(|| self.base_model(id));
+        self.load_learned_window(id, &model).await;
         let mut run = Run::new(self.next_run, model);
         run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
@@ -226,26 +238,50 @@ impl Engine {
         self.send_round(id);
     }
 
-    /// Sends the history (fitted to the context window) for the next model round.
+    /// Sends the history for the next model round: compacted first when it would fill too
+    /// much of the window, and fitted to the window in any case.
     pub(crate) fn send_round(&mut self, id: &ConversationId) {
-        let model = self.conversation(id).run.as_ref().map(|r| r.model.clone());
-        let context_tokens = model
-            .and_then(|m| self.models.get(&m))
-            .and_then(|info| info.context_length)
-            .unwrap_or(self.config.context_tokens);
-        let budget = context_tokens
-            .saturating_sub(
-                self.config
-                    .max_tokens
-                    .map_or(ANSWER_RESERVE_TOKENS, u64::from),
-            )
-            .max(1);
+        let Some(model) = self.conversation(id).run.as_ref().map(|r| r.model.clone()) else {
+            return;
+        };
+        let window = self.window_for(id, &model);
+        // The answer's room: what the request asks for, at most a quarter of a small window.
+        let reserve = self
+            .config
+            .max_tokens
+            .map_or(ANSWER_RESERVE_TOKENS, u64::from)
+            .min(window / 4);
         let system = self.system_prompt_for(id);
-        let (messages, dropped) =
-            fit_history(system.as_deref(), &self.conversation(id).history, budget);
-        if !self.go(id, AgentState::Sending) {
+        let system = with_summary(system, self.conversation(id).summary.as_ref());
+        let used = self.request_tokens(id, system.as_deref());
+        self.bus.publish(EngineEvent::ContextUsage {
+            conversation: id.clone(),
+            used_tokens: used,
+            window_tokens: window,
+        });
+        if !matches!(self.conversation(id).machine.state(), AgentState::Sending)
+            && !self.go(id, AgentState::Sending)
+        {
             return;
         }
+        let compacted = self
+            .conversation(id)
+            .run
+            .as_ref()
+            .is_some_and(|r| r.compacted);
+        if !compacted && self.maybe_compact(id, &model, used + reserve, window, false) {
+            // The request goes out when the summary is in (`compaction_done`).
+            return;
+        }
+        let conv = self.conversation(id);
+        let from = conv
+            .summary
+            .as_ref()
+            .map_or(0, |s| s.replaces)
+            .min(conv.history.len());
+        let sent_len = conv.history.len();
+        let budget = conv.in_estimate(window.saturating_sub(reserve)).max(1);
+        let (messages, dropped) = fit_history(system.as_deref(), &conv.history[from..], budget);
         if dropped > 0 {
             self.bus.publish(EngineEvent::ContextTrimmed {
                 conversation: id.clone(),
@@ -266,14 +302,12 @@ impl Engine {
         let max_tokens = self.config.max_tokens;
         let reasoning_effort = self.config.reasoning_effort;
         let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
-            + messages
-                .iter()
-                .map(|m| estimate_tokens(&m.content) + 4)
-                .sum::<u64>();
+            + messages.iter().map(message_tokens).sum::<u64>();
         let Some(run) = self.conversation(id).run.as_mut() else {
             return;
         };
         run.prompt_estimate = prompt_estimate;
+        run.sent_len = sent_len;
         let request = ChatRequest {
             model: run.model.clone(),
             system,
@@ -350,8 +384,19 @@ impl Engine {
                 }
             }
             Ok(StreamEvent::Usage(usage)) => {
-                if let Some(run) = self.conversation(id).run.as_mut() {
+                let conv = self.conversation(id);
+                let replaces = conv.summary.as_ref().map_or(0, |s| s.replaces);
+                if let Some(run) = conv.run.as_mut() {
                     run.usage = Some(usage);
+                    let (estimate, sent) = (run.prompt_estimate, run.sent_len);
+                    if usage.prompt_tokens > 0 {
+                        conv.calibrate(estimate, usage.prompt_tokens);
+                        conv.last_prompt = Some(crate::engine::compaction::LastPrompt {
+                            replaces,
+                            sent,
+                            tokens: usage.prompt_tokens,
+                        });
+                    }
                 }
                 self.bus.publish(EngineEvent::Usage {
                     conversation: id.clone(),
@@ -424,6 +469,32 @@ impl Engine {
             });
         }
         if let Some(error) = run.error.take() {
+            if let LlmError::ContextLength {
+                window,
+                prompt_tokens,
+                ..
+            } = &error
+                && run.first_token.is_none()
+                && !run.overflow_retried
+            {
+                // Learn the window, compact, and send once more: the user sees one answer.
+                run.overflow_retried = true;
+                run.finish = None;
+                let (model, estimate) = (run.model.clone(), run.prompt_estimate);
+                if let Some(reported) = *prompt_tokens {
+                    self.conversation(id).calibrate(estimate, reported);
+                }
+                let learned = window.unwrap_or_else(|| {
+                    // The server did not say: assume the request was a quarter too big.
+                    let known = self.window_for(id, &model);
+                    (estimate.min(known) * 3 / 4).max(256)
+                });
+                self.learn_window(id, &model, learned).await;
+                if !self.maybe_compact(id, &model, 0, learned, true) {
+                    self.send_round(id);
+                }
+                return;
+            }
             let message = error.to_string();
             self.error(Some(id), message.clone());
             self.go(
@@ -453,7 +524,11 @@ impl Engine {
     }
 
     pub(crate) async fn stop(&mut self, id: &ConversationId) {
-        let Some(run) = self.conversation(id).run.as_ref() else {
+        let conv = self.conversation(id);
+        if let Some(compacting) = conv.compacting.take() {
+            compacting.cancel.cancel();
+        }
+        let Some(run) = conv.run.as_ref() else {
             return;
         };
         // Cancelling drops the HTTP response in the stream task (the socket closes now, not at
@@ -510,6 +585,24 @@ impl Engine {
             metrics,
         });
     }
+}
+
+/// The system prompt with the summary of the compacted turns after it.
+fn with_summary(
+    system: Option<String>,
+    summary: Option<&crate::engine::compaction::Summary>,
+) -> Option<String> {
+    let Some(summary) = summary else {
+        return system;
+    };
+    let note = format!(
+        "Summary of the earlier part of this conversation (older messages were summarised to fit the context window):\n{}",
+        summary.text
+    );
+    Some(match system.filter(|s| !s.trim().is_empty()) {
+        Some(system) => format!("{system}\n\n{note}"),
+        None => note,
+    })
 }
 
 /// Streams one answer into the queue until it ends or `cancel` fires.

@@ -166,6 +166,7 @@ impl Engine {
                 conversation,
                 call_id,
             } => self.answer_approval(&conversation, &call_id, None),
+            Command::Compact { conversation } => self.compact_now(&conversation).await,
             Command::Shutdown => {}
         }
     }

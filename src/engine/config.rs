@@ -41,8 +41,8 @@ pub struct EngineConfig {
     pub max_tokens: Option<u32>,
     /// How hard a reasoning model should think (None: not sent).
     pub reasoning_effort: Option<crate::llm::ReasoningEffort>,
-    /// Context window of the model in tokens.
-    pub context_tokens: u64,
+    /// Context windows assumed and when to compact (`[context]`).
+    pub context: crate::config::context::ContextSettings,
     /// Tools, if the model may call any.
     pub tools: Option<ToolSetup>,
     /// Where conversations are kept, if anywhere.
@@ -58,7 +58,7 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// A config with defaults: no system prompt, no tools, no store, 32k context.
+    /// A config with defaults: no system prompt, no tools, no store, the default `[context]`.
     pub fn new(provider: Arc<dyn Provider>, model: impl Into<String>) -> Self {
         Self {
             provider,
@@ -67,7 +67,7 @@ impl EngineConfig {
             temperature: None,
             max_tokens: None,
             reasoning_effort: None,
-            context_tokens: 32_768,
+            context: Default::default(),
             tools: None,
             store: None,
             generate_titles: false,

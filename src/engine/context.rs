@@ -10,13 +10,29 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }
 
-fn message_tokens(m: &ChatMessage) -> u64 {
+/// The estimate for one message with its tool calls.
+pub(crate) fn message_tokens(m: &ChatMessage) -> u64 {
     let calls: u64 = m
         .tool_calls
         .iter()
         .map(|c| estimate_tokens(&c.name) + estimate_tokens(&c.arguments))
         .sum();
     estimate_tokens(&m.content) + calls + 4
+}
+
+/// Where each turn starts: at a user message, so an assistant's tool calls stay with their
+/// results. Leading non-user messages (e.g. an imported assistant greeting) form a turn too.
+pub(crate) fn turn_starts(messages: &[ChatMessage]) -> Vec<usize> {
+    let mut starts: Vec<usize> = messages
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.role == Role::User)
+        .map(|(i, _)| i)
+        .collect();
+    if !messages.is_empty() && starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    starts
 }
 
 /// Keeps the newest turns that fit in `budget_tokens` alongside the system prompt.
@@ -30,16 +46,7 @@ pub fn fit_history(
     messages: &[ChatMessage],
     budget_tokens: u64,
 ) -> (Vec<ChatMessage>, usize) {
-    let mut turn_starts: Vec<usize> = messages
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.role == Role::User)
-        .map(|(i, _)| i)
-        .collect();
-    if turn_starts.first() != Some(&0) {
-        // Leading non-user messages (e.g. an imported assistant greeting) form a turn too.
-        turn_starts.insert(0, 0);
-    }
+    let turn_starts = turn_starts(messages);
     let mut used = system.map(estimate_tokens).unwrap_or(0);
     let mut keep_from = messages.len();
     let mut kept_turns = 0;

@@ -165,6 +165,12 @@ pub enum Command {
         /// The conversation.
         conversation: ConversationId,
     },
+    /// Summarise the conversation's older turns now (`rustbot conversations compact`, the
+    /// chat's "Compact now"), whatever the window's fill.
+    Compact {
+        /// The conversation.
+        conversation: ConversationId,
+    },
     /// Stop every run and end the engine.
     Shutdown,
 }
@@ -263,6 +269,27 @@ pub enum EngineEvent {
         conversation: ConversationId,
         /// How many turns were left out.
         dropped_turns: usize,
+    },
+    /// Older messages were summarised to fit the model's context window; the summary is sent
+    /// in their place (the originals stay in the store).
+    Compacted {
+        /// The conversation.
+        conversation: ConversationId,
+        /// How many messages of the history the summary stands for.
+        replaced_messages: usize,
+        /// Estimated tokens of the summary.
+        summary_tokens: u64,
+        /// The context window it was made for.
+        window_tokens: u64,
+    },
+    /// How full the model's context window is with what the next request would send.
+    ContextUsage {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Tokens the request takes (the provider's count where known, else an estimate).
+        used_tokens: u64,
+        /// The model's window.
+        window_tokens: u64,
     },
     /// A piece of the answer's text (adjacent deltas may be coalesced for slow subscribers).
     Text {
@@ -405,6 +432,8 @@ impl EngineEvent {
             | EngineEvent::State { conversation, .. }
             | EngineEvent::RunStarted { conversation, .. }
             | EngineEvent::ContextTrimmed { conversation, .. }
+            | EngineEvent::Compacted { conversation, .. }
+            | EngineEvent::ContextUsage { conversation, .. }
             | EngineEvent::Text { conversation, .. }
             | EngineEvent::Reasoning { conversation, .. }
             | EngineEvent::Usage { conversation, .. }
@@ -430,6 +459,8 @@ impl EngineEvent {
             EngineEvent::State { .. } => "state",
             EngineEvent::RunStarted { .. } => "run_started",
             EngineEvent::ContextTrimmed { .. } => "context_trimmed",
+            EngineEvent::Compacted { .. } => "compacted",
+            EngineEvent::ContextUsage { .. } => "context_usage",
             EngineEvent::Text { .. } => "text",
             EngineEvent::Reasoning { .. } => "reasoning",
             EngineEvent::Usage { .. } => "usage",

@@ -5,6 +5,7 @@ mod branches;
 pub mod budget;
 pub mod bus;
 mod commands;
+mod compaction;
 mod config;
 pub mod context;
 mod dangling;

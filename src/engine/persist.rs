@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::engine::agent::{Engine, FLUSH_INTERVAL};
+use crate::engine::compaction::Summary;
 use crate::engine::events::{ConversationId, RunMetrics, RunStatus};
 use crate::engine::run::Run;
 use crate::llm::{ChatMessage, ImagePart, Role, ToolCall};
@@ -23,7 +24,7 @@ impl Engine {
         self.config.store.clone()
     }
 
-    fn provider_id(&self, id: &ConversationId) -> String {
+    pub(crate) fn provider_id(&self, id: &ConversationId) -> String {
         self.provider_for(id).id().to_string()
     }
 
@@ -101,19 +102,29 @@ impl Engine {
                     .rev()
                     .find(|m| m.role == store::Role::User)
                     .map(|m| m.id);
-                conv.history = path
-                    .iter()
-                    .filter_map(|m| {
-                        let mut message = to_chat_message(m)?;
-                        message.images = attachments
-                            .remove(&m.id)
-                            .unwrap_or_default()
-                            .iter()
-                            .map(|a| ImagePart::new(&a.name, &a.media_type, &a.data))
-                            .collect();
-                        Some(message)
-                    })
-                    .collect();
+                conv.history.clear();
+                conv.summary = None;
+                conv.last_prompt = None;
+                for m in &path {
+                    if m.is_summary() {
+                        // The newest summary on the path stands for everything before it.
+                        conv.summary = Some(Summary {
+                            text: m.content.clone(),
+                            replaces: conv.history.len(),
+                        });
+                        continue;
+                    }
+                    let Some(mut message) = to_chat_message(m) else {
+                        continue;
+                    };
+                    message.images = attachments
+                        .remove(&m.id)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|a| ImagePart::new(&a.name, &a.media_type, &a.data))
+                        .collect();
+                    conv.history.push(message);
+                }
                 // A crash (kill -9) while a tool call waited leaves it without a result.
                 self.close_unanswered_calls(id, "the app stopped before it ran")
                     .await;
@@ -401,6 +412,12 @@ impl Engine {
             self.error(Some(id), format!("the answer could not be saved: {e}"));
         }
     }
+}
+
+/// Whether a stored message is part of the history the model is sent (summaries and failed
+/// empty answers are not).
+pub(crate) fn is_history(m: &StoredMessage) -> bool {
+    !m.is_summary() && to_chat_message(m).is_some()
 }
 
 /// A stored message as history for the model (failed empty answers are left out).

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::engine::compaction::{Compacting, LastPrompt, Summary};
 use crate::engine::context::estimate_tokens;
 use crate::engine::events::{AgentProfile, ProviderProfile, RunMetrics};
 use crate::engine::state::StateMachine;
@@ -54,6 +55,12 @@ pub(crate) struct Run {
     pub budget_headroom_usd: Option<f64>,
     /// Estimated prompt tokens of the current round.
     pub prompt_estimate: u64,
+    /// History messages the current round's request holds.
+    pub sent_len: usize,
+    /// This round's history was summarised already (a second overflow trims instead).
+    pub compacted: bool,
+    /// A context-exceeded refusal was answered by compacting and sending again once.
+    pub overflow_retried: bool,
 }
 
 impl Run {
@@ -81,6 +88,9 @@ impl Run {
             pending: Vec::new(),
             budget_headroom_usd: None,
             prompt_estimate: 0,
+            sent_len: 0,
+            compacted: false,
+            overflow_retried: false,
         }
     }
 
@@ -151,6 +161,29 @@ pub(crate) struct Conversation {
     pub agent: Option<AgentProfile>,
     /// The provider profile answering here (`Command::SetProfile`).
     pub profile: Option<ProviderProfile>,
+    /// The summary sent in place of the oldest messages, if the history was compacted.
+    pub summary: Option<Summary>,
+    /// The last request's prompt size as the provider counted it.
+    pub last_prompt: Option<LastPrompt>,
+    /// A summary being written.
+    pub compacting: Option<Compacting>,
+    /// The provider's token count over our estimate for the same request (1: not known yet);
+    /// scales estimates to the model's tokenizer.
+    pub token_ratio: f64,
+}
+
+impl Conversation {
+    /// Learns how the provider's token count compares with our estimate of a request.
+    pub fn calibrate(&mut self, estimated: u64, reported: u64) {
+        if estimated > 0 && reported > 0 {
+            self.token_ratio = (reported as f64 / estimated as f64).clamp(0.5, 4.0);
+        }
+    }
+
+    /// `tokens` of the model's counting as tokens of our estimate.
+    pub fn in_estimate(&self, tokens: u64) -> u64 {
+        (tokens as f64 / self.token_ratio) as u64
+    }
 }
 
 impl Conversation {
@@ -165,6 +198,10 @@ impl Conversation {
             budget_override: false,
             agent: None,
             profile: None,
+            summary: None,
+            last_prompt: None,
+            compacting: None,
+            token_ratio: 1.0,
         }
     }
 }

@@ -52,6 +52,10 @@ pub enum LlmError {
     ContextLength {
         /// The server's words.
         detail: String,
+        /// The window the server said the model has, when it said.
+        window: Option<u64>,
+        /// The size of the refused prompt in tokens, when it said.
+        prompt_tokens: Option<u64>,
     },
     /// Could not connect or the connection broke before an answer.
     #[error(

@@ -297,7 +297,6 @@ impl Transport {
     ) -> LlmError {
         let provider = self.settings.kind.id().to_string();
         let message = error_message(body);
-        let lower = message.to_lowercase();
         match status {
             401 | 403 => LlmError::Auth {
                 provider,
@@ -313,13 +312,18 @@ impl Transport {
                 provider,
                 retry_after,
             },
-            400 | 413
-                if lower.contains("context")
-                    || lower.contains("too long")
-                    || lower.contains("too many tokens") =>
-            {
-                LlmError::ContextLength { detail: message }
-            }
+            400 | 413 => match crate::llm::window::parse_overflow(body, &message) {
+                Some(overflow) => LlmError::ContextLength {
+                    detail: message,
+                    window: overflow.window,
+                    prompt_tokens: overflow.prompt_tokens,
+                },
+                None => LlmError::Server {
+                    provider,
+                    status,
+                    message,
+                },
+            },
             _ => LlmError::Server {
                 provider,
                 status,
@@ -353,7 +357,15 @@ impl Transport {
                 url,
                 detail: r(detail),
             },
-            LlmError::ContextLength { detail } => LlmError::ContextLength { detail: r(detail) },
+            LlmError::ContextLength {
+                detail,
+                window,
+                prompt_tokens,
+            } => LlmError::ContextLength {
+                detail: r(detail),
+                window,
+                prompt_tokens,
+            },
             LlmError::Protocol { provider, detail } => LlmError::Protocol {
                 provider,
                 detail: r(detail),

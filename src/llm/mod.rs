@@ -9,6 +9,7 @@ pub mod provider;
 pub mod sse;
 pub mod tool_calls;
 pub mod types;
+pub mod window;
 
 pub use error::LlmError;
 pub use provider::{EventStream, Provider, ProviderKind, ProviderSettings, build_provider};

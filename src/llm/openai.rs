@@ -490,6 +490,16 @@ struct WireModel {
     pricing: Option<WirePricing>,
     #[serde(default)]
     architecture: Option<WireArchitecture>,
+    /// llama.cpp's server: `n_ctx` is the window it was started with (it sends no
+    /// `context_length`).
+    #[serde(default)]
+    meta: Option<WireMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireMeta {
+    #[serde(default)]
+    n_ctx: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -571,7 +581,7 @@ impl Provider for OpenAiProvider {
                 completion_price_usd: m.pricing.as_ref().and_then(|p| price(&p.completion)),
                 id: m.id,
                 name: m.name,
-                context_length: m.context_length,
+                context_length: m.meta.and_then(|meta| meta.n_ctx).or(m.context_length),
                 input_modalities: m.architecture.and_then(|a| a.input_modalities),
             })
             .collect())

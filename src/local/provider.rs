@@ -136,8 +136,13 @@ type Ready = Result<(), LocalError>;
 
 fn to_llm(e: LocalError) -> LlmError {
     match e {
-        LocalError::ContextExceeded { .. } => LlmError::ContextLength {
+        LocalError::ContextExceeded {
+            context_tokens,
+            prompt_tokens,
+        } => LlmError::ContextLength {
             detail: e.to_string(),
+            window: Some(context_tokens as u64),
+            prompt_tokens: Some(prompt_tokens as u64),
         },
         other => LlmError::Config(other.to_string()),
     }

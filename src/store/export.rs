@@ -53,6 +53,7 @@ impl Store {
         }
         for m in self.active_path(conversation_id)? {
             let heading = match m.role {
+                Role::System if m.is_summary() => "Summary of the earlier messages".to_string(),
                 Role::System => "System".to_string(),
                 Role::User => "User".to_string(),
                 Role::Assistant => match &m.model {
@@ -175,9 +176,9 @@ impl Store {
             tx.prepare_cached(
                 "INSERT INTO messages (conversation_id, parent_id, role, content, status, error,
                      model, tool_call_id, tool_calls, prompt_tokens, completion_tokens, cost_usd,
-                     ttft_ms, duration_ms, created_at, updated_at, reasoning)
+                     ttft_ms, duration_ms, created_at, updated_at, reasoning, kind)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17)",
+                         ?17, ?18)",
             )?
             .execute(params![
                 id,
@@ -197,6 +198,7 @@ impl Store {
                 m.created_at,
                 m.updated_at,
                 m.reasoning,
+                m.kind,
             ])?;
             new_ids.insert(m.id, MessageId(tx.last_insert_rowid()));
         }

@@ -19,7 +19,7 @@ pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, 
      ELSE m.content END, \
      m.status, m.error, m.model, m.tool_call_id, m.tool_calls, m.prompt_tokens, \
      m.completion_tokens, m.cost_usd, m.ttft_ms, m.duration_ms, m.created_at, m.updated_at, \
-     m.reasoning";
+     m.reasoning, m.kind";
 
 pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -41,6 +41,7 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
         reasoning: r.get(17)?,
+        kind: r.get(18)?,
     })
 }
 

@@ -182,8 +182,23 @@ CREATE TABLE message_attachments (
 );
 "#;
 
+/// v7: compaction. A summary of older turns is a message of kind `summary` (role `system`)
+/// placed in the tree between the last message it replaces and the first it keeps, so a path
+/// through it sends the summary and a branch from before it sends the originals. Context
+/// windows learned from servers are remembered per provider and model.
+pub const V7: &str = r#"
+ALTER TABLE messages ADD COLUMN kind TEXT;
+CREATE TABLE model_windows (
+    provider   TEXT NOT NULL,
+    model      TEXT NOT NULL,
+    tokens     INTEGER NOT NULL,
+    learned_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, model)
+);
+"#;
+
 /// Every migration in order; `MIGRATIONS[n]` takes a database from version n to n + 1.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -5,6 +5,7 @@
 //! call in order on one dedicated thread.
 
 mod attachments;
+mod compaction;
 mod conversations;
 mod db;
 mod error;

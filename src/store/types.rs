@@ -325,6 +325,20 @@ pub struct StoredMessage {
     /// The model's reasoning before this answer, apart from its text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// What kind of node this is beyond its role: `summary` for a compaction's summary of the
+    /// messages before it (None: an ordinary message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// `StoredMessage::kind` of a compaction's summary.
+pub const SUMMARY_KIND: &str = "summary";
+
+impl StoredMessage {
+    /// Whether this node is a compaction's summary of the messages before it.
+    pub fn is_summary(&self) -> bool {
+        self.kind.as_deref() == Some(SUMMARY_KIND)
+    }
 }
 
 /// One billed request.

@@ -251,6 +251,7 @@ impl RustbotApp {
             if let (
                 EngineEvent::BranchSelected { conversation, .. }
                 | EngineEvent::MessageDeleted { conversation, .. }
+                | EngineEvent::Compacted { conversation, .. }
                 | EngineEvent::Done { conversation, .. },
                 Some(history),
             ) = (&event, &self.history)

@@ -59,6 +59,8 @@ pub enum ChatAction {
         /// The stored message.
         message_id: i64,
     },
+    /// Summarise the conversation's older turns now (`Command::Compact`).
+    Compact(ConversationId),
     /// Answer in this conversation as this agent from now on (`Command::SetAgent`).
     SetAgent {
         /// The conversation.
@@ -238,7 +240,7 @@ impl ChatView {
     ) {
         let visuals = ui.visuals();
         let fill = match msg.role {
-            Role::User => visuals.faint_bg_color,
+            Role::User | Role::Summary => visuals.faint_bg_color,
             Role::Assistant => Color32::TRANSPARENT,
         };
         Frame::new()
@@ -252,6 +254,7 @@ impl ChatView {
                     Role::User => {
                         ui.add(egui::Label::new(&msg.text).selectable(true).wrap());
                     }
+                    Role::Summary => summary_card_ui(ui, msg),
                     Role::Assistant
                         if msg.text.is_empty() && msg.status == MessageStatus::Streaming =>
                     {
@@ -320,6 +323,7 @@ fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatA
             if !status.is_empty() {
                 ui.weak(status);
             }
+            context_meter_ui(ui, conv, action);
             if let Some(turns) = conv.trimmed_turns {
                 ui.weak(format!("{turns} older turns left out to fit the context"))
                     .on_hover_text(
@@ -336,6 +340,56 @@ fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatA
     {
         error_card(ui, notice, None, action);
     }
+}
+
+/// Heading of the card that stands for a compaction's summary.
+pub const SUMMARY_CARD_TITLE: &str = "Earlier messages summarised";
+/// The header button that compacts the conversation now.
+pub const COMPACT_NOW_LABEL: &str = "Compact now";
+
+/// A compaction's summary: collapsed to its heading, open to read it.
+fn summary_card_ui(ui: &mut egui::Ui, msg: &MessageVm) {
+    egui::CollapsingHeader::new(SUMMARY_CARD_TITLE)
+        .id_salt(("summary", msg.id))
+        .show(ui, |ui| {
+            ui.weak(
+                "The messages above this card are sent to the model as this summary; they stay \
+                 here, in search and in exports. Editing one of them branches from the originals.",
+            );
+            ui.add(egui::Label::new(&msg.text).selectable(true).wrap());
+        });
+}
+
+/// Tokens of the last request against the window, coloured by how full it is, with a
+/// button to compact now.
+fn context_meter_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatAction>) {
+    let Some(meter) = conv.context else {
+        return;
+    };
+    if !conv.run.is_active()
+        && ui
+            .small_button(COMPACT_NOW_LABEL)
+            .on_hover_text("Summarise the older turns now, so the next requests are smaller")
+            .clicked()
+    {
+        *action = Some(ChatAction::Compact(conv.id.clone()));
+    }
+    let percent = meter.percent();
+    let colour = if percent >= 90 {
+        ui.visuals().error_fg_color
+    } else if percent >= 70 {
+        ui.visuals().warn_fg_color
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    ui.colored_label(
+        colour,
+        format!("Context {} / {} ({percent}%)", meter.used, meter.window),
+    )
+    .on_hover_text(
+        "Tokens the last request took of the model's context window. Older turns are \
+         summarised when a request would pass [context] compact_at_percent.",
+    );
 }
 
 /// The agent picker: a combo box named [`AGENT_PICKER_LABEL`] listing `names` (and "Auto"

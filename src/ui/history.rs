@@ -148,6 +148,7 @@ fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
         store::Role::User => Role::User,
         store::Role::Assistant if m.content.is_empty() && m.error.is_none() => return None,
         store::Role::Assistant => Role::Assistant,
+        store::Role::System if m.is_summary() => Role::Summary,
         store::Role::System | store::Role::Tool => return None,
     };
     let status = match m.status {

@@ -32,6 +32,7 @@ pub fn message_bar_ui(
         let role = match msg.role {
             Role::User => "You",
             Role::Assistant => "Assistant",
+            Role::Summary => "Summary",
         };
         ui.label(RichText::new(role).strong());
         if let Some(model) = &msg.model {

@@ -149,6 +149,9 @@ impl RustbotApp {
                 self.chat.scroll_to_latest();
                 self.input.request_focus();
             }
+            AppAction::Chat(ChatAction::Compact(conversation)) => {
+                self.engine.send(Command::Compact { conversation });
+            }
             AppAction::Chat(ChatAction::SelectBranch {
                 conversation,
                 message_id,

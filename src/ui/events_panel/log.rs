@@ -94,6 +94,19 @@ pub fn event_summary(event: &EngineEvent) -> String {
         EngineEvent::ContextTrimmed { dropped_turns, .. } => {
             format!("{dropped_turns} turns left out")
         }
+        EngineEvent::Compacted {
+            replaced_messages,
+            summary_tokens,
+            window_tokens,
+            ..
+        } => format!(
+            "{replaced_messages} messages summarised in ~{summary_tokens} tokens (window {window_tokens})"
+        ),
+        EngineEvent::ContextUsage {
+            used_tokens,
+            window_tokens,
+            ..
+        } => format!("{used_tokens} of {window_tokens} context tokens"),
         EngineEvent::Text { delta, .. } | EngineEvent::Reasoning { delta, .. } => {
             chars_summary(delta.chars().count())
         }

@@ -57,6 +57,32 @@ impl ViewModel {
             } => {
                 self.ensure(conversation, now).trimmed_turns = Some(*dropped_turns);
             }
+            EngineEvent::ContextUsage {
+                conversation,
+                used_tokens,
+                window_tokens,
+            } => {
+                self.ensure(conversation, now).context = Some(ContextMeter {
+                    used: *used_tokens,
+                    window: *window_tokens,
+                });
+            }
+            EngineEvent::Compacted {
+                conversation,
+                summary_tokens,
+                window_tokens,
+                ..
+            } => {
+                let conv = self.ensure(conversation, now);
+                conv.compactions += 1;
+                conv.trimmed_turns = None;
+                // The next request sends the summary and the newest turns; until it is made,
+                // the summary is the best figure there is.
+                conv.context = Some(ContextMeter {
+                    used: *summary_tokens,
+                    window: *window_tokens,
+                });
+            }
             EngineEvent::Reasoning {
                 conversation,
                 delta,

@@ -11,6 +11,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// A compaction's summary of the messages before it (sent in their place).
+    Summary,
 }
 
 /// Where a message stands.
@@ -240,6 +242,10 @@ pub struct ConversationVm {
     pub notice: Option<String>,
     /// Older turns left out of the last request, if any.
     pub trimmed_turns: Option<usize>,
+    /// How full the model's context window was with the last request.
+    pub context: Option<ContextMeter>,
+    /// Compactions seen in this session.
+    pub compactions: u32,
     /// Stored messages exist that are not loaded yet.
     pub history_pending: bool,
     /// Shown at the top of the sidebar.
@@ -252,6 +258,22 @@ pub struct ConversationVm {
     pub profile: Option<String>,
     /// Why this agent was chosen, when auto mode chose it ("Agent: coder (matched: rust)").
     pub agent_note: Option<String>,
+}
+
+/// The context meter in the chat header: tokens the last request took of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextMeter {
+    /// Tokens used.
+    pub used: u64,
+    /// The model's window.
+    pub window: u64,
+}
+
+impl ContextMeter {
+    /// Percent of the window used (may pass 100 before compaction).
+    pub fn percent(&self) -> u64 {
+        self.used.saturating_mul(100) / self.window.max(1)
+    }
 }
 
 /// The title a conversation gets before it has a user message.
@@ -268,6 +290,8 @@ impl ConversationVm {
             run: RunState::Idle,
             notice: None,
             trimmed_turns: None,
+            context: None,
+            compactions: 0,
             history_pending: false,
             pinned: false,
             warning: None,
