@@ -454,6 +454,11 @@ mod tests {
         assert_eq!(c.provider, "openrouter");
         assert_eq!(c.serve, crate::config::serve::ServeSettings::default());
         assert_eq!(
+            c.context,
+            crate::config::context::ContextSettings::default()
+        );
+        assert_eq!(c.context_tokens, None);
+        assert_eq!(
             c.native_host,
             crate::config::serve::NativeHostSettings::default()
         );
