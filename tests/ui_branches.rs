@@ -269,3 +269,51 @@ fn temperature_and_max_tokens_from_settings_go_with_the_next_request() {
         "{second}"
     );
 }
+
+/// Issue 18 in the window: the header's context meter after an answer, "Compact now", and
+/// the summary card that takes the older messages' place (the originals stay shown above it).
+#[test]
+fn compact_now_shows_the_meter_and_an_expandable_summary_card() {
+    use rustbot::ui::chat::{COMPACT_NOW_LABEL, SUMMARY_CARD_TITLE};
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["First", " answer"], false),
+        openai_answer(&["Second", " answer"], false),
+        openai_answer(&["The user greeted the assistant twice."], false),
+    ]);
+    let mut rig = start(&server);
+    rig.send("Hi");
+    rig.settle("the first answer");
+    rig.send("Hi again");
+    rig.settle("the second answer");
+    // Window unknown to the model list: the default 4096; the last request's size is shown.
+    rig.wait_for("the context meter", |h| label_shown(h, "/ 4096 ("));
+    assert!(!label_shown(&rig.harness, SUMMARY_CARD_TITLE));
+
+    rig.harness.get_by_label(COMPACT_NOW_LABEL).click();
+    rig.harness.run_steps(2);
+    rig.wait_for("the summary card", |h| label_shown(h, SUMMARY_CARD_TITLE));
+    assert_eq!(server.requests().len(), 3, "one summary request");
+    let vm = rig.harness.state().view_model();
+    let conv = vm.selected().unwrap();
+    assert_eq!(conv.compactions, 1);
+    // The originals stay shown; the card sits before the newest turn.
+    let texts: Vec<_> = conv.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Hi",
+            "First answer",
+            "The user greeted the assistant twice.",
+            "Hi again",
+            "Second answer"
+        ]
+    );
+    assert!(!label_shown(
+        &rig.harness,
+        "The user greeted the assistant twice."
+    ));
+    rig.harness.get_by_label(SUMMARY_CARD_TITLE).click();
+    rig.wait_for("the summary's text", |h| {
+        label_shown(h, "The user greeted the assistant twice.")
+    });
+}
