@@ -186,6 +186,7 @@ pub async fn start(
         max_tokens: settings.max_tokens,
         reasoning_effort: settings.config.reasoning_effort,
         context: settings.context.clone(),
+        provider_web_search: settings.config.tools.web_search.openrouter_plugin,
         tools,
         store: store.clone(),
         generate_titles: opts.titles,

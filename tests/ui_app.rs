@@ -501,6 +501,60 @@ fn web_search_results_show_their_addresses_as_links() {
 }
 
 #[test]
+fn an_answer_citing_n_links_to_the_nth_search_result() {
+    use rustbot::tools::Decision;
+    let mut rig = rig();
+    let conv = rig.send_message("what is rust?");
+    rig.start_answer(&conv, "what is rust?");
+    rig.publish(EngineEvent::ToolCall {
+        conversation: conv.clone(),
+        call_id: "ws1".into(),
+        name: "web_search".into(),
+        arguments: r#"{"query":"rust"}"#.into(),
+        decision: Some(Decision::Approved(rustbot::tools::ApprovedBy::Cli)),
+    });
+    rig.publish(EngineEvent::ToolResult {
+        conversation: conv.clone(),
+        call_id: "ws1".into(),
+        name: "web_search".into(),
+        content: "Results for \"rust\" (cite as [n]):\n\n[1] Rust\nhttps://www.rust-lang.org/\nA language.\n(searxng)\n\n[2] Book\nhttps://doc.rust-lang.org/book/\nThe book.\n(searxng)\n".into(),
+        is_error: false,
+    });
+    rig.text(&conv, "Rust is a language [1]; read the book [2].");
+    rig.settle();
+    rig.harness
+        .get_by_role_and_label(egui::accesskit::Role::Link, "[2]");
+    assert!(
+        !rig.has_label_containing("Sources"),
+        "no OpenRouter sources here"
+    );
+}
+
+#[test]
+fn openrouter_sources_are_listed_under_the_answer_and_n_links_to_them() {
+    // OpenRouter's web search: its annotations number the sources.
+    let mut rig = rig();
+    let conv = rig.send_message("and go?");
+    rig.start_answer(&conv, "and go?");
+    rig.text(&conv, "Go is made at Google [1].");
+    rig.publish(EngineEvent::Citations {
+        conversation: conv.clone(),
+        citations: vec![rustbot::llm::Citation {
+            url: "https://go.dev/".into(),
+            title: Some("The Go Programming Language".into()),
+        }],
+    });
+    rig.settle();
+    rig.harness
+        .get_by_role_and_label(egui::accesskit::Role::Link, "[1]");
+    assert!(rig.has_label_containing("Sources"));
+    rig.harness.get_by_role_and_label(
+        egui::accesskit::Role::Link,
+        "[1] The Go Programming Language",
+    );
+}
+
+#[test]
 fn thinking_shows_apart_then_folds_with_its_duration_when_the_answer_begins() {
     let mut rig = rig();
     let conv = rig.send_message("why?");

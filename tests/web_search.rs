@@ -384,3 +384,76 @@ fn rustbot_tools_says_why_web_search_is_not_offered() {
         !stdout.contains(BRAVE_KEY) && !String::from_utf8_lossy(&out.stderr).contains(BRAVE_KEY)
     );
 }
+
+/// OpenRouter's own web search: an `:online` model id and the `web` plugin go through as the
+/// user set them, and the sources it annotates come out as a `citations` event.
+#[test]
+fn openrouter_web_search_passes_through_and_its_sources_come_back() {
+    let annotated = vec![
+        Step::Bytes(sse_head()),
+        Step::Bytes(sse_body(&[
+            &openai_text("Rust is fast [1]."),
+            &serde_json::json!({"choices": [{"index": 0, "delta": {"annotations": [
+                {"type": "url_citation", "url_citation": {"url": "https://www.rust-lang.org/", "title": "Rust", "start_index": 0, "end_index": 4}}
+            ]}, "finish_reason": null}]})
+            .to_string(),
+            &openai_finish("stop"),
+            "[DONE]",
+        ])),
+    ];
+    for (plugin, provider) in [
+        (true, "openrouter"),
+        (false, "openrouter"),
+        (true, "custom"),
+    ] {
+        let llm = ScriptedServer::start(vec![annotated.clone()]);
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("config.toml"),
+            format!("[tools.web_search]\nopenrouter_plugin = {plugin}\n"),
+        )
+        .unwrap();
+        let out = isolated_rustbot(home.path())
+            .env("OPENROUTER_API_KEY", "k")
+            .args(["--provider", provider, "--base-url", &llm.base_url()])
+            .args([
+                "--model",
+                "openai/gpt-4o:online",
+                "ask",
+                "--events",
+                "is rust fast?",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let body = llm.requests()[0].json();
+        assert_eq!(
+            body["model"], "openai/gpt-4o:online",
+            "the id is not touched"
+        );
+        let expected = if plugin && provider == "openrouter" {
+            serde_json::json!([{"id": "web"}])
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(body["plugins"], expected, "{plugin} {provider}");
+        let citations: Vec<serde_json::Value> = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["type"] == "citations")
+            .collect();
+        assert_eq!(citations.len(), 1, "{stdout}");
+        assert_eq!(
+            citations[0]["citations"][0]["url"],
+            "https://www.rust-lang.org/"
+        );
+        assert_eq!(citations[0]["citations"][0]["title"], "Rust");
+    }
+}

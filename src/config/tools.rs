@@ -91,4 +91,7 @@ pub struct WebSearchConfig {
     pub backend: Option<SearchBackend>,
     /// SearXNG's base URL, or an endpoint override for Brave and Tavily (proxies, tests).
     pub url: Option<String>,
+    /// Requests to OpenRouter carry `plugins: [{"id": "web"}]`: OpenRouter searches the web
+    /// for the model and returns the sources as annotations (billed by OpenRouter).
+    pub openrouter_plugin: bool,
 }

@@ -301,6 +301,7 @@ impl Engine {
             .or(self.config.temperature);
         let max_tokens = self.config.max_tokens;
         let reasoning_effort = self.config.reasoning_effort;
+        let web_search = self.config.provider_web_search;
         let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
             + messages.iter().map(message_tokens).sum::<u64>();
         let Some(run) = self.conversation(id).run.as_mut() else {
@@ -316,6 +317,7 @@ impl Engine {
             max_tokens,
             tools,
             reasoning_effort,
+            web_search,
         };
         let (run_id, cancel) = (run.id, run.cancel.clone());
         self.bus.publish(EngineEvent::RunStarted {
@@ -332,106 +334,6 @@ impl Engine {
         ));
     }
 
-    fn stream_event(
-        &mut self,
-        id: &ConversationId,
-        run_id: u64,
-        event: Result<StreamEvent, LlmError>,
-    ) {
-        // Events of a run that was stopped or replaced are stale: drop them.
-        if self.current_run(id) != Some(run_id) {
-            return;
-        }
-        if matches!(
-            self.conversation(id).machine.state(),
-            AgentState::Retrying { .. }
-        ) {
-            // Any news after a retry notice means the next attempt was made.
-            self.go(id, AgentState::Sending);
-        }
-        match event {
-            Ok(StreamEvent::TextDelta(delta)) => {
-                self.mark_first_token(id);
-                if let Some(run) = self.conversation(id).run.as_mut() {
-                    run.text.push_str(&delta);
-                }
-                self.flush_if_due(id);
-                self.bus.publish(EngineEvent::Text {
-                    conversation: id.clone(),
-                    delta,
-                });
-            }
-            Ok(StreamEvent::ReasoningDelta(delta)) => {
-                // The first token of thinking is the first token: the model has started.
-                self.mark_first_token(id);
-                if let Some(run) = self.conversation(id).run.as_mut() {
-                    run.reasoning.push_str(&delta);
-                }
-                self.bus.publish(EngineEvent::Reasoning {
-                    conversation: id.clone(),
-                    delta,
-                });
-            }
-            Ok(StreamEvent::Thinking(block)) => {
-                if let Some(run) = self.conversation(id).run.as_mut() {
-                    run.thinking.push(block);
-                }
-            }
-            Ok(delta @ StreamEvent::ToolCallDelta { .. }) => {
-                self.mark_first_token(id);
-                if let Some(run) = self.conversation(id).run.as_mut() {
-                    run.tool_calls.push(&delta);
-                }
-            }
-            Ok(StreamEvent::Usage(usage)) => {
-                let conv = self.conversation(id);
-                let replaces = conv.summary.as_ref().map_or(0, |s| s.replaces);
-                if let Some(run) = conv.run.as_mut() {
-                    run.usage = Some(usage);
-                    let (estimate, sent) = (run.prompt_estimate, run.sent_len);
-                    if usage.prompt_tokens > 0 {
-                        conv.calibrate(estimate, usage.prompt_tokens);
-                        conv.last_prompt = Some(crate::engine::compaction::LastPrompt {
-                            replaces,
-                            sent,
-                            tokens: usage.prompt_tokens,
-                        });
-                    }
-                }
-                self.bus.publish(EngineEvent::Usage {
-                    conversation: id.clone(),
-                    prompt_tokens: usage.prompt_tokens,
-                    completion_tokens: usage.completion_tokens,
-                    cost_usd: usage.cost_usd,
-                });
-            }
-            Ok(StreamEvent::Retrying {
-                attempt,
-                delay_ms,
-                reason,
-            }) => {
-                let until_ms = self.clock.elapsed().as_millis() as u64 + delay_ms;
-                self.go(id, AgentState::Retrying { attempt, until_ms });
-                self.bus.publish(EngineEvent::Retrying {
-                    conversation: id.clone(),
-                    attempt,
-                    delay_ms,
-                    reason,
-                });
-            }
-            Ok(StreamEvent::Finished(reason)) => {
-                if let Some(run) = self.conversation(id).run.as_mut() {
-                    run.finish = Some(reason);
-                }
-            }
-            Err(e) => {
-                if let Some(run) = self.conversation(id).run.as_mut() {
-                    run.error.get_or_insert(e);
-                }
-            }
-        }
-    }
-
     pub(crate) fn current_run(&mut self, id: &ConversationId) -> Option<u64> {
         // A lookup, not `conversation()`: late events of a forgotten conversation must not
         // bring it back.
@@ -439,20 +341,6 @@ impl Engine {
             .get(id)
             .and_then(|c| c.run.as_ref())
             .map(|r| r.id)
-    }
-
-    fn mark_first_token(&mut self, id: &ConversationId) {
-        let conv = self.conversation(id);
-        let Some(run) = conv.run.as_mut() else {
-            return;
-        };
-        let first_of_run = run.first_token.is_none();
-        if first_of_run {
-            run.first_token = Some(Instant::now());
-        }
-        if matches!(conv.machine.state(), AgentState::Sending) {
-            self.go(id, AgentState::Streaming);
-        }
     }
 
     async fn stream_ended(&mut self, id: &ConversationId, run_id: u64) {

@@ -271,6 +271,7 @@ impl Engine {
             max_tokens: u32::try_from(summary_max).ok(),
             tools: Vec::new(),
             reasoning_effort: None,
+            web_search: false,
         };
         tokio::spawn(summary_task(
             self.provider_for(id),

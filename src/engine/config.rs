@@ -43,6 +43,8 @@ pub struct EngineConfig {
     pub reasoning_effort: Option<crate::llm::ReasoningEffort>,
     /// Context windows assumed and when to compact (`[context]`).
     pub context: crate::config::context::ContextSettings,
+    /// Ask the provider to search the web itself (OpenRouter's web plugin).
+    pub provider_web_search: bool,
     /// Tools, if the model may call any.
     pub tools: Option<ToolSetup>,
     /// Where conversations are kept, if anywhere.
@@ -68,6 +70,7 @@ impl EngineConfig {
             max_tokens: None,
             reasoning_effort: None,
             context: Default::default(),
+            provider_web_search: false,
             tools: None,
             store: None,
             generate_titles: false,

@@ -305,6 +305,13 @@ pub enum EngineEvent {
         /// The reasoning text.
         delta: String,
     },
+    /// Sources the answer cites (OpenRouter's web search), numbered in order from 1.
+    Citations {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The sources.
+        citations: Vec<crate::llm::Citation>,
+    },
     /// Token usage reported by the server.
     Usage {
         /// The conversation.
@@ -436,6 +443,7 @@ impl EngineEvent {
             | EngineEvent::ContextUsage { conversation, .. }
             | EngineEvent::Text { conversation, .. }
             | EngineEvent::Reasoning { conversation, .. }
+            | EngineEvent::Citations { conversation, .. }
             | EngineEvent::Usage { conversation, .. }
             | EngineEvent::Retrying { conversation, .. }
             | EngineEvent::ToolCall { conversation, .. }
@@ -463,6 +471,7 @@ impl EngineEvent {
             EngineEvent::ContextUsage { .. } => "context_usage",
             EngineEvent::Text { .. } => "text",
             EngineEvent::Reasoning { .. } => "reasoning",
+            EngineEvent::Citations { .. } => "citations",
             EngineEvent::Usage { .. } => "usage",
             EngineEvent::Retrying { .. } => "retrying",
             EngineEvent::ToolCall { .. } => "tool_call",

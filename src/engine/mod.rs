@@ -16,6 +16,7 @@ pub mod queue;
 mod run;
 mod spending;
 pub mod state;
+mod stream;
 mod titles;
 mod tool_loop;
 

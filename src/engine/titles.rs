@@ -49,6 +49,7 @@ impl Engine {
             max_tokens: Some(24),
             tools: Vec::new(),
             reasoning_effort: None,
+            web_search: false,
         };
         tokio::spawn(title_task(
             self.provider_for(id),

@@ -1,6 +1,7 @@
 //! Model providers: the provider-neutral `Provider` trait, its wire formats and SSE decoding.
 
 pub mod anthropic;
+pub mod citations;
 pub mod error;
 pub mod http;
 pub mod openai;
@@ -11,6 +12,7 @@ pub mod tool_calls;
 pub mod types;
 pub mod window;
 
+pub use citations::Citation;
 pub use error::LlmError;
 pub use provider::{EventStream, Provider, ProviderKind, ProviderSettings, build_provider};
 pub use tool_calls::ToolCallAccumulator;

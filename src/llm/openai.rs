@@ -39,13 +39,20 @@ pub struct WireRequest {
     /// OpenRouter's form of the same: `{"effort": "high"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<serde_json::Value>,
+    /// OpenRouter's plugins: `[{"id": "web"}]` has OpenRouter search the web itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugins: Option<serde_json::Value>,
 }
 
 impl WireRequest {
-    /// Moves `reasoning_effort` into OpenRouter's `reasoning: {effort}`.
-    pub fn for_openrouter(mut self) -> Self {
+    /// Moves `reasoning_effort` into OpenRouter's `reasoning: {effort}`, and asks for its web
+    /// plugin when `web_search` is set (other servers never see `plugins`).
+    pub fn for_openrouter(mut self, web_search: bool) -> Self {
         if let Some(effort) = self.reasoning_effort.take() {
             self.reasoning = Some(serde_json::json!({ "effort": effort }));
+        }
+        if web_search {
+            self.plugins = Some(serde_json::json!([{ "id": "web" }]));
         }
         self
     }
@@ -169,6 +176,9 @@ pub struct Delta {
     /// Structured reasoning (OpenRouter): used when `reasoning` is absent.
     #[serde(default)]
     pub reasoning_details: Option<Vec<ReasoningDetail>>,
+    /// Sources (OpenRouter's web search: `url_citation` entries); any shape parses.
+    #[serde(default)]
+    pub annotations: Option<serde_json::Value>,
 }
 
 /// One entry of OpenRouter's `reasoning_details`.
@@ -275,6 +285,7 @@ pub fn build_body(req: &ChatRequest, include_usage: bool) -> WireRequest {
         tools: req.tools.iter().map(wire_tool).collect(),
         reasoning_effort: req.reasoning_effort.map(|e| e.as_str()),
         reasoning: None,
+        plugins: None,
     }
 }
 
@@ -360,6 +371,14 @@ impl OpenAiDecoder {
                 }
                 if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::TextDelta(text));
+                }
+                let citations = delta
+                    .annotations
+                    .as_ref()
+                    .map(crate::llm::citations::from_annotations)
+                    .unwrap_or_default();
+                if !citations.is_empty() {
+                    out.push(StreamEvent::Citations(citations));
                 }
                 for (pos, call) in delta.tool_calls.unwrap_or_default().into_iter().enumerate() {
                     let function = call.function.unwrap_or_default();
@@ -558,7 +577,7 @@ impl Provider for OpenAiProvider {
         let build = move |degraded: bool| {
             let body = build_body(&req, !degraded);
             let body = if openrouter {
-                body.for_openrouter()
+                body.for_openrouter(req.web_search)
             } else {
                 body
             };

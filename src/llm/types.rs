@@ -160,6 +160,8 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     /// How hard a reasoning model should think; None: the provider's default (not sent).
     pub reasoning_effort: Option<ReasoningEffort>,
+    /// Ask the provider to search the web itself (OpenRouter's `web` plugin); others ignore it.
+    pub web_search: bool,
 }
 
 /// Why an answer ended, as the provider said it.
@@ -240,6 +242,8 @@ pub enum StreamEvent {
     ReasoningDelta(String),
     /// A whole thinking block with its signature (Anthropic), to send back in the next turn.
     Thinking(ThinkingBlock),
+    /// Sources the answer cites (OpenRouter's web search annotations), in citation order.
+    Citations(Vec<crate::llm::Citation>),
     /// A fragment of a tool call; fragments with the same `index` belong together.
     ToolCallDelta {
         /// Position of the call in the answer (content block index for Anthropic).

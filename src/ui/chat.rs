@@ -267,7 +267,11 @@ impl ChatView {
                     Role::Assistant => {
                         self.reasoning_ui(ui, msg);
                         let cache = self.markdown.get_or_insert_with(CommonMarkCache::default);
-                        CommonMarkViewer::new().show(ui, cache, &normalize_fences(&msg.text));
+                        let sources = crate::ui::citations::sources(msg);
+                        let text = normalize_fences(&msg.text);
+                        let text = crate::ui::citations::link_citations(&text, &sources);
+                        CommonMarkViewer::new().show(ui, cache, &text);
+                        sources_ui(ui, msg);
                     }
                 }
                 for call in &msg.tools {
@@ -339,6 +343,21 @@ fn header_ui(ui: &mut egui::Ui, conv: &ConversationVm, action: &mut Option<ChatA
         && !conv.messages.is_empty()
     {
         error_card(ui, notice, None, action);
+    }
+}
+
+/// Heading of the list of an answer's sources (OpenRouter's web search annotations).
+pub const SOURCES_TITLE: &str = "Sources";
+
+/// The sources an answer cites, numbered as the answer cites them, as links.
+fn sources_ui(ui: &mut egui::Ui, msg: &MessageVm) {
+    if msg.citations.is_empty() {
+        return;
+    }
+    ui.label(RichText::new(SOURCES_TITLE).small().strong());
+    for (i, c) in msg.citations.iter().enumerate() {
+        let label = format!("[{}] {}", i + 1, c.title.as_deref().unwrap_or(&c.url));
+        ui.hyperlink_to(label, &c.url).on_hover_text(&c.url);
     }
 }
 

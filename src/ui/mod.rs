@@ -8,6 +8,7 @@ pub mod agents_page;
 pub mod app;
 pub mod bridge;
 pub mod chat;
+pub mod citations;
 pub mod code_fences;
 pub mod events_panel;
 pub mod glyphs;

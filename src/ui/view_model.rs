@@ -310,6 +310,7 @@ impl ViewModel {
             revision,
             usage: None,
             reasoning: None,
+            citations: Vec::new(),
             store_id: None,
             siblings: Siblings::default(),
         }

@@ -58,6 +58,13 @@ pub fn configured(config: &ToolsConfig) -> (Vec<Arc<dyn Tool>>, Option<String>) 
         Ok(search) => tools.push(Arc::new(search)),
         Err(why) => note = Some(format!("web_search: {why}")),
     }
+    if config.web_search.openrouter_plugin {
+        let on = "OpenRouter's own web search is on (openrouter_plugin = true): requests to OpenRouter ask it to search";
+        note = Some(match note {
+            Some(n) => format!("{n}\n{on}"),
+            None => on.to_string(),
+        });
+    }
     (tools, note)
 }
 

@@ -421,11 +421,13 @@ mod tests {
         let searx = WebSearchConfig {
             backend: Some(SearchBackend::Searxng),
             url: None,
+            ..Default::default()
         };
         assert!(web_search_tool(&searx).unwrap_err().contains("url"));
         let ok = web_search_tool(&WebSearchConfig {
             backend: Some(SearchBackend::Searxng),
             url: Some("http://127.0.0.1:8888/".into()),
+            ..Default::default()
         })
         .unwrap();
         assert_eq!(ok.endpoint, "http://127.0.0.1:8888/search");

@@ -94,6 +94,7 @@ pub fn event_summary(event: &EngineEvent) -> String {
         EngineEvent::ContextTrimmed { dropped_turns, .. } => {
             format!("{dropped_turns} turns left out")
         }
+        EngineEvent::Citations { citations, .. } => format!("{} sources", citations.len()),
         EngineEvent::Compacted {
             replaced_messages,
             summary_tokens,

@@ -83,6 +83,14 @@ impl ViewModel {
                     window: *window_tokens,
                 });
             }
+            EngineEvent::Citations {
+                conversation,
+                citations,
+            } => {
+                self.with_answer(conversation, now, |answer| {
+                    answer.citations.extend(citations.iter().cloned());
+                });
+            }
             EngineEvent::Reasoning {
                 conversation,
                 delta,

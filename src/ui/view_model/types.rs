@@ -167,6 +167,8 @@ pub struct MessageVm {
     pub siblings: Siblings,
     /// A reasoning model's thinking, shown apart above the answer.
     pub reasoning: Option<ReasoningVm>,
+    /// Sources the answer cites (OpenRouter's web search), `[1]` first.
+    pub citations: Vec<crate::llm::Citation>,
 }
 
 /// The thinking before (and between) an answer's words.
