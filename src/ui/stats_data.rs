@@ -76,6 +76,8 @@ pub struct StatsSnapshot {
     pub tools: Vec<ToolCallCount>,
     /// The selected conversation's stored state changes, oldest first.
     pub timeline: Vec<StoredEvent>,
+    /// Summaries stored by compaction, over all time.
+    pub compactions: u64,
 }
 
 /// The app's own resource use.
@@ -155,6 +157,7 @@ impl PanelData {
                 by_conversation: s.usage_by_conversation(since, 15)?,
                 timings: s.answer_timings(since, 5_000)?,
                 tools: s.tool_call_counts(since)?,
+                compactions: s.summary_count()?,
                 timeline: match conversation {
                     Some(c) => s.conversation_events(&c, "state", 2_000)?,
                     None => Vec::new(),

@@ -240,6 +240,17 @@ impl StatsPanel {
                 }
                 row("This session", &self.session);
             });
+        if let Some(s) = self.snapshot.as_ref().filter(|s| s.compactions > 0) {
+            ui.weak(format!(
+                "{} {} stored: older turns summarised to fit context windows",
+                s.compactions,
+                if s.compactions == 1 {
+                    "compaction"
+                } else {
+                    "compactions"
+                }
+            ));
+        }
     }
 
     fn budget_ui(&self, ui: &mut egui::Ui) {
