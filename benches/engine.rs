@@ -1,6 +1,7 @@
 //! Engine benchmarks: SSE + JSON decoding throughput, and the engine's own overhead per stream
 //! chunk (queue, state machine, bus) with the network taken out. Run with
 //! `cargo bench --bench engine`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::hint::black_box;
 use std::sync::Arc;

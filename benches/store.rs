@@ -1,5 +1,6 @@
 //! Storage benchmarks for the closing note: loading a 10,000-message conversation and
 //! searching 1,000 conversations. Run with `cargo bench --bench store`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::hint::black_box;
 

@@ -4,6 +4,7 @@
 //! runs the frame that shows it. Budget (issue 10): ≤ 4 ms per frame at 10,000 messages.
 //!
 //! `cargo bench --bench ui_frame` (one case: `cargo bench --bench ui_frame -- streaming/10000`)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::hint::black_box;
 

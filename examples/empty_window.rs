@@ -6,6 +6,7 @@
 //! With `FLOOR_REPAINT_SECS=N` it repaints continuously for N seconds after its first frame and
 //! prints `floor frame interval N us` per frame: what one frame costs this machine's GL (on
 //! Mesa's software rasterizer, most of a frame) before an app draws anything.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
 //! Measures the Events page's frame time (layout and tessellation, no GPU) with 100,000 rows.
 //! `cargo run --example events_frame_time`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::time::Instant;
 

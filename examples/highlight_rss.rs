@@ -2,6 +2,7 @@
 //! sample of each common language and prints the resident memory after each, how long the
 //! first highlight of a language takes (its patterns compile then) and a later one, and RSS
 //! after handing freed heap back to the OS. `cargo run --release --example highlight_rss`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 /// Short samples of the languages models write most, touching their common patterns.
 const SAMPLES: &[(&str, &str)] = &[

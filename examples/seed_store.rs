@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release --example seed_store -- DATA_DIR [CONVERSATIONS] [MESSAGES_EACH]`
 //! (defaults: 1,000 conversations of 10 messages).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use rustbot::store::{MessageId, NewConversation, NewMessage, Role, Store};
 

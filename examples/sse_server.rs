@@ -7,6 +7,7 @@
 //! paced stream: 200,000 chunks, 64 to a write, over 1.5 s).
 //! Usage: `cargo run --release --example sse_server -- [PORT] [CHUNKS] [PER_SECOND] [BATCH]`;
 //! prints the port.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

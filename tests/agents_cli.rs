@@ -1,5 +1,6 @@
 //! `rustbot agents list|show`, `ask --agent NAME|auto` and `--profile NAME` as processes,
 //! checked against what the scripted server received.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

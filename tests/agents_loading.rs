@@ -1,5 +1,6 @@
 //! Loading the agents folder (good files, bad front matter with its line, unknown fields,
 //! duplicate names), the editor's writes, and hot reload through the watcher.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::Path;
 use std::time::{Duration, Instant};

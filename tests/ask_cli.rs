@@ -1,5 +1,6 @@
 //! `rustbot ask` as a process: exit codes, stdout text, stderr lines, `--events`, Ctrl-C, and
 //! keys never shown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

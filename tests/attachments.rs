@@ -1,6 +1,7 @@
 //! `rustbot ask --attach` (issue 17) over the scripted server: text, PDF and images in both
 //! wire formats (exact request bodies; a small image byte for byte, a large one downscaled),
 //! and every refusal making no request at all. `serve` passes image parts through.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Edit-and-resend and branch selection over the scripted server and a real store: no answer
 //! is overwritten, and the active branch is what the model sees.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

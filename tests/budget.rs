@@ -1,5 +1,6 @@
 //! Spending limits in the engine over the scripted server: refused before anything is sent,
 //! a warning at 80%, an override, and a run stopped when it crosses the limit.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

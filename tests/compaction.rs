@@ -2,6 +2,7 @@
 //! over the scripted server: a window learned from the cached model list or from a
 //! llama.cpp-style refusal, the summary request and what is sent after it, the summary node
 //! in the store, exports and search, and a branch from before the summary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

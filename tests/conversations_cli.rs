@@ -1,5 +1,6 @@
 //! Stored conversations through the CLI: history continued with `--conversation`, list/show/
 //! export/import/delete, and the kill -9 guarantee with a real `rustbot ask` process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! The engine over the scripted server: state sequences, Stop, parallel conversations, long
 //! streams and retries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -4,6 +4,7 @@
 //!
 //! Bottom up: core → config → store · llm · tools · agents · attachments · local · knowledge
 //! → engine → bootstrap → server · ui · cli → main. Modules of one layer may use each other.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
 

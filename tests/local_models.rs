@@ -2,6 +2,7 @@
 //! all-MiniLM-L6-v2), compared with fixtures captured once from llama.cpp's llama-server and a
 //! reference BERT implementation. The models come from `.ci/run` (shared/tools/model-fixtures.sh);
 //! without them these tests fail with a message saying how to get them, never pass silently.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -1,5 +1,6 @@
 //! `rustbot native-host` as a child process speaking native-messaging frames: round trips, a
 //! split frame, an oversized frame, invalid JSON, interleaved requests, a refused origin.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! there with nothing in the environment or in `secrets.env`. Without a Secret Service the key
 //! goes to `secrets.env`. Skips (with a note) when `dbus-run-session` or `gnome-keyring-daemon`
 //! is missing; CI installs both.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Providers over real sockets against the scripted server: both wire formats, split bytes,
 //! broken connections, stalls, error statuses and retries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! llama-cpp-python on :8090). Skipped, with a message, when none is running (in CI, where
 //! `.ci/run` starts llama-server, that fails the test); set
 //! `RUSTBOT_REAL_LLM_URLS` (comma-separated base URLs) to point elsewhere.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! the three stream styles: `reasoning_content` (DeepSeek, llama.cpp, vLLM), OpenRouter's
 //! `reasoning` / `reasoning_details`, and Anthropic `thinking` blocks — whose signature must go
 //! back unchanged in the tool-use turn that follows.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

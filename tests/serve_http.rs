@@ -1,5 +1,6 @@
 //! `rustbot serve` as a process over real HTTP: OpenAI chunk format (parsed as SSE), whole
 //! answers, every error case, 50 concurrent streams, disconnect cancels, SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! `rustbot serve` against what a web page can send (issue 14): cross-site "simple" requests,
 //! DNS rebinding (a foreign `Host`), non-JSON bodies, slow clients, and budgets for requests
 //! without a conversation. The scripted upstream counts what reached the provider.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

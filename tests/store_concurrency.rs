@@ -1,5 +1,6 @@
 //! Several writers on one database: threads, handles and separate processes lose nothing; a
 //! process killed mid-answer leaves its text, marked stopped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

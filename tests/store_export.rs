@@ -1,4 +1,5 @@
 //! Export (Markdown, JSON) and import (our JSON, OpenAI-style messages).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::collections::{BTreeSet, HashMap};
 

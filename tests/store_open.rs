@@ -1,4 +1,5 @@
 //! Opening the database: migrations from every version, newer/corrupt/locked files, recovery.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::time::{Duration, Instant};
 

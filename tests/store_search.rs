@@ -1,4 +1,5 @@
 //! Full-text search: ranking, snippets, and the index following inserts, updates and deletes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use rustbot::store::{MessageFinish, MessageStatus, NewConversation, NewMessage, Role, Store};
 

@@ -1,6 +1,7 @@
 //! Append-only answer writes: a streaming answer is stored as the chunks that arrived since the
 //! last flush; every reader sees the joined text; finishing or recovering folds the chunks in;
 //! and a long answer's database traffic grows with its length, not with its length squared.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::Path;
 

@@ -1,4 +1,5 @@
 //! Conversations, the message tree (edit, regenerate, switch), usage, tool calls, events.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use rustbot::store::{
     ListFilter, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, Role, Store,

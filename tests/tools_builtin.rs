@@ -1,4 +1,5 @@
 //! The built-in tools against real files, real `sh` processes and a local HTTP server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

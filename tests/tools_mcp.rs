@@ -1,6 +1,7 @@
 //! MCP against the real reference server `@modelcontextprotocol/server-everything`
 //! (install: `npm install -g @modelcontextprotocol/server-everything`). Skipped, with a
 //! message, when its binary `mcp-server-everything` is not on PATH — and fails then in CI.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

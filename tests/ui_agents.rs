@@ -2,6 +2,7 @@
 //! picked in the chat header (or by auto mode) is the system prompt of the next request, a
 //! profile switched in the sidebar sends the next request to another server, the Agents page
 //! writes agent files, and a file written by hand appears without a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

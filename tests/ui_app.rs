@@ -1,5 +1,6 @@
 //! Drives the real `RustbotApp` through egui_kittest by labels and roles, with engine events
 //! fed through a real `EventBus` and commands captured from the app.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::sync::mpsc;
 

@@ -2,6 +2,7 @@
 //! regenerate adds a sibling and ‹ › switches between the answers; an earlier message can be
 //! edited and resent; a message can be deleted; a new base URL in Settings is where the next
 //! request goes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

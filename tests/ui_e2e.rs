@@ -1,6 +1,7 @@
 //! The real app over the real engine and provider against the scripted SSE server: typing a
 //! message streams the server's answer into the window; a model changed in Settings is the
 //! model of the next request; Stop mid-stream keeps the partial answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

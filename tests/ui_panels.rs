@@ -1,5 +1,6 @@
 //! The Events and Stats pages driven by labels: live events from the real engine against the
 //! scripted SSE server, filters, the JSON Lines export, and totals of seeded usage.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! The images depend only on this repository: the harness's context has egui's bundled fonts
 //! and no system font provider (that is set up by eframe's native window, which tests do not
 //! open), the data has fixed times, and times are shown in UTC.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 #[path = "common/cpu_renderer.rs"]
 mod cpu_renderer;

@@ -1,6 +1,8 @@
 //! A scripted HTTP/SSE server on 127.0.0.1 (a real TCP listener, port 0) that replays byte
 //! scripts, records the requests it got, and notices when the client closes the socket.
 #![allow(dead_code)]
+// Test helpers: a failed setup is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod serve;
 

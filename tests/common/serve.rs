@@ -1,4 +1,5 @@
 //! `rustbot serve` as a child process against a scripted upstream.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
