@@ -124,3 +124,30 @@ fn searches_many_conversations() {
     }
     assert_eq!(s.search("needle", 100).unwrap().len(), 4);
 }
+
+#[test]
+fn a_models_reasoning_is_searchable_apart_from_its_answer() {
+    let (_dir, s) = setup();
+    let mut answer = NewMessage::new("c1", Role::Assistant, "");
+    answer.status = MessageStatus::Streaming;
+    let id = s.append_message(&answer).unwrap();
+    s.finish_message(
+        id,
+        &MessageFinish {
+            content: "Use an arena.".into(),
+            reasoning: Some("The graph has cycles, so Rc would leak; consider indices.".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let hits = s.search("cycles", 10).unwrap();
+    assert_eq!(hits.len(), 1, "found by its thinking");
+    assert_eq!(hits[0].message_id, Some(id));
+    assert!(hits[0].snippet.contains("[cycles]"), "{}", hits[0].snippet);
+    assert_eq!(s.search("arena", 10).unwrap().len(), 1, "and by its answer");
+    s.delete_conversation("c1").unwrap();
+    assert!(
+        s.search("cycles", 10).unwrap().is_empty(),
+        "the index follows deletes"
+    );
+}

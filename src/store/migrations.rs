@@ -197,8 +197,37 @@ CREATE TABLE model_windows (
 );
 "#;
 
+/// v8: a reasoning model's thinking is searchable too: the message index gets a `reasoning`
+/// column (same external content, same rule: answers still streaming are not indexed).
+pub const V8: &str = r#"
+DROP TRIGGER messages_fts_insert;
+DROP TRIGGER messages_fts_delete;
+DROP TRIGGER messages_fts_update;
+DROP TABLE messages_fts;
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content, reasoning, content = 'messages', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO messages_fts(rowid, content, reasoning)
+    SELECT id, content, reasoning FROM messages WHERE status <> 'streaming';
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
+    INSERT INTO messages_fts(rowid, content, reasoning)
+        VALUES (new.id, new.content, new.reasoning);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.status <> 'streaming' BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)
+        VALUES ('delete', old.id, old.content, old.reasoning);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status, reasoning ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content, reasoning)
+        SELECT 'delete', old.id, old.content, old.reasoning WHERE old.status <> 'streaming';
+    INSERT INTO messages_fts(rowid, content, reasoning)
+        SELECT new.id, new.content, new.reasoning WHERE new.status <> 'streaming';
+END;
+"#;
+
 /// Every migration in order; `MIGRATIONS[n]` takes a database from version n to n + 1.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

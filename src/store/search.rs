@@ -48,7 +48,7 @@ impl Store {
         }
         let mut stmt = self.conn.prepare_cached(
             "SELECT m.conversation_id, m.id, c.title,
-                    snippet(messages_fts, 0, '[', ']', '…', 16), bm25(messages_fts)
+                    snippet(messages_fts, -1, '[', ']', '…', 16), bm25(messages_fts)
              FROM messages_fts
              JOIN messages m ON m.id = messages_fts.rowid
              JOIN conversations c ON c.id = m.conversation_id
