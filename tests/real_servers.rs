@@ -124,14 +124,8 @@ fn seven_long_follow_ups_in_a_1024_token_window_all_answer() {
     }
     let home = tempfile::tempdir().unwrap();
     let ask = |conversation: Option<&str>, prompt: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rustbot"));
-        cmd.current_dir(home.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
-            .env("RUSTBOT_DATA_DIR", home.path().join("data"))
-            .args(["--provider", "custom", "--base-url", &url])
+        let mut cmd = common::isolated_rustbot(home.path());
+        cmd.args(["--provider", "custom", "--base-url", &url])
             .args(["--model", "SmolLM2-135M-Instruct", "ask", "--events"]);
         if let Some(id) = conversation {
             cmd.args(["--conversation", id]);

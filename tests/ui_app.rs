@@ -127,6 +127,26 @@ impl Rig {
         });
     }
 
+    /// An approved `web_search` call of the current answer and its result text.
+    fn web_search(&mut self, conversation: &ConversationId, result: &str) {
+        self.publish(EngineEvent::ToolCall {
+            conversation: conversation.clone(),
+            call_id: "ws1".into(),
+            name: "web_search".into(),
+            arguments: r#"{"query":"rust"}"#.into(),
+            decision: Some(rustbot::tools::Decision::Approved(
+                rustbot::tools::ApprovedBy::Cli,
+            )),
+        });
+        self.publish(EngineEvent::ToolResult {
+            conversation: conversation.clone(),
+            call_id: "ws1".into(),
+            name: "web_search".into(),
+            content: result.into(),
+            is_error: false,
+        });
+    }
+
     fn has_label_containing(&self, text: &str) -> bool {
         self.harness
             .query_all_by_label_contains(text)
@@ -475,24 +495,13 @@ fn a_spoofed_shell_call_shows_the_real_command_whole() {
 
 #[test]
 fn web_search_results_show_their_addresses_as_links() {
-    use rustbot::tools::Decision;
     let mut rig = rig();
     let conv = rig.send_message("what is rust?");
     rig.start_answer(&conv, "what is rust?");
-    rig.publish(EngineEvent::ToolCall {
-        conversation: conv.clone(),
-        call_id: "ws1".into(),
-        name: "web_search".into(),
-        arguments: r#"{"query":"rust"}"#.into(),
-        decision: Some(Decision::Approved(rustbot::tools::ApprovedBy::Cli)),
-    });
-    rig.publish(EngineEvent::ToolResult {
-        conversation: conv.clone(),
-        call_id: "ws1".into(),
-        name: "web_search".into(),
-        content: "Results for \"rust\" (cite as [n]):\n\n[1] Rust Programming Language\nhttps://www.rust-lang.org/\nA language.\n(duckduckgo)\n".into(),
-        is_error: false,
-    });
+    rig.web_search(
+        &conv,
+        "Results for \"rust\" (cite as [n]):\n\n[1] Rust Programming Language\nhttps://www.rust-lang.org/\nA language.\n(duckduckgo)\n",
+    );
     rig.settle();
     rig.harness.get_by_label("Result").click();
     rig.settle();
@@ -503,24 +512,13 @@ fn web_search_results_show_their_addresses_as_links() {
 
 #[test]
 fn an_answer_citing_n_links_to_the_nth_search_result() {
-    use rustbot::tools::Decision;
     let mut rig = rig();
     let conv = rig.send_message("what is rust?");
     rig.start_answer(&conv, "what is rust?");
-    rig.publish(EngineEvent::ToolCall {
-        conversation: conv.clone(),
-        call_id: "ws1".into(),
-        name: "web_search".into(),
-        arguments: r#"{"query":"rust"}"#.into(),
-        decision: Some(Decision::Approved(rustbot::tools::ApprovedBy::Cli)),
-    });
-    rig.publish(EngineEvent::ToolResult {
-        conversation: conv.clone(),
-        call_id: "ws1".into(),
-        name: "web_search".into(),
-        content: "Results for \"rust\" (cite as [n]):\n\n[1] Rust\nhttps://www.rust-lang.org/\nA language.\n(searxng)\n\n[2] Book\nhttps://doc.rust-lang.org/book/\nThe book.\n(searxng)\n".into(),
-        is_error: false,
-    });
+    rig.web_search(
+        &conv,
+        "Results for \"rust\" (cite as [n]):\n\n[1] Rust\nhttps://www.rust-lang.org/\nA language.\n(searxng)\n\n[2] Book\nhttps://doc.rust-lang.org/book/\nThe book.\n(searxng)\n",
+    );
     rig.text(&conv, "Rust is a language [1]; read the book [2].");
     rig.settle();
     rig.harness
