@@ -4,6 +4,7 @@ mod agents;
 mod ask;
 mod compact;
 mod conversations;
+mod knowledge;
 mod models;
 mod native_host;
 mod serve;
@@ -82,6 +83,12 @@ pub enum Commands {
         /// What to do.
         #[command(subcommand)]
         command: ConversationsCommand,
+    },
+    /// Knowledge bases: add folders of documents, search them, use them in `ask --knowledge`.
+    Knowledge {
+        /// What to do.
+        #[command(subcommand)]
+        command: knowledge::KnowledgeCommand,
     },
     /// Token and cost totals: today, this month, and all time (or since a date).
     Stats {
@@ -172,6 +179,9 @@ pub struct AskArgs {
     /// Attach a file (repeatable): text and code inline, PDF as its text, images as images.
     #[arg(long = "attach", value_name = "PATH")]
     pub attach: Vec<PathBuf>,
+    /// Put the best passages of this knowledge base, with their sources, into the question.
+    #[arg(long, value_name = "NAME")]
+    pub knowledge: Option<String>,
 }
 
 impl GlobalOpts {
@@ -211,6 +221,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Commands::Models { command }) => models::run(&cli.global, command),
         Some(Commands::Conversations { command }) => conversations::run(&cli.global, command),
         Some(Commands::Tools { json }) => tools::run(&cli.global, json),
+        Some(Commands::Knowledge { command }) => knowledge::run(&cli.global, command),
         Some(Commands::Stats { since, json }) => stats::run(&cli.global, since, json),
         Some(Commands::Agents { command }) => agents::run(&cli.global, command),
         Some(Commands::Serve { listen }) => serve::run(&cli.global, listen),

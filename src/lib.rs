@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod knowledge;
 pub mod llm;
 pub mod local;
 pub mod logging;

@@ -12,6 +12,7 @@ use crate::config::attachments::AttachmentSettings;
 use crate::llm::ImagePart;
 
 pub use image_part::prepare_image;
+pub use pdf::pdf_text;
 
 /// Images larger than this are re-encoded even when within `max_image_px` (providers cap
 /// image payloads at about 5 MB).

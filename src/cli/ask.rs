@@ -34,6 +34,13 @@ pub(super) fn run(global: &GlobalOpts, args: AskArgs) -> anyhow::Result<ExitCode
         .map(|path| crate::attachments::load(path, &settings.config.attachments))
         .collect::<Result<Vec<_>, _>>()?;
     let prompt = crate::attachments::message_text(&prompt, &attached);
+    let prompt = match args.knowledge.as_deref() {
+        Some(name) => format!(
+            "{prompt}\n\n{}",
+            super::knowledge::passages(&settings, name, &prompt)?
+        ),
+        None => prompt,
+    };
     let images = crate::attachments::images(&attached);
     let mut agent = match args.agent.as_deref() {
         Some(name) => Some(choose_agent(global, &settings, name, &prompt)?),

@@ -3,6 +3,7 @@
 pub mod attachments;
 pub mod budget;
 pub mod context;
+pub mod knowledge;
 pub mod local;
 pub mod mcp;
 pub mod os_keyring;

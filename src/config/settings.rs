@@ -191,6 +191,8 @@ pub struct Config {
     pub profiles: std::collections::BTreeMap<String, ProfileSettings>,
     /// Local models (`[local]`).
     pub local: crate::config::local::LocalSettings,
+    /// Knowledge bases (`[knowledge]`).
+    pub knowledge: crate::config::knowledge::KnowledgeSettings,
 }
 
 impl Default for Config {
@@ -206,6 +208,7 @@ impl Default for Config {
             reasoning_effort: None,
             context_tokens: None,
             context: Default::default(),
+            knowledge: Default::default(),
             network: NetworkSettings::default(),
             ui: UiSettings::default(),
             max_tool_rounds: 10,

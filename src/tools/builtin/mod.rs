@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use html_text::html_to_text;
 pub use http_get::HttpGet;
 pub use list_dir::ListDir;
 pub use read_file::ReadFile;

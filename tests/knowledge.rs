@@ -1,0 +1,284 @@
+//! Knowledge bases (issue 21) through the `rustbot knowledge` commands and `ask --knowledge`:
+//! a generated corpus with distractors where an exact question and a paraphrase sharing no
+//! content word both find their file (real all-MiniLM-L6-v2 embeddings), incremental
+//! re-indexing, removal, PDF and HTML, skipped files, and the passage reaching the model.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod common;
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use common::*;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn rustbot(home: &Path, args: &[&str]) -> Output {
+    isolated_rustbot(home)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn search(home: &Path, query: &str, top: &str) -> Vec<serde_json::Value> {
+    let out = rustbot(
+        home,
+        &["knowledge", "search", query, "--top", top, "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn paths(hits: &[serde_json::Value]) -> Vec<String> {
+    hits.iter()
+        .map(|h| {
+            Path::new(h["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+const SUBJECTS: &[&str] = &[
+    "the harbour clerk",
+    "a night watchman",
+    "the orchestra",
+    "our tax office",
+    "the bakery",
+    "a tram driver",
+    "the museum guard",
+    "the school board",
+    "a lighthouse keeper",
+    "the florist",
+];
+const ACTIONS: &[&str] = &[
+    "holds the ledger with both hands",
+    "files the annual report",
+    "keeps the engine warm",
+    "counts the deadline days",
+    "stacks the crates by the door",
+    "checks the property records",
+    "sleeps through the morning shift",
+    "repairs the broken clock",
+    "sorts letters into bins",
+    "paints the fence green",
+];
+
+/// Hundreds of small files sharing words with the questions, and the two that answer them.
+fn corpus(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..240 {
+        let s = SUBJECTS[i % SUBJECTS.len()];
+        let a = ACTIONS[(i * 7 + 3) % ACTIONS.len()];
+        let b = ACTIONS[(i * 3 + 1) % ACTIONS.len()];
+        std::fs::write(
+            dir.join(format!("note-{i:03}.md")),
+            format!("# Note {i}\n\nEvery week {s} {a}. Later {s} {b}, while sleeping colleagues hold hands for warmth in story {i}.\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("otters.md"),
+        "# Sea otters\n\nSea otters hold hands while sleeping so that they do not drift apart. \
+         They also wrap themselves in kelp to stay in place on the water.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("levy.md"),
+        "# Property levy\n\nThe filing deadline for the annual property levy is the last \
+         business day of March; paying late adds a two percent surcharge.\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn an_exact_question_and_a_paraphrase_both_find_their_file() {
+    let Ok(model) = std::env::var("RUSTBOT_TEST_EMBEDDING_MODEL") else {
+        peer_missing(
+            "RUSTBOT_TEST_EMBEDDING_MODEL (eval \"$(../shared/tools/model-fixtures.sh)\")",
+        );
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!("[local]\nembedding_model = {model:?}\n"),
+    )
+    .unwrap();
+    let docs = home.path().join("docs");
+    corpus(&docs);
+    let out = rustbot(home.path(), &["knowledge", "add", docs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("242 indexed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let cases = [
+        ("Why do sea otters hold hands while sleeping?", "otters.md"),
+        // No content word in common with the file.
+        (
+            "What keeps marine mammals from floating away from each other at night?",
+            "otters.md",
+        ),
+        (
+            "What is the filing deadline for the annual property levy?",
+            "levy.md",
+        ),
+        (
+            "By when must the yearly real-estate tax be submitted?",
+            "levy.md",
+        ),
+    ];
+    for (question, file) in cases {
+        let hits = search(home.path(), question, "3");
+        let found = paths(&hits);
+        assert!(found.contains(&file.to_string()), "{question}: {found:?}");
+        let hit = &hits[found.iter().position(|f| f == file).unwrap()];
+        assert_eq!(hit["lines"], serde_json::json!([1, 3]), "{hit}");
+        assert!(hit["score"].as_f64().unwrap() > 0.0);
+        assert!(hit["text"].as_str().unwrap().contains("# "));
+    }
+    let list = rustbot(home.path(), &["knowledge", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["name"], "default");
+    assert_eq!(list[0]["files"], 242);
+    assert_eq!(list[0]["embedding_model"], model.as_str());
+}
+
+#[test]
+fn changes_are_indexed_incrementally_and_removed_files_disappear() {
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    corpus(&docs);
+    let add = |args: &[&str]| {
+        let out = rustbot(home.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let first = add(&["knowledge", "add", docs.to_str().unwrap(), "--kb", "notes"]);
+    assert!(first.contains("242 indexed"), "{first}");
+    assert!(
+        first.contains("keyword search only"),
+        "said without a model: {first}"
+    );
+
+    std::fs::write(
+        docs.join("levy.md"),
+        "# Property levy\n\nThe deadline moved to the first Friday of April.\n",
+    )
+    .unwrap();
+    std::fs::remove_file(docs.join("otters.md")).unwrap();
+    let second = add(&["knowledge", "reindex", "--kb", "notes"]);
+    assert!(
+        second.contains("1 indexed (1 chunks), 240 unchanged, 1 removed"),
+        "{second}"
+    );
+    let hits = search(home.path(), "first Friday of April", "3");
+    assert_eq!(paths(&hits)[0], "levy.md");
+    assert!(search(home.path(), "otters kelp", "3").is_empty());
+
+    // Removing the folder empties the base; removing the base removes it.
+    add(&["knowledge", "rm", docs.to_str().unwrap(), "--kb", "notes"]);
+    assert!(search(home.path(), "levy", "3").is_empty());
+    add(&["knowledge", "rm", "--kb", "notes"]);
+    let out = rustbot(home.path(), &["knowledge", "search", "x", "--kb", "notes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("there is no knowledge base 'notes'"));
+}
+
+#[test]
+fn pdf_html_and_gitignore_are_honoured_and_other_files_skipped_with_a_reason() {
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    std::fs::create_dir_all(docs.join("build")).unwrap();
+    std::fs::write(
+        docs.join("manual.pdf"),
+        tiny_pdf("Calibrate the spectrometer weekly"),
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("page.html"),
+        "<html><body><h1>Warranty</h1><p>The warranty covers gearbox repairs.</p></body></html>",
+    )
+    .unwrap();
+    std::fs::write(docs.join("photo.png"), b"\x89PNG\r\n\x1a\n").unwrap();
+    std::fs::write(docs.join(".gitignore"), "build/\n").unwrap();
+    std::fs::write(docs.join("build/out.txt"), "gearbox spectrometer").unwrap();
+    let out = rustbot(home.path(), &["knowledge", "add", docs.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("2 indexed"), "{stderr}");
+    assert!(
+        stderr.contains("photo.png: unsupported kind (.png)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        paths(&search(home.path(), "spectrometer", "5")),
+        ["manual.pdf"]
+    );
+    assert_eq!(
+        paths(&search(home.path(), "gearbox warranty", "5")),
+        ["page.html"]
+    );
+}
+
+#[test]
+fn ask_with_knowledge_sends_the_passage_and_its_source() {
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    corpus(&docs);
+    rustbot(
+        home.path(),
+        &["knowledge", "add", docs.to_str().unwrap(), "--kb", "notes"],
+    );
+    let server = ScriptedServer::start(vec![openai_answer(
+        &["The last business day of March [1]."],
+        false,
+    )]);
+    let out = isolated_rustbot(home.path())
+        .args([
+            "--provider",
+            "custom",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "m",
+        ])
+        .args([
+            "ask",
+            "--knowledge",
+            "notes",
+            "When is the property levy filing deadline?",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sent = server.requests()[0].json()["messages"].to_string();
+    assert!(sent.contains("last business day of March"), "{sent}");
+    assert!(sent.contains("levy.md (lines 1–3)"), "{sent}");
+    assert!(sent.contains("knowledge base 'notes'"), "{sent}");
+
+    let out = isolated_rustbot(home.path())
+        .args([
+            "--provider",
+            "custom",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "m",
+        ])
+        .args(["ask", "--knowledge", "nope", "hi"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("there is no knowledge base 'nope'"));
+    assert_eq!(server.requests().len(), 1, "nothing sent");
+}
