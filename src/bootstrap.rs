@@ -159,6 +159,11 @@ pub async fn start(
             source,
         })?;
         let (mut registry, _web_search_note) = ToolRegistry::configured(&settings.config.tools);
+        if let Some(tool) =
+            crate::knowledge::search_tool(&settings.paths.data_dir, &settings.config)
+        {
+            registry.register(Arc::new(tool));
+        }
         if !settings.config.mcp_servers.is_empty() {
             let (manager, failures) =
                 McpManager::start(&settings.config.mcp_servers, McpOptions::default()).await;

@@ -282,3 +282,44 @@ fn ask_with_knowledge_sends_the_passage_and_its_source() {
     assert!(text(&out.stderr).contains("there is no knowledge base 'nope'"));
     assert_eq!(server.requests().len(), 1, "nothing sent");
 }
+
+#[test]
+fn the_model_searches_the_knowledge_base_itself_with_the_tool() {
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    corpus(&docs);
+    rustbot(home.path(), &["knowledge", "add", docs.to_str().unwrap()]);
+    let call = serde_json::json!({"choices":[{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"k1","type":"function","function":{"name":"search_knowledge","arguments":"{\"query\":\"property levy filing deadline\"}"}}]},"finish_reason":null}]}).to_string();
+    let server = ScriptedServer::start(vec![
+        vec![
+            Step::Bytes(sse_head()),
+            Step::Bytes(sse_body(&[&call, &openai_finish("tool_calls"), "[DONE]"])),
+        ],
+        openai_answer(&["March [1]."], false),
+    ]);
+    let out = isolated_rustbot(home.path())
+        .args([
+            "--provider",
+            "custom",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "m",
+        ])
+        .args([
+            "ask",
+            "--tools",
+            "search_knowledge",
+            "When is the levy due?",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "March [1].");
+    let first = server.requests()[0].json();
+    assert!(first["tools"].to_string().contains("search_knowledge"));
+    let second = server.requests()[1].json()["messages"].to_string();
+    assert!(second.contains("last business day of March"), "{second}");
+    assert!(second.contains("levy.md (lines 1–3)"), "{second}");
+}

@@ -60,27 +60,18 @@ pub enum KnowledgeCommand {
     },
 }
 
-/// The embedding model's folder and its name as recorded per base (`none`: keyword only).
+/// The embedding model and its name as recorded per base (`none`: keyword search only).
 fn embedder(settings: &ResolvedSettings) -> anyhow::Result<(Option<Embedder>, String)> {
-    let k = &settings.config.knowledge;
-    if k.embeddings == EmbeddingSource::Provider {
-        eprintln!(
-            "note: [knowledge] embeddings = \"provider\" is not built yet: keyword search only"
-        );
-        return Ok((None, "none".into()));
-    }
-    let Some(folder) = k
-        .embedding_model
-        .clone()
-        .or_else(|| settings.config.local.embedding_model.clone())
-    else {
-        eprintln!(
-            "note: no embedding model is set ([knowledge] embedding_model or [local] embedding_model, a sentence-transformers folder): keyword search only"
-        );
+    let Some(folder) = knowledge::embedding_folder(&settings.config) else {
+        let why = if settings.config.knowledge.embeddings == EmbeddingSource::Provider {
+            "[knowledge] embeddings = \"provider\" is not built yet"
+        } else {
+            "no embedding model is set ([knowledge] embedding_model or [local] embedding_model, a sentence-transformers folder)"
+        };
+        eprintln!("note: {why}: keyword search only");
         return Ok((None, "none".into()));
     };
-    let path = PathBuf::from(&folder);
-    let model = Embedder::load(&path)
+    let model = Embedder::load(&PathBuf::from(&folder))
         .with_context(|| format!("could not load the embedding model at {folder}"))?;
     Ok((Some(model), folder))
 }

@@ -7,6 +7,7 @@ pub mod db;
 pub mod extract;
 pub mod index;
 pub mod search;
+pub mod tool;
 
 use std::path::PathBuf;
 
@@ -15,6 +16,7 @@ use thiserror::Error;
 pub use db::{BaseSummary, KnowledgeDb};
 pub use index::{IndexReport, index_path};
 pub use search::{Hit, search};
+pub use tool::SearchKnowledge;
 
 /// The embedding model knowledge bases use (the local models' sentence-transformers runner).
 pub type Embedder = crate::local::embed::Embedder;
@@ -45,6 +47,37 @@ pub enum KnowledgeError {
     /// No base of that name.
     #[error("there is no knowledge base '{0}': `rustbot knowledge list` shows them")]
     NoBase(String),
+}
+
+/// The embedding model's folder the config names (`[knowledge] embedding_model`, else
+/// `[local] embedding_model`); None with `embeddings = "provider"` (not built yet) or unset.
+pub fn embedding_folder(config: &crate::config::Config) -> Option<String> {
+    if config.knowledge.embeddings == crate::config::knowledge::EmbeddingSource::Provider {
+        return None;
+    }
+    config
+        .knowledge
+        .embedding_model
+        .clone()
+        .or_else(|| config.local.embedding_model.clone())
+}
+
+/// The `search_knowledge` tool over every base in `data_dir`, if there is any.
+pub fn search_tool(
+    data_dir: &std::path::Path,
+    config: &crate::config::Config,
+) -> Option<SearchKnowledge> {
+    if !data_dir.join(db::KNOWLEDGE_DB).exists() {
+        return None;
+    }
+    let bases = KnowledgeDb::open(data_dir).ok()?.base_names().ok()?;
+    (!bases.is_empty()).then(|| {
+        SearchKnowledge::new(
+            data_dir.to_path_buf(),
+            embedding_folder(config).map(PathBuf::from),
+            bases,
+        )
+    })
 }
 
 /// Passages formatted for the model: numbered, each headed by its source, in fences.
