@@ -148,6 +148,7 @@ pub async fn start(
     } else {
         None
     };
+    let retriever = crate::knowledge::retriever(&settings.paths.data_dir, &settings.config);
     let mut mcp = None;
     let mut mcp_failures = Vec::new();
     let tools = if opts.tools == ToolFilter::None {
@@ -159,9 +160,7 @@ pub async fn start(
             source,
         })?;
         let (mut registry, _web_search_note) = ToolRegistry::configured(&settings.config.tools);
-        if let Some(tool) =
-            crate::knowledge::search_tool(&settings.paths.data_dir, &settings.config)
-        {
+        if let Some(tool) = crate::knowledge::search_tool(&retriever, &settings.paths.data_dir) {
             registry.register(Arc::new(tool));
         }
         if !settings.config.mcp_servers.is_empty() {
@@ -192,6 +191,7 @@ pub async fn start(
         reasoning_effort: settings.config.reasoning_effort,
         context: settings.context.clone(),
         provider_web_search: settings.config.tools.web_search.openrouter_plugin,
+        knowledge: Some(retriever),
         tools,
         store: store.clone(),
         generate_titles: opts.titles,

@@ -89,6 +89,7 @@ fn reader() -> AgentProfile {
         model: Some("agent-model".into()),
         temperature: Some(0.3),
         tools: ToolFilter::Names(vec!["read_*".into(), "list_dir".into()]),
+        knowledge: Vec::new(),
     }
 }
 

@@ -323,3 +323,64 @@ fn the_model_searches_the_knowledge_base_itself_with_the_tool() {
     assert!(second.contains("last business day of March"), "{second}");
     assert!(second.contains("levy.md (lines 1–3)"), "{second}");
 }
+
+#[test]
+fn an_agent_with_knowledge_sends_passages_with_each_question_and_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    corpus(&docs);
+    rustbot(
+        home.path(),
+        &["knowledge", "add", docs.to_str().unwrap(), "--kb", "notes"],
+    );
+    std::fs::create_dir_all(home.path().join("agents")).unwrap();
+    std::fs::write(
+        home.path().join("agents/librarian.md"),
+        "---\nname: librarian\ndescription: Answers from the notes\nknowledge: [notes]\n---\n\nAnswer from the passages and cite them.\n",
+    )
+    .unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["March [1]."], false)]);
+    let out = isolated_rustbot(home.path())
+        .args([
+            "--provider",
+            "custom",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "m",
+        ])
+        .args([
+            "ask",
+            "--agent",
+            "librarian",
+            "--events",
+            "When is the property levy due?",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = server.requests()[0].json();
+    let system = body["messages"][0]["content"].as_str().unwrap().to_string();
+    assert!(system.starts_with("Answer from the passages"), "{system}");
+    assert!(system.contains("last business day of March"), "{system}");
+    assert!(system.contains("levy.md (lines 1–3)"), "{system}");
+    // The stored question stays as the user wrote it.
+    assert_eq!(
+        body["messages"][1]["content"],
+        "When is the property levy due?"
+    );
+    let retrieval: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "retrieval")
+        .collect();
+    assert_eq!(retrieval.len(), 1, "{}", text(&out.stdout));
+    assert_eq!(retrieval[0]["bases"], serde_json::json!(["notes"]));
+    assert!(
+        retrieval[0]["passages"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("levy.md")
+    );
+}

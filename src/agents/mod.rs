@@ -63,6 +63,8 @@ pub struct Agent {
     pub tools: Option<Vec<String>>,
     /// Keywords for auto mode and search.
     pub tags: Vec<String>,
+    /// Knowledge bases whose passages go with each question (`knowledge: [NAME]`).
+    pub knowledge: Vec<String>,
     /// The system prompt (the Markdown body).
     pub prompt: String,
     /// Where it was defined.
@@ -79,6 +81,7 @@ impl Agent {
             temperature: None,
             tools: None,
             tags: Vec::new(),
+            knowledge: Vec::new(),
             prompt: prompt.into(),
             source: AgentSource::Builtin,
         }
@@ -102,6 +105,7 @@ impl Agent {
             model: self.model.clone(),
             temperature: self.temperature,
             tools: self.tool_filter(),
+            knowledge: self.knowledge.clone(),
         }
     }
 }

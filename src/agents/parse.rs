@@ -8,13 +8,14 @@ use super::edit::AgentEditError;
 use super::{Agent, AgentLoadError, AgentSource};
 
 /// The front-matter fields Rustbot reads; anything else is reported as unknown.
-const KNOWN_FIELDS: [&str; 6] = [
+const KNOWN_FIELDS: [&str; 7] = [
     "name",
     "description",
     "model",
     "temperature",
     "tools",
     "tags",
+    "knowledge",
 ];
 
 /// `tools` and `tags` may be written as a YAML list or as one comma-separated string.
@@ -52,6 +53,8 @@ struct FrontMatterIn {
     tools: Option<ListOrString>,
     #[serde(default)]
     tags: Option<ListOrString>,
+    #[serde(default)]
+    knowledge: Option<ListOrString>,
 }
 
 #[derive(Serialize)]
@@ -67,6 +70,8 @@ struct FrontMatterOut<'a> {
     tools: Option<&'a [String]>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     tags: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    knowledge: &'a [String],
 }
 
 /// The front matter's text, the file line it starts on, and the body.
@@ -192,6 +197,7 @@ pub fn parse_agent(
         temperature: fm.temperature,
         tools: fm.tools.map(ListOrString::into_vec),
         tags: fm.tags.map(ListOrString::into_vec).unwrap_or_default(),
+        knowledge: fm.knowledge.map(ListOrString::into_vec).unwrap_or_default(),
         prompt: parts.body.trim().to_string(),
         source: AgentSource::File(path.to_path_buf()),
     };
@@ -220,6 +226,7 @@ pub fn to_markdown(agent: &Agent) -> Result<String, AgentEditError> {
         temperature: agent.temperature,
         tools: agent.tools.as_deref(),
         tags: &agent.tags,
+        knowledge: &agent.knowledge,
     };
     let yaml = serde_yaml_ng::to_string(&fm).map_err(|e| AgentEditError::Encode(e.to_string()))?;
     Ok(format!("---\n{yaml}---\n\n{}\n", agent.prompt.trim()))

@@ -15,4 +15,6 @@ pub struct AgentProfile {
     /// The tools the agent may call, within those the engine offers. Enforced: a call to any
     /// other tool gets an error result and never runs.
     pub tools: crate::tools::ToolFilter,
+    /// Knowledge bases whose best passages go with each question.
+    pub knowledge: Vec<String>,
 }

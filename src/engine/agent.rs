@@ -231,7 +231,9 @@ impl Engine {
             .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
             .unwrap_or_else(|| self.base_model(id));
         self.load_learned_window(id, &model).await;
+        let knowledge = self.retrieve_for(id).await;
         let mut run = Run::new(self.next_run, model);
+        run.knowledge = knowledge;
         run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
@@ -253,6 +255,15 @@ impl Engine {
             .min(window / 4);
         let system = self.system_prompt_for(id);
         let system = with_summary(system, self.conversation(id).summary.as_ref());
+        let knowledge = self
+            .conversation(id)
+            .run
+            .as_ref()
+            .and_then(|r| r.knowledge.clone());
+        let system = match (system, knowledge) {
+            (Some(s), Some(k)) => Some(format!("{s}\n\n{k}")),
+            (s, k) => s.or(k),
+        };
         let used = self.request_tokens(id, system.as_deref());
         self.bus.publish(EngineEvent::ContextUsage {
             conversation: id.clone(),

@@ -43,6 +43,8 @@ pub struct EngineConfig {
     pub reasoning_effort: Option<crate::llm::ReasoningEffort>,
     /// Context windows assumed and when to compact (`[context]`).
     pub context: crate::config::context::ContextSettings,
+    /// Knowledge bases, for agents that name some (`knowledge:` in their front matter).
+    pub knowledge: Option<crate::knowledge::Retriever>,
     /// Ask the provider to search the web itself (OpenRouter's web plugin).
     pub provider_web_search: bool,
     /// Tools, if the model may call any.
@@ -71,6 +73,7 @@ impl EngineConfig {
             reasoning_effort: None,
             context: Default::default(),
             provider_web_search: false,
+            knowledge: None,
             tools: None,
             store: None,
             generate_titles: false,

@@ -185,6 +185,17 @@ impl Command {
     }
 }
 
+/// One passage a retrieval found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrievedPassage {
+    /// The file.
+    pub path: String,
+    /// First and last line.
+    pub lines: [i64; 2],
+    /// Its score.
+    pub score: f64,
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -304,6 +315,20 @@ pub enum EngineEvent {
         conversation: ConversationId,
         /// The reasoning text.
         delta: String,
+    },
+    /// Passages of the agent's knowledge bases were found for the question (they go into
+    /// the run's requests with their sources).
+    Retrieval {
+        /// The conversation.
+        conversation: ConversationId,
+        /// What was searched for (the user's question).
+        query: String,
+        /// The bases searched.
+        bases: Vec<String>,
+        /// What was found, best first.
+        passages: Vec<RetrievedPassage>,
+        /// How long the search took.
+        ms: u64,
     },
     /// Sources the answer cites (OpenRouter's web search), numbered in order from 1.
     Citations {
@@ -444,6 +469,7 @@ impl EngineEvent {
             | EngineEvent::Text { conversation, .. }
             | EngineEvent::Reasoning { conversation, .. }
             | EngineEvent::Citations { conversation, .. }
+            | EngineEvent::Retrieval { conversation, .. }
             | EngineEvent::Usage { conversation, .. }
             | EngineEvent::Retrying { conversation, .. }
             | EngineEvent::ToolCall { conversation, .. }
@@ -472,6 +498,7 @@ impl EngineEvent {
             EngineEvent::Text { .. } => "text",
             EngineEvent::Reasoning { .. } => "reasoning",
             EngineEvent::Citations { .. } => "citations",
+            EngineEvent::Retrieval { .. } => "retrieval",
             EngineEvent::Usage { .. } => "usage",
             EngineEvent::Retrying { .. } => "retrying",
             EngineEvent::ToolCall { .. } => "tool_call",

@@ -13,6 +13,7 @@ pub mod events;
 mod persist;
 mod persona;
 pub mod queue;
+mod retrieval;
 mod run;
 mod spending;
 pub mod state;

@@ -61,6 +61,8 @@ pub(crate) struct Run {
     pub compacted: bool,
     /// A context-exceeded refusal was answered by compacting and sending again once.
     pub overflow_retried: bool,
+    /// Knowledge passages for this run's question, sent after the system prompt.
+    pub knowledge: Option<String>,
 }
 
 impl Run {
@@ -91,6 +93,7 @@ impl Run {
             sent_len: 0,
             compacted: false,
             overflow_retried: false,
+            knowledge: None,
         }
     }
 

@@ -16,7 +16,7 @@ use thiserror::Error;
 pub use db::{BaseSummary, KnowledgeDb};
 pub use index::{IndexReport, index_path};
 pub use search::{Hit, search};
-pub use tool::SearchKnowledge;
+pub use tool::{Retriever, SearchKnowledge};
 
 /// The embedding model knowledge bases use (the local models' sentence-transformers runner).
 pub type Embedder = crate::local::embed::Embedder;
@@ -62,22 +62,21 @@ pub fn embedding_folder(config: &crate::config::Config) -> Option<String> {
         .or_else(|| config.local.embedding_model.clone())
 }
 
+/// A retriever over `knowledge.db` in `data_dir` with the configured embedding model.
+pub fn retriever(data_dir: &std::path::Path, config: &crate::config::Config) -> Retriever {
+    Retriever::new(
+        data_dir.to_path_buf(),
+        embedding_folder(config).map(PathBuf::from),
+    )
+}
+
 /// The `search_knowledge` tool over every base in `data_dir`, if there is any.
-pub fn search_tool(
-    data_dir: &std::path::Path,
-    config: &crate::config::Config,
-) -> Option<SearchKnowledge> {
+pub fn search_tool(retriever: &Retriever, data_dir: &std::path::Path) -> Option<SearchKnowledge> {
     if !data_dir.join(db::KNOWLEDGE_DB).exists() {
         return None;
     }
     let bases = KnowledgeDb::open(data_dir).ok()?.base_names().ok()?;
-    (!bases.is_empty()).then(|| {
-        SearchKnowledge::new(
-            data_dir.to_path_buf(),
-            embedding_folder(config).map(PathBuf::from),
-            bases,
-        )
-    })
+    (!bases.is_empty()).then(|| SearchKnowledge::new(retriever.clone(), bases))
 }
 
 /// Passages formatted for the model: numbered, each headed by its source, in fences.

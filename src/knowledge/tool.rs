@@ -1,5 +1,6 @@
-//! `search_knowledge`: the model's own follow-up searches in the knowledge bases (read-only,
-//! so no approval). Offered when a base exists; the embedding model loads on the first call.
+//! Retrieval for a chat: a `Retriever` (the database and the embedding model, loaded once on
+//! first use) and `search_knowledge`, the model's own follow-up searches (read-only, so no
+//! approval; offered when a base exists).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -7,69 +8,70 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::knowledge::{self, Embedder, KnowledgeDb};
+use crate::knowledge::{self, Embedder, Hit, KnowledgeDb, KnowledgeError};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
-/// Searches the knowledge bases in the data dir.
-pub struct SearchKnowledge {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
+/// Searches the knowledge bases of a data dir; cheap to clone (the model is shared).
+#[derive(Clone)]
+pub struct Retriever {
     data_dir: PathBuf,
     /// The sentence-transformers folder (None: keyword search only).
     model_folder: Option<PathBuf>,
-    bases: Vec<String>,
     /// Loaded on first use and kept.
-    embedder: Mutex<Option<Arc<Embedder>>>,
+    embedder: Arc<Mutex<Option<Arc<Embedder>>>>,
 }
 
-impl SearchKnowledge {
-    /// A tool over `bases` of the database in `data_dir`.
-    pub fn new(data_dir: PathBuf, model_folder: Option<PathBuf>, bases: Vec<String>) -> Self {
+impl Retriever {
+    /// A retriever over `knowledge.db` in `data_dir`.
+    pub fn new(data_dir: PathBuf, model_folder: Option<PathBuf>) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                data_dir,
-                model_folder,
-                bases,
-                embedder: Mutex::new(None),
-            }),
+            data_dir,
+            model_folder,
+            embedder: Arc::new(Mutex::new(None)),
         }
     }
-}
 
-impl Inner {
-    fn embedder(&self) -> Result<Option<Arc<Embedder>>, ToolError> {
+    fn embedder(&self) -> Result<Option<Arc<Embedder>>, KnowledgeError> {
         let Some(folder) = &self.model_folder else {
             return Ok(None);
         };
-        let mut slot = self
-            .embedder
-            .lock()
-            .map_err(|_| ToolError::Failed("the embedding model is unavailable".into()))?;
+        let mut slot = self.embedder.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = slot.as_ref() {
             return Ok(Some(Arc::clone(e)));
         }
-        let loaded =
-            Arc::new(Embedder::load(folder).map_err(|e| ToolError::Failed(e.to_string()))?);
+        let loaded = Arc::new(Embedder::load(folder)?);
         *slot = Some(Arc::clone(&loaded));
         Ok(Some(loaded))
     }
 
-    fn run(&self, query: &str, top: usize) -> Result<String, ToolError> {
-        let db = KnowledgeDb::open(&self.data_dir).map_err(|e| ToolError::Failed(e.to_string()))?;
-        let embedder = self.embedder()?;
-        let hits = knowledge::search(&db, &self.bases, query, top, embedder.as_deref())
-            .map_err(|e| ToolError::Failed(e.to_string()))?;
-        if hits.is_empty() {
-            return Ok(format!(
-                "Nothing in the knowledge bases matches \"{query}\"."
-            ));
+    /// The `top` best passages of `bases` for `query` (blocking: SQLite and the model).
+    pub fn retrieve(
+        &self,
+        bases: &[String],
+        query: &str,
+        top: usize,
+    ) -> Result<Vec<Hit>, KnowledgeError> {
+        let db = KnowledgeDb::open(&self.data_dir)?;
+        for base in bases {
+            if db.base_model(base)?.is_none() {
+                return Err(KnowledgeError::NoBase(base.clone()));
+            }
         }
-        Ok(knowledge::passages_for_prompt(
-            &self.bases.join(", "),
-            &hits,
-        ))
+        let embedder = self.embedder()?;
+        knowledge::search(&db, bases, query, top, embedder.as_deref())
+    }
+}
+
+/// The model's `search_knowledge` tool.
+pub struct SearchKnowledge {
+    retriever: Retriever,
+    bases: Vec<String>,
+}
+
+impl SearchKnowledge {
+    /// A tool over `bases`.
+    pub fn new(retriever: Retriever, bases: Vec<String>) -> Self {
+        Self { retriever, bases }
     }
 }
 
@@ -101,11 +103,23 @@ impl Tool for SearchKnowledge {
     async fn call(&self, args: Value, _ctx: &ToolContext) -> Result<ToolOutput, ToolError> {
         let query = args["query"].as_str().unwrap_or_default().to_string();
         let top = args["top"].as_u64().map_or(4, |n| n.clamp(1, 10) as usize);
-        let inner = Arc::clone(&self.inner);
+        let (retriever, bases) = (self.retriever.clone(), self.bases.clone());
         // SQLite and the model (loading it, too) are blocking work: off the async threads.
-        let text = tokio::task::spawn_blocking(move || inner.run(&query, top))
-            .await
-            .map_err(|e| ToolError::Failed(e.to_string()))??;
-        Ok(ToolOutput::text(text))
+        let hits = tokio::task::spawn_blocking(move || {
+            retriever.retrieve(&bases, &query, top).map(|h| (h, query))
+        })
+        .await
+        .map_err(|e| ToolError::Failed(e.to_string()))?
+        .map_err(|e| ToolError::Failed(e.to_string()))?;
+        let (hits, query) = hits;
+        if hits.is_empty() {
+            return Ok(ToolOutput::text(format!(
+                "Nothing in the knowledge bases matches \"{query}\"."
+            )));
+        }
+        Ok(ToolOutput::text(knowledge::passages_for_prompt(
+            &self.bases.join(", "),
+            &hits,
+        )))
     }
 }

@@ -25,6 +25,8 @@ pub struct AgentDraft {
     pub tags: String,
     /// The system prompt.
     pub prompt: String,
+    /// Knowledge bases (`knowledge:` in the file): kept as they are; not edited here yet.
+    pub knowledge: Vec<String>,
 }
 
 impl AgentDraft {
@@ -42,6 +44,7 @@ impl AgentDraft {
             },
             tags: agent.tags.join(", "),
             prompt: agent.prompt.clone(),
+            knowledge: agent.knowledge.clone(),
         }
     }
 
@@ -72,6 +75,7 @@ impl AgentDraft {
             temperature,
             tools,
             tags: split_list(&self.tags),
+            knowledge: self.knowledge.clone(),
             ..Agent::new(name, self.prompt.trim())
         })
     }

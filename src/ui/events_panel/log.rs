@@ -95,6 +95,22 @@ pub fn event_summary(event: &EngineEvent) -> String {
             format!("{dropped_turns} turns left out")
         }
         EngineEvent::Citations { citations, .. } => format!("{} sources", citations.len()),
+        EngineEvent::Retrieval {
+            query,
+            bases,
+            passages,
+            ms,
+            ..
+        } => format!(
+            "{} passages from {} in {ms} ms for \"{}\"{}",
+            passages.len(),
+            bases.join(", "),
+            one_line(query),
+            passages
+                .first()
+                .map(|p| format!(" (best {:.2}: {})", p.score, p.path))
+                .unwrap_or_default()
+        ),
         EngineEvent::Compacted {
             replaced_messages,
             summary_tokens,

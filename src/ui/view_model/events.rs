@@ -83,6 +83,23 @@ impl ViewModel {
                     window: *window_tokens,
                 });
             }
+            EngineEvent::Retrieval {
+                conversation,
+                passages,
+                ..
+            } => {
+                // The knowledge passages sent with the question are the answer's sources:
+                // `[n]` links to the n-th, and each opens its file.
+                self.with_answer(conversation, now, |answer| {
+                    answer.citations = passages
+                        .iter()
+                        .map(|p| crate::llm::Citation {
+                            url: format!("file://{}", p.path),
+                            title: Some(format!("{}:{}-{}", p.path, p.lines[0], p.lines[1])),
+                        })
+                        .collect();
+                });
+            }
             EngineEvent::Citations {
                 conversation,
                 citations,
