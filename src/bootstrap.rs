@@ -67,6 +67,8 @@ pub struct Started {
     pub mcp: Option<McpManager>,
     /// The MCP servers that did not, and why.
     pub mcp_failures: Vec<McpFailure>,
+    /// The knowledge bases' retriever (the engine's, sharing its loaded model).
+    pub knowledge: crate::knowledge::Retriever,
 }
 
 /// The workspace folder: the flag, else the config, else `workspace` in the data dir.
@@ -149,6 +151,7 @@ pub async fn start(
         None
     };
     let retriever = crate::knowledge::retriever(&settings.paths.data_dir, &settings.config);
+    let retriever_for_doors = retriever.clone();
     let mut mcp = None;
     let mut mcp_failures = Vec::new();
     let tools = if opts.tools == ToolFilter::None {
@@ -191,7 +194,7 @@ pub async fn start(
         reasoning_effort: settings.config.reasoning_effort,
         context: settings.context.clone(),
         provider_web_search: settings.config.tools.web_search.openrouter_plugin,
-        knowledge: Some(retriever),
+        knowledge: Some(retriever.clone()),
         tools,
         store: store.clone(),
         generate_titles: opts.titles,
@@ -208,6 +211,7 @@ pub async fn start(
         store,
         mcp,
         mcp_failures,
+        knowledge: retriever_for_doors,
     })
 }
 

@@ -384,3 +384,47 @@ fn an_agent_with_knowledge_sends_passages_with_each_question_and_says_so() {
             .ends_with("levy.md")
     );
 }
+
+#[test]
+fn a_watched_folder_follows_its_files_in_the_background() {
+    use rustbot::knowledge::{KnowledgeDb, KnowledgeWatcher, Retriever, index_path, search};
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    corpus(&docs);
+    let data = home.path().join("data");
+    let mut db = KnowledgeDb::open(&data).unwrap();
+    db.set_base("notes", "none").unwrap();
+    index_path(&mut db, "notes", &docs, 300, None, &mut |_| {}).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let watcher =
+        KnowledgeWatcher::start(&data, Retriever::new(data.clone(), None), 300, move |u| {
+            let _ = tx.send(u);
+        })
+        .unwrap();
+    assert_eq!(watcher.watched.len(), 1);
+    let bases = ["notes".to_string()];
+
+    std::fs::write(
+        docs.join("comet.md"),
+        "# Comets\n\nA comet's tail points away from the sun.\n",
+    )
+    .unwrap();
+    let update = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a re-index within 20 s");
+    assert_eq!(update.base, "notes");
+    assert_eq!(update.outcome, Ok((1, 0, 0)), "only the new file is read");
+    let hits = search(&db, &bases, "comet tail", 3, None).unwrap();
+    assert!(hits[0].path.ends_with("comet.md"), "{hits:?}");
+
+    std::fs::remove_file(docs.join("comet.md")).unwrap();
+    let update = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("a re-index within 20 s");
+    assert_eq!(update.outcome, Ok((0, 1, 0)));
+    assert!(
+        search(&db, &bases, "comet tail", 3, None)
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod index;
 pub mod search;
 pub mod tool;
+pub mod watch;
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ pub use db::{BaseSummary, KnowledgeDb};
 pub use index::{IndexReport, index_path};
 pub use search::{Hit, search};
 pub use tool::{Retriever, SearchKnowledge};
+pub use watch::{KnowledgeWatcher, WatchUpdate};
 
 /// The embedding model knowledge bases use (the local models' sentence-transformers runner).
 pub type Embedder = crate::local::embed::Embedder;
@@ -44,6 +46,9 @@ pub enum KnowledgeError {
     /// The embedding model failed.
     #[error("the embedding model failed: {0}")]
     Embedding(#[from] crate::local::LocalError),
+    /// The folders could not be watched.
+    #[error("the knowledge folders cannot be watched: {0}")]
+    Watch(String),
     /// No base of that name.
     #[error("there is no knowledge base '{0}': `rustbot knowledge list` shows them")]
     NoBase(String),

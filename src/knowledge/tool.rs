@@ -31,7 +31,8 @@ impl Retriever {
         }
     }
 
-    fn embedder(&self) -> Result<Option<Arc<Embedder>>, KnowledgeError> {
+    /// The embedding model, loaded now if it was not yet (None: keyword search only).
+    pub fn loaded_embedder(&self) -> Result<Option<Arc<Embedder>>, KnowledgeError> {
         let Some(folder) = &self.model_folder else {
             return Ok(None);
         };
@@ -57,7 +58,7 @@ impl Retriever {
                 return Err(KnowledgeError::NoBase(base.clone()));
             }
         }
-        let embedder = self.embedder()?;
+        let embedder = self.loaded_embedder()?;
         knowledge::search(&db, bases, query, top, embedder.as_deref())
     }
 }

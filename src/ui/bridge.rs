@@ -141,6 +141,29 @@ pub fn run_desktop_since(
         tracing::warn!("MCP server did not start: {failure:?}");
     }
     crate::ui::trace::watch_text_deltas(&started.engine);
+    // Watched folders: knowledge bases follow their files while the app is open.
+    let knowledge_db = resolved
+        .paths
+        .data_dir
+        .join(crate::knowledge::db::KNOWLEDGE_DB);
+    let _knowledge_watch = knowledge_db.exists().then(|| crate::knowledge::KnowledgeWatcher::start(
+        &resolved.paths.data_dir,
+        started.knowledge.clone(),
+        resolved.config.knowledge.chunk_tokens,
+        |update| match &update.outcome {
+            Ok((indexed, removed, skipped)) => tracing::info!(
+                base = %update.base,
+                source = %update.source,
+                indexed,
+                removed,
+                skipped,
+                "knowledge folder re-indexed"
+            ),
+            Err(e) => tracing::warn!(base = %update.base, source = %update.source, "knowledge re-index failed: {e}"),
+        },
+    )
+    .map_err(|e| tracing::warn!("{e}"))
+    .ok());
     let settings = GuiSettings::from_resolved(&resolved);
     let save = config_saver(resolved.paths.clone(), resolved.config.clone(), &settings);
     let history = started
