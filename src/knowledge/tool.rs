@@ -31,6 +31,13 @@ impl Retriever {
         }
     }
 
+    /// The embedding model's name as recorded per base (its folder; `none`: keyword only).
+    pub fn model_name(&self) -> String {
+        self.model_folder
+            .as_ref()
+            .map_or_else(|| "none".to_string(), |f| f.to_string_lossy().into_owned())
+    }
+
     /// The embedding model, loaded now if it was not yet (None: keyword search only).
     pub fn loaded_embedder(&self) -> Result<Option<Arc<Embedder>>, KnowledgeError> {
         let Some(folder) = &self.model_folder else {

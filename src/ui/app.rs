@@ -115,6 +115,7 @@ pub struct RustbotApp {
     panel_data: Option<PanelData>,
     personas: Option<Personas>,
     agents_page: AgentsPage,
+    knowledge_page: crate::ui::knowledge_page::KnowledgePage,
 }
 
 impl RustbotApp {
@@ -174,6 +175,7 @@ impl RustbotApp {
             panel_data,
             personas: None,
             agents_page: AgentsPage::default(),
+            knowledge_page: Default::default(),
         }
     }
 
@@ -194,6 +196,12 @@ impl RustbotApp {
             .map(String::from)
             .collect();
         self.personas = Some(personas);
+        self
+    }
+
+    /// Shows the Knowledge page over `parts`.
+    pub fn with_knowledge(mut self, parts: crate::ui::knowledge_page::KnowledgeParts) -> Self {
+        self.knowledge_page = crate::ui::knowledge_page::KnowledgePage::new(parts);
         self
     }
 
@@ -408,6 +416,7 @@ impl RustbotApp {
                 }
             }
             Page::Agents => self.agents_page_ui(ui, actions),
+            Page::Knowledge => self.knowledge_page.ui(ui),
             Page::Events => self.events.ui(ui, self.panel_data.as_ref()),
             Page::Stats => self
                 .stats

@@ -187,6 +187,11 @@ pub fn run_desktop_since(
             system_override,
             started.store.clone(),
         )),
+        knowledge: Some(crate::ui::knowledge_page::KnowledgeParts {
+            data_dir: resolved.paths.data_dir.clone(),
+            retriever: started.knowledge.clone(),
+            chunk_tokens: resolved.config.knowledge.chunk_tokens,
+        }),
     });
     started.engine.send(crate::engine::Command::Shutdown);
     drop(started);

@@ -14,6 +14,7 @@ pub mod events_panel;
 pub mod glyphs;
 pub mod history;
 pub mod input;
+pub mod knowledge_page;
 pub mod link;
 pub mod message_bar;
 pub mod models;
@@ -67,6 +68,8 @@ pub struct GuiOptions {
     pub budget: crate::engine::budget::BudgetLimits,
     /// Agents and profiles; `None` hides the pickers and the Agents page's editor.
     pub agents: Option<personas::AgentParts>,
+    /// Knowledge bases for the Knowledge page.
+    pub knowledge: Option<knowledge_page::KnowledgeParts>,
 }
 
 /// The file under the data directory that holds the window's state.
@@ -84,6 +87,7 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
         data_dir,
         budget,
         agents,
+        knowledge,
     } = opts;
     let viewport = egui::ViewportBuilder::default()
         .with_title("Rustbot")
@@ -112,6 +116,9 @@ pub fn run_gui(opts: GuiOptions) -> Result<(), UiError> {
             trace::trace_delta_latency(&cc.egui_ctx);
             let mut app = RustbotApp::new(cc, parts);
             app.set_budget_limits(budget);
+            if let Some(parts) = knowledge {
+                app = app.with_knowledge(parts);
+            }
             Ok(Box::new(match agents {
                 Some(agents) => app.with_agents(&cc.egui_ctx, agents),
                 None => app,

@@ -16,6 +16,8 @@ pub enum Page {
     Chat,
     /// The agents: list and editor.
     Agents,
+    /// Knowledge bases: folders, files, a search box.
+    Knowledge,
     /// Provider, model, key, prompt and appearance.
     Settings,
     /// The engine's event log.
@@ -26,9 +28,10 @@ pub enum Page {
 
 impl Page {
     /// Every page, in navigation order.
-    pub const ALL: [Page; 5] = [
+    pub const ALL: [Page; 6] = [
         Page::Chat,
         Page::Agents,
+        Page::Knowledge,
         Page::Settings,
         Page::Events,
         Page::Stats,
@@ -39,6 +42,7 @@ impl Page {
         match self {
             Page::Chat => "Chat",
             Page::Agents => "Agents",
+            Page::Knowledge => "Knowledge",
             Page::Settings => "Settings",
             Page::Events => "Events",
             Page::Stats => "Stats",
