@@ -62,13 +62,16 @@ pub(super) fn run(global: &GlobalOpts, listen: Option<String>) -> anyhow::Result
             .with_context(|| format!("could not listen on {addr}"))?;
         let bound = listener.local_addr()?;
         let engine = started.engine.clone();
-        let state = Arc::new(AppState::new(
-            started.engine,
-            provider,
-            settings.model.clone(),
-            token,
-            serve_settings,
-        ));
+        let state = Arc::new(
+            AppState::new(
+                started.engine,
+                provider,
+                settings.model.clone(),
+                token,
+                serve_settings,
+            )
+            .with_embeddings(started.knowledge),
+        );
         eprintln!("rustbot serve: listening on http://{bound} (OpenAI-compatible API at /v1)");
         serve(listener, state, shutdown_signal()).await?;
         engine.send(Command::Shutdown);

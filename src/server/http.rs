@@ -48,6 +48,8 @@ pub struct AppState {
     pub(crate) slots: Arc<Semaphore>,
     limiter: RateLimiter,
     request_guard: OnceLock<RequestGuard>,
+    /// The local embedding model's runner (`/v1/embeddings`, `/v1/rerank`).
+    pub(crate) retriever: Option<crate::knowledge::Retriever>,
 }
 
 impl AppState {
@@ -70,7 +72,14 @@ impl AppState {
             shutdown: CancellationToken::new(),
             models: OnceCell::new(),
             request_guard: OnceLock::new(),
+            retriever: None,
         }
+    }
+
+    /// Serves embeddings and reranking with `retriever`'s local model.
+    pub fn with_embeddings(mut self, retriever: crate::knowledge::Retriever) -> Self {
+        self.retriever = Some(retriever);
+        self
     }
 
     /// The Host/Origin/Content-Type checks (set when the server starts listening).
@@ -121,6 +130,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::server::completions::chat_completions),
         )
         .route("/v1/models", get(list_models))
+        .route("/v1/models/{id}", get(crate::server::embeddings::get_model))
+        .route(
+            "/v1/embeddings",
+            post(crate::server::embeddings::embeddings),
+        )
+        .route("/v1/rerank", post(crate::server::embeddings::rerank))
         // The last layer runs first: the rate limit also counts unauthorised attempts, so a
         // token cannot be guessed quickly.
         .layer(middleware::from_fn_with_state(Arc::clone(&state), auth))
@@ -318,7 +333,7 @@ async fn not_found(request: Request) -> Response {
         Some("unknown_url"),
         None,
         format!(
-            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, GET /v1/models and GET /health",
+            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, POST /v1/embeddings, POST /v1/rerank, GET /v1/models[/ID] and GET /health",
             request.method(),
             request.uri().path()
         ),

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod completions;
+mod embeddings;
 pub mod framing;
 pub mod guard;
 pub mod http;

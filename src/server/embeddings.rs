@@ -1,0 +1,253 @@
+//! `POST /v1/embeddings` and `POST /v1/rerank` over the local embedding model (the knowledge
+//! bases' all-MiniLM class model, run in-process), and `GET /v1/models/{id}`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::knowledge::Embedder;
+use crate::server::http::{AppState, api_error};
+
+/// Most inputs one request may embed.
+const MAX_INPUTS: usize = 2048;
+/// Most characters of one input.
+const MAX_INPUT_CHARS: usize = 100_000;
+
+/// `input`: one string or many.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Input {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EmbeddingsRequest {
+    input: Input,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RerankRequest {
+    query: String,
+    documents: Vec<String>,
+    #[serde(default)]
+    top_n: Option<usize>,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+fn bad(param: &str, message: impl Into<String>) -> Response {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        None,
+        Some(param),
+        message,
+    )
+}
+
+/// The local model's name in answers: `local` plus its folder's name.
+fn model_name(state: &AppState) -> String {
+    state.retriever.as_ref().map_or_else(
+        || "local".into(),
+        |r| {
+            let name = r.model_name();
+            let short = std::path::Path::new(&name)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or(name);
+            format!("local:{short}")
+        },
+    )
+}
+
+/// Checks the model asked for and the inputs; runs `work` with the embedder off the async
+/// threads.
+async fn with_embedder<T: Send + 'static>(
+    state: &AppState,
+    model: Option<&str>,
+    inputs: &[String],
+    work: impl FnOnce(&Embedder) -> Result<T, String> + Send + 'static,
+) -> Result<T, Response> {
+    if let Some(m) = model.filter(|m| !m.is_empty() && *m != "local" && !m.starts_with("local:")) {
+        return Err(bad(
+            "model",
+            format!(
+                "'{m}' is not served here: embeddings come from the local model (model absent, `local`, or `{}`)",
+                model_name(state)
+            ),
+        ));
+    }
+    if inputs.is_empty() || inputs.len() > MAX_INPUTS {
+        return Err(bad(
+            "input",
+            format!("give 1 to {MAX_INPUTS} texts to embed"),
+        ));
+    }
+    if let Some(i) = inputs
+        .iter()
+        .position(|t| t.chars().count() > MAX_INPUT_CHARS)
+    {
+        return Err(bad(
+            "input",
+            format!("input {i} is over {MAX_INPUT_CHARS} characters"),
+        ));
+    }
+    let Some(retriever) = state.retriever.clone() else {
+        return Err(no_model());
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let embedder = retriever
+            .loaded_embedder()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "none".to_string())?;
+        work(&embedder)
+    })
+    .await;
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if e == "none" => Err(no_model()),
+        Ok(Err(e)) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            None,
+            None,
+            format!("the embedding model failed: {e}"),
+        )),
+        Err(e) => Err(api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            None,
+            None,
+            e.to_string(),
+        )),
+    }
+}
+
+fn no_model() -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("model_not_found"),
+        Some("model"),
+        "no local embedding model is set: put a sentence-transformers folder (e.g. all-MiniLM-L6-v2) in [local] embedding_model",
+    )
+}
+
+/// `POST /v1/embeddings`.
+pub(crate) async fn embeddings(
+    State(state): State<Arc<AppState>>,
+    body: Result<axum::Json<EmbeddingsRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(
+                "input",
+                format!("the body is not an embeddings request: {e}"),
+            );
+        }
+    };
+    let inputs = match req.input {
+        Input::One(s) => vec![s],
+        Input::Many(v) => v,
+    };
+    let tokens: usize = inputs.iter().map(|t| t.len().div_ceil(4)).sum();
+    let texts = inputs.clone();
+    let vectors = match with_embedder(&state, req.model.as_deref(), &inputs, move |e| {
+        e.embed(&texts).map_err(|e| e.to_string())
+    })
+    .await
+    {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let data: Vec<_> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, embedding)| json!({"object": "embedding", "index": index, "embedding": embedding}))
+        .collect();
+    axum::Json(json!({
+        "object": "list",
+        "data": data,
+        "model": model_name(&state),
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }))
+    .into_response()
+}
+
+/// `POST /v1/rerank` (the Jina/Cohere shape llama.cpp serves): documents by embedding
+/// similarity to the query, best first.
+pub(crate) async fn rerank(
+    State(state): State<Arc<AppState>>,
+    body: Result<axum::Json<RerankRequest>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            return bad(
+                "documents",
+                format!("the body is not a rerank request: {e}"),
+            );
+        }
+    };
+    let mut texts = vec![req.query.clone()];
+    texts.extend(req.documents.iter().cloned());
+    let count = req.documents.len();
+    let top = req.top_n.unwrap_or(count).min(count);
+    let inputs = texts.clone();
+    let scores = match with_embedder(&state, req.model.as_deref(), &inputs, move |e| {
+        let v = e.embed(&texts).map_err(|e| e.to_string())?;
+        let (q, docs) = v.split_first().ok_or("no vectors")?;
+        Ok(docs
+            .iter()
+            .map(|d| d.iter().zip(q).map(|(a, b)| a * b).sum::<f32>())
+            .collect::<Vec<f32>>())
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(response) => return response,
+    };
+    let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let results: Vec<_> = ranked
+        .into_iter()
+        .take(top)
+        .map(|(index, score)| json!({"index": index, "relevance_score": score}))
+        .collect();
+    axum::Json(json!({"model": model_name(&state), "results": results})).into_response()
+}
+
+/// `GET /v1/models/{id}`.
+pub(crate) async fn get_model(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Response {
+    let known = match state.models().await {
+        Some(models) => models.iter().any(|m| m.id == id),
+        None => id == state.default_model,
+    };
+    if !known {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            Some("model_not_found"),
+            Some("model"),
+            format!("there is no model '{id}' here: GET /v1/models lists them"),
+        );
+    }
+    axum::Json(json!({
+        "id": id,
+        "object": "model",
+        "created": 0,
+        "owned_by": state.provider.id(),
+    }))
+    .into_response()
+}
