@@ -29,8 +29,21 @@ impl Drop for Host {
 }
 
 fn start(upstream: &ScriptedServer, origin: &str) -> Host {
+    start_with(upstream, origin, "", |_| {})
+}
+
+/// `start` with more config text and a chance to fill the home first.
+fn start_with(
+    upstream: &ScriptedServer,
+    origin: &str,
+    extra_config: &str,
+    setup: impl FnOnce(&std::path::Path),
+) -> Host {
     let home = tempfile::tempdir().unwrap();
-    let config = format!("[native_host]\nallowed_origins = [\"{ORIGIN}\"]\ntools = \"none\"\n");
+    setup(home.path());
+    let config = format!(
+        "[native_host]\nallowed_origins = [\"{ORIGIN}\"]\ntools = \"none\"\n{extra_config}"
+    );
     std::fs::write(home.path().join("config.toml"), config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rustbot"))
         .current_dir(home.path())
@@ -305,4 +318,135 @@ fn install_writes_a_manifest_and_a_launcher_that_runs_the_host() {
         .unwrap();
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stdout).contains("origin_refused"));
+}
+
+/// Issue 22's first routes: system.info, models.get, embeddings, rerank and rag.query, each
+/// with a bad payload answered by a `bad_request` naming the field.
+#[test]
+fn system_models_embeddings_rerank_and_rag_routes_answer() {
+    let Ok(model) = std::env::var("RUSTBOT_TEST_EMBEDDING_MODEL") else {
+        peer_missing(
+            "RUSTBOT_TEST_EMBEDDING_MODEL (eval \"$(../shared/tools/model-fixtures.sh)\")",
+        );
+        return;
+    };
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start_with(
+        &upstream,
+        ORIGIN,
+        &format!("[local]\nembedding_model = {model:?}\n"),
+        |home| {
+            let docs = home.join("docs");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::write(
+                docs.join("levy.md"),
+                "# Levy\n\nThe property levy is due in March.\n",
+            )
+            .unwrap();
+            std::fs::write(
+                docs.join("cats.md"),
+                "# Cats\n\nCats sleep most of the day.\n",
+            )
+            .unwrap();
+            let mut db = rustbot::knowledge::KnowledgeDb::open(&home.join("data")).unwrap();
+            db.set_base("notes", "none").unwrap();
+            rustbot::knowledge::index_path(&mut db, "notes", &docs, 300, None, &mut |_| {})
+                .unwrap();
+        },
+    );
+    let mut ask = |id: u32, route: &str, payload: Value| {
+        host.send(&json!({"id": id, "route": route, "payload": payload}));
+        let f = host.next();
+        assert_eq!(f["id"], id, "{f}");
+        f
+    };
+    let info = ask(1, "system.info", json!({}));
+    assert_eq!(info["event"], "result", "{info}");
+    for field in [
+        "os",
+        "arch",
+        "cpu_count",
+        "memory_total_mib",
+        "version",
+        "uptime_secs",
+        "process_rss_mib",
+        "data_dir_bytes",
+    ] {
+        assert!(!info["result"][field].is_null(), "{field}: {info}");
+    }
+    let m = ask(2, "models.get", json!({"model": "M"}));
+    assert_eq!(m["result"]["model"]["id"], "M", "{m}");
+    let missing = ask(3, "models.get", json!({}));
+    assert_eq!(missing["error"]["code"], "bad_request");
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("payload.model")
+    );
+
+    let e = ask(
+        4,
+        "embeddings",
+        json!({"input": ["A cat naps.", "A kitten is sleeping.", "Taxes are due."]}),
+    );
+    let data = e["result"]["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3, "{e}");
+    let v: Vec<Vec<f64>> = data
+        .iter()
+        .map(|d| {
+            d["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    assert!(
+        dot(&v[0], &v[1]) > dot(&v[0], &v[2]),
+        "paraphrases are closer"
+    );
+    let bad = ask(5, "embeddings", json!({"input": 7}));
+    assert_eq!(bad["error"]["code"], "bad_request");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("payload.input")
+    );
+
+    let r = ask(
+        6,
+        "rerank",
+        json!({"query": "When is the levy due?", "documents": ["Cats sleep.", "The levy is due in March."], "top_n": 1}),
+    );
+    assert_eq!(r["result"]["results"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(r["result"]["results"][0]["index"], 1);
+
+    let q = ask(
+        7,
+        "rag.query",
+        json!({"query": "property levy", "kb": "notes", "top_k": 2}),
+    );
+    let passages = q["result"]["passages"].as_array().unwrap();
+    assert!(
+        passages[0]["path"].as_str().unwrap().ends_with("levy.md"),
+        "{q}"
+    );
+    assert_eq!(passages[0]["lines"], json!([1, 3]));
+    let none = ask(8, "rag.query", json!({"query": "x", "kb": "nope"}));
+    assert_eq!(none["error"]["code"], "not_found", "{none}");
+    let range = ask(
+        9,
+        "rag.query",
+        json!({"query": "x", "kb": "notes", "top_k": 99}),
+    );
+    assert!(
+        range["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("payload.top_k")
+    );
 }

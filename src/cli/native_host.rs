@@ -92,6 +92,9 @@ pub(super) fn run(
             store: started.store.clone(),
             provider: build_provider(settings.provider.clone())?,
             default_model: settings.model.clone(),
+            knowledge: Some(started.knowledge.clone()),
+            data_dir: Some(settings.paths.data_dir.clone()),
+            started: std::time::Instant::now(),
         });
         let result = native::run(host, tokio::io::stdin(), tokio::io::stdout()).await;
         started.engine.send(Command::Shutdown);

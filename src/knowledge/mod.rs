@@ -49,6 +49,11 @@ pub enum KnowledgeError {
     /// The folders could not be watched.
     #[error("the knowledge folders cannot be watched: {0}")]
     Watch(String),
+    /// Embeddings were asked for and no model is set.
+    #[error(
+        "no local embedding model is set: put a sentence-transformers folder (e.g. all-MiniLM-L6-v2) in [local] embedding_model"
+    )]
+    NoEmbeddingModel,
     /// No base of that name.
     #[error("there is no knowledge base '{0}': `rustbot knowledge list` shows them")]
     NoBase(String),

@@ -52,6 +52,36 @@ impl Retriever {
         Ok(Some(loaded))
     }
 
+    /// Unit-length vectors of `texts` from the local model (blocking).
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, KnowledgeError> {
+        let embedder = self
+            .loaded_embedder()?
+            .ok_or(KnowledgeError::NoEmbeddingModel)?;
+        Ok(embedder.embed(texts)?)
+    }
+
+    /// `documents` by similarity of meaning to `query`: (index, score), best first (blocking).
+    pub fn rerank(
+        &self,
+        query: &str,
+        documents: &[String],
+    ) -> Result<Vec<(usize, f32)>, KnowledgeError> {
+        let mut texts = Vec::with_capacity(documents.len() + 1);
+        texts.push(query.to_string());
+        texts.extend(documents.iter().cloned());
+        let vectors = self.embed(&texts)?;
+        let Some((q, docs)) = vectors.split_first() else {
+            return Ok(Vec::new());
+        };
+        let mut ranked: Vec<(usize, f32)> = docs
+            .iter()
+            .map(|d| d.iter().zip(q).map(|(a, b)| a * b).sum())
+            .enumerate()
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(ranked)
+    }
+
     /// The `top` best passages of `bases` for `query` (blocking: SQLite and the model).
     pub fn retrieve(
         &self,

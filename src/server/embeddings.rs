@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::knowledge::Embedder;
+use crate::knowledge::{KnowledgeError, Retriever};
 use crate::server::http::{AppState, api_error};
 
 /// Most inputs one request may embed.
@@ -67,13 +67,13 @@ fn model_name(state: &AppState) -> String {
     )
 }
 
-/// Checks the model asked for and the inputs; runs `work` with the embedder off the async
+/// Checks the model asked for and the inputs; runs `work` with the retriever off the async
 /// threads.
-async fn with_embedder<T: Send + 'static>(
+async fn with_retriever<T: Send + 'static>(
     state: &AppState,
     model: Option<&str>,
     inputs: &[String],
-    work: impl FnOnce(&Embedder) -> Result<T, String> + Send + 'static,
+    work: impl FnOnce(&Retriever) -> Result<T, KnowledgeError> + Send + 'static,
 ) -> Result<T, Response> {
     if let Some(m) = model.filter(|m| !m.is_empty() && *m != "local" && !m.starts_with("local:")) {
         return Err(bad(
@@ -102,23 +102,15 @@ async fn with_embedder<T: Send + 'static>(
     let Some(retriever) = state.retriever.clone() else {
         return Err(no_model());
     };
-    let result = tokio::task::spawn_blocking(move || {
-        let embedder = retriever
-            .loaded_embedder()
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| "none".to_string())?;
-        work(&embedder)
-    })
-    .await;
-    match result {
+    match tokio::task::spawn_blocking(move || work(&retriever)).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) if e == "none" => Err(no_model()),
+        Ok(Err(KnowledgeError::NoEmbeddingModel)) => Err(no_model()),
         Ok(Err(e)) => Err(api_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             None,
             None,
-            format!("the embedding model failed: {e}"),
+            e.to_string(),
         )),
         Err(e) => Err(api_error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -136,7 +128,7 @@ fn no_model() -> Response {
         "invalid_request_error",
         Some("model_not_found"),
         Some("model"),
-        "no local embedding model is set: put a sentence-transformers folder (e.g. all-MiniLM-L6-v2) in [local] embedding_model",
+        KnowledgeError::NoEmbeddingModel.to_string(),
     )
 }
 
@@ -160,8 +152,8 @@ pub(crate) async fn embeddings(
     };
     let tokens: usize = inputs.iter().map(|t| t.len().div_ceil(4)).sum();
     let texts = inputs.clone();
-    let vectors = match with_embedder(&state, req.model.as_deref(), &inputs, move |e| {
-        e.embed(&texts).map_err(|e| e.to_string())
+    let vectors = match with_retriever(&state, req.model.as_deref(), &inputs, move |r| {
+        r.embed(&texts)
     })
     .await
     {
@@ -197,26 +189,19 @@ pub(crate) async fn rerank(
             );
         }
     };
-    let mut texts = vec![req.query.clone()];
-    texts.extend(req.documents.iter().cloned());
     let count = req.documents.len();
     let top = req.top_n.unwrap_or(count).min(count);
-    let inputs = texts.clone();
-    let scores = match with_embedder(&state, req.model.as_deref(), &inputs, move |e| {
-        let v = e.embed(&texts).map_err(|e| e.to_string())?;
-        let (q, docs) = v.split_first().ok_or("no vectors")?;
-        Ok(docs
-            .iter()
-            .map(|d| d.iter().zip(q).map(|(a, b)| a * b).sum::<f32>())
-            .collect::<Vec<f32>>())
+    let mut inputs = vec![req.query.clone()];
+    inputs.extend(req.documents.iter().cloned());
+    let (query, documents) = (req.query, req.documents);
+    let ranked = match with_retriever(&state, req.model.as_deref(), &inputs, move |r| {
+        r.rerank(&query, &documents)
     })
     .await
     {
-        Ok(s) => s,
+        Ok(r) => r,
         Err(response) => return response,
     };
-    let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     let results: Vec<_> = ranked
         .into_iter()
         .take(top)

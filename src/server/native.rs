@@ -44,6 +44,13 @@ pub struct Host {
     pub provider: Arc<dyn Provider>,
     /// The configured model.
     pub default_model: String,
+    /// The knowledge bases and the local embedding model (`embeddings`, `rerank`,
+    /// `rag.query`).
+    pub knowledge: Option<crate::knowledge::Retriever>,
+    /// The data dir (`system.info` reports its size).
+    pub data_dir: Option<std::path::PathBuf>,
+    /// When the host started (`system.info`'s uptime).
+    pub started: std::time::Instant,
 }
 
 /// The caller's origin from the arguments a browser passes: Chrome `chrome-extension://ID/`
@@ -115,9 +122,20 @@ where
                     let _ = tx.send(reply);
                 });
             }
+            r if crate::server::native_routes::ROUTES.contains(&r) => {
+                let (host, tx, route) = (Arc::clone(&host), tx.clone(), route.clone());
+                tasks.spawn(async move {
+                    let reply =
+                        match crate::server::native_routes::route(&host, &route, &payload).await {
+                            Ok(result) => json!({"id": id, "event": "result", "result": result}),
+                            Err((code, message)) => error_frame(&id, code, &message),
+                        };
+                    let _ = tx.send(reply);
+                });
+            }
             other => {
                 let message = format!(
-                    "unknown route `{other}`: use health, models.list, chat, chat.stop, conversations.list or conversations.get"
+                    "unknown route `{other}`: use health, system.info, models.list, models.get, chat, chat.stop, embeddings, rerank, rag.query, conversations.list or conversations.get"
                 );
                 let _ = tx.send(error_frame(&id, "unknown_route", &message));
             }
