@@ -450,3 +450,76 @@ fn system_models_embeddings_rerank_and_rag_routes_answer() {
             .contains("payload.top_k")
     );
 }
+
+/// The chat route takes OpenAI's chat completions body: `messages` with roles and content
+/// parts, streamed by default and whole with `stream: false`; each bad field is named.
+#[test]
+fn chat_takes_the_openai_messages_schema_streamed_and_whole() {
+    let upstream = ScriptedServer::start(vec![
+        openai_answer(&["Par", "is"], false),
+        openai_answer(&["Rome"], false),
+    ]);
+    let mut host = start(&upstream, ORIGIN);
+    let messages = json!([
+        {"role": "system", "content": "Answer in one word."},
+        {"role": "user", "content": "Capital of Spain?"},
+        {"role": "assistant", "content": "Madrid"},
+        {"role": "user", "content": [{"type": "text", "text": "And of France?"}]}
+    ]);
+    host.send(&json!({"id": 1, "route": "chat", "payload": {"messages": messages, "temperature": 0.2, "top_p": 0.9, "max_tokens": 20}}));
+    let frames = host.until_done(&json!(1));
+    let text: String = frames
+        .iter()
+        .filter(|f| f["event"] == "delta")
+        .map(|f| f["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Paris");
+    assert_eq!(frames.last().unwrap()["status"], "complete");
+    let sent = upstream.requests()[0].json();
+    let sent_messages = sent["messages"].to_string();
+    assert!(
+        sent_messages.contains("Answer in one word."),
+        "{sent_messages}"
+    );
+    assert!(sent_messages.contains("Madrid") && sent_messages.contains("And of France?"));
+
+    host.send(&json!({"id": 2, "route": "chat", "payload": {"messages": [{"role": "user", "content": "Capital of Italy?"}], "stream": false}}));
+    let reply = host.next();
+    assert_eq!(reply["id"], 2);
+    assert_eq!(reply["event"], "result", "{reply}");
+    assert_eq!(reply["text"], "Rome");
+    assert_eq!(reply["status"], "complete");
+
+    for (payload, field) in [
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "temperature": 3}),
+            "payload.temperature",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "top_p": -0.5}),
+            "payload.top_p",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}),
+            "payload.stream",
+        ),
+        (
+            json!({"messages": [{"role": "assistant", "content": "x"}]}),
+            "payload.messages",
+        ),
+        (json!({"messages": "hello"}), "payload.messages"),
+    ] {
+        host.send(&json!({"id": 3, "route": "chat", "payload": payload}));
+        let f = host.next();
+        assert_eq!(f["error"]["code"], "bad_request", "{f}");
+        assert!(
+            f["error"]["message"].as_str().unwrap().contains(field),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        upstream.requests().len(),
+        2,
+        "nothing sent for a bad request"
+    );
+}

@@ -215,7 +215,48 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
-async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: CancellationToken) {
+/// The turn a `chat` payload asks for: the OpenAI chat completions body (`messages`, with
+/// text or content parts) or the older `message` + `history` form; every field checked.
+fn chat_input(
+    payload: &Value,
+) -> Result<(Vec<ChatMessage>, String, Vec<crate::llm::ImagePart>), String> {
+    let number = |field: &str, low: f64, high: f64| -> Result<(), String> {
+        match &payload[field] {
+            Value::Null => Ok(()),
+            v => match v.as_f64() {
+                Some(x) if (low..=high).contains(&x) => Ok(()),
+                _ => Err(format!(
+                    "payload.{field} must be a number from {low} to {high}"
+                )),
+            },
+        }
+    };
+    number("temperature", 0.0, 2.0)?;
+    number("top_p", 0.0, 1.0)?;
+    number("max_tokens", 1.0, 1e9)?;
+    number("seed", -9.2e18, 9.2e18)?;
+    if !matches!(&payload["stream"], Value::Null | Value::Bool(_)) {
+        return Err("payload.stream must be true or false".into());
+    }
+    if !matches!(
+        &payload["stop"],
+        Value::Null | Value::String(_) | Value::Array(_)
+    ) {
+        return Err("payload.stop must be text or an array of texts".into());
+    }
+    if let Some(messages) = payload.get("messages") {
+        let messages: Vec<crate::server::openai::InMessage> =
+            serde_json::from_value(messages.clone())
+                .map_err(|e| format!("payload.messages is not an OpenAI messages array: {e}"))?;
+        let (history, prompt) = crate::server::openai::split_messages(&messages)
+            .map_err(|e| format!("payload.messages: {e}"))?;
+        let images = crate::server::openai::prompt_images(&messages)
+            .map_err(|e| format!("payload.messages: {e}"))?;
+        if prompt.trim().is_empty() && images.is_empty() {
+            return Err("payload.messages: the last (user) message has no text".into());
+        }
+        return Ok((history, prompt, images));
+    }
     let prompt = payload
         .get("message")
         .or_else(|| payload.get("prompt"))
@@ -223,18 +264,27 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
         .unwrap_or_default()
         .to_string();
     if prompt.trim().is_empty() {
-        let _ = tx.send(error_frame(
-            id,
-            "bad_request",
-            "payload.message must be non-empty text",
-        ));
-        return;
+        return Err("payload.message (or payload.messages) must be non-empty text".into());
     }
     let history = payload
         .get("history")
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(history_message).collect())
         .unwrap_or_default();
+    Ok((history, prompt, Vec::new()))
+}
+
+async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: CancellationToken) {
+    let (history, prompt, images) = match chat_input(payload) {
+        Ok(input) => input,
+        Err(message) => {
+            let _ = tx.send(error_frame(id, "bad_request", &message));
+            return;
+        }
+    };
+    // `stream: false` answers with one result frame instead of deltas.
+    let streamed = payload["stream"].as_bool().unwrap_or(true);
+    let mut whole = String::new();
     let stored = payload
         .get("conversation_id")
         .and_then(Value::as_str)
@@ -251,8 +301,7 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             history,
             prompt,
             model,
-            // The native host's chat takes text (content parts: the API breadth issue).
-            images: Vec::new(),
+            images,
         },
     );
     let mut stop_sent = false;
@@ -266,6 +315,7 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             }
         };
         match event {
+            Some(TurnEvent::Delta(text)) if !streamed => whole.push_str(&text),
             Some(TurnEvent::Delta(text)) => {
                 for piece in split_text(&text, DELTA_PIECE_BYTES) {
                     let _ = tx.send(json!({"id": id, "event": "delta", "text": piece}));
@@ -295,6 +345,17 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
                 }
                 if end.status == RunStatus::Failed {
                     done["error"] = json!(end.error);
+                }
+                if !streamed {
+                    // One frame: the whole text with the end's fields (split when too big).
+                    done["event"] = json!("result");
+                    done["text"] = json!(whole);
+                    if serde_json::to_vec(&done).map_or(0, |b| b.len()) > MAX_OUTGOING {
+                        done["text"] = json!("");
+                        for piece in split_text(&whole, DELTA_PIECE_BYTES) {
+                            let _ = tx.send(json!({"id": id, "event": "delta", "text": piece}));
+                        }
+                    }
                 }
                 let _ = tx.send(done);
                 return;
