@@ -150,3 +150,64 @@ fn reqwest_rerank(base: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// `responses.create` from the unmodified client: plain, with `stream=True` (the SDK parses
+/// the events), and continued with `previous_response_id` (the stored history is sent).
+#[test]
+fn the_openai_python_client_uses_the_responses_api() {
+    let has_openai = Command::new("python3")
+        .args(["-c", "import openai"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_openai {
+        common::peer_missing(
+            "python3 with the `openai` package is not installed (pip install openai)",
+        );
+        return;
+    }
+    let upstream = ScriptedServer::start(vec![
+        openai_answer(&["Par", "is"], false),
+        openai_answer(&["Ma", "drid"], false),
+        openai_answer(&["Rome"], false),
+    ]);
+    let serve = common::serve::serve(&upstream, "", &[]);
+    let base = &serve.base;
+    let script = format!(
+        r#"
+from openai import OpenAI
+c = OpenAI(base_url="{base}/v1", api_key="x")
+r = c.responses.create(model="M", input="Capital of France?")
+print(r.output_text, r.status, r.usage.total_tokens > 0)
+kinds, text = [], ""
+for event in c.responses.create(model="M", input="Capital of Spain?", stream=True):
+    kinds.append(event.type)
+    if event.type == "response.output_text.delta":
+        text += event.delta
+print(text, kinds[0], kinds[-1])
+follow = c.responses.create(model="M", input="And Italy?", previous_response_id=r.id,
+                            instructions="One word.")
+print(follow.output_text)
+"#
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    drop(serve);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Paris completed True\nMadrid response.created response.completed\nRome"
+    );
+    // The continuation sent the first exchange from the store.
+    let third = upstream.requests()[2].json()["messages"].to_string();
+    assert!(
+        third.contains("Capital of France?") && third.contains("Paris"),
+        "{third}"
+    );
+    assert!(!third.contains("Capital of Spain?"), "{third}");
+}

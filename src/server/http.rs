@@ -136,6 +136,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::server::embeddings::embeddings),
         )
         .route("/v1/rerank", post(crate::server::embeddings::rerank))
+        .route("/v1/responses", post(crate::server::responses::responses))
         // The last layer runs first: the rate limit also counts unauthorised attempts, so a
         // token cannot be guessed quickly.
         .layer(middleware::from_fn_with_state(Arc::clone(&state), auth))
@@ -333,7 +334,7 @@ async fn not_found(request: Request) -> Response {
         Some("unknown_url"),
         None,
         format!(
-            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, POST /v1/embeddings, POST /v1/rerank, GET /v1/models[/ID] and GET /health",
+            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, POST /v1/rerank, GET /v1/models[/ID] and GET /health",
             request.method(),
             request.uri().path()
         ),

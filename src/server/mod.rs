@@ -12,6 +12,7 @@ pub mod limits;
 pub mod native;
 pub mod native_routes;
 pub mod openai;
+mod responses;
 pub mod settings;
 
 pub use settings::{NativeHostSettings, ServeSettings, ServerApproval};
