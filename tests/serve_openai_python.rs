@@ -169,6 +169,8 @@ fn the_openai_python_client_uses_the_responses_api() {
         openai_answer(&["Par", "is"], false),
         openai_answer(&["Ma", "drid"], false),
         openai_answer(&["Rome"], false),
+        openai_answer(&["Hi", "!"], false),
+        openai_answer(&["Hello", " again"], false),
     ]);
     let serve = common::serve::serve(&upstream, "", &[]);
     let base = &serve.base;
@@ -187,6 +189,8 @@ print(text, kinds[0], kinds[-1])
 follow = c.responses.create(model="M", input="And Italy?", previous_response_id=r.id,
                             instructions="One word.")
 print(follow.output_text)
+print(c.completions.create(model="M", prompt="Say hi").choices[0].text)
+print("".join(ch.choices[0].text for ch in c.completions.create(model="M", prompt="Again", stream=True)))
 "#
     );
     let out = Command::new("python3")
@@ -201,7 +205,7 @@ print(follow.output_text)
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "Paris completed True\nMadrid response.created response.completed\nRome"
+        "Paris completed True\nMadrid response.created response.completed\nRome\nHi!\nHello again"
     );
     // The continuation sent the first exchange from the store.
     let third = upstream.requests()[2].json()["messages"].to_string();

@@ -137,6 +137,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/rerank", post(crate::server::embeddings::rerank))
         .route("/v1/responses", post(crate::server::responses::responses))
+        .route(
+            "/v1/completions",
+            post(crate::server::text_completions::completions),
+        )
         // The last layer runs first: the rate limit also counts unauthorised attempts, so a
         // token cannot be guessed quickly.
         .layer(middleware::from_fn_with_state(Arc::clone(&state), auth))
@@ -334,7 +338,7 @@ async fn not_found(request: Request) -> Response {
         Some("unknown_url"),
         None,
         format!(
-            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, POST /v1/responses, POST /v1/embeddings, POST /v1/rerank, GET /v1/models[/ID] and GET /health",
+            "unknown endpoint {} {}: this server offers POST /v1/chat/completions, POST /v1/responses, POST /v1/completions, POST /v1/embeddings, POST /v1/rerank, GET /v1/models[/ID] and GET /health",
             request.method(),
             request.uri().path()
         ),

@@ -14,5 +14,6 @@ pub mod native_routes;
 pub mod openai;
 mod responses;
 pub mod settings;
+mod text_completions;
 
 pub use settings::{NativeHostSettings, ServeSettings, ServerApproval};
