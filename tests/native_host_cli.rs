@@ -523,3 +523,30 @@ fn chat_takes_the_openai_messages_schema_streamed_and_whole() {
         "nothing sent for a bad request"
     );
 }
+
+/// Over `[native_host] requests_per_minute` a request gets a `rate_limited` frame and the
+/// host keeps serving.
+#[test]
+fn a_burst_over_the_rate_limit_is_refused_and_the_host_goes_on() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    let mut host = start_with(&upstream, ORIGIN, "requests_per_minute = 5\n", |_| {});
+    for id in 0..10 {
+        host.send(&json!({"id": id, "route": "health", "payload": {}}));
+    }
+    let frames: Vec<Value> = (0..10).map(|_| host.next()).collect();
+    let ok = frames.iter().filter(|f| f["event"] == "result").count();
+    let limited: Vec<&Value> = frames
+        .iter()
+        .filter(|f| f["error"]["code"] == "rate_limited")
+        .collect();
+    assert_eq!((ok, limited.len()), (5, 5), "{frames:?}");
+    assert!(
+        limited[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requests_per_minute")
+    );
+    // Stop requests are never limited: the host still answers.
+    host.send(&json!({"id": 99, "route": "chat.stop", "payload": {"request_id": 1}}));
+    assert_eq!(host.next()["result"]["stopped"], false);
+}

@@ -95,6 +95,10 @@ pub(super) fn run(
             knowledge: Some(started.knowledge.clone()),
             data_dir: Some(settings.paths.data_dir.clone()),
             started: std::time::Instant::now(),
+            limiter: crate::server::limits::RateLimiter::new(host_settings.requests_per_minute),
+            chats: Arc::new(tokio::sync::Semaphore::new(
+                host_settings.max_concurrent.clamp(1, 64),
+            )),
         });
         let result = native::run(host, tokio::io::stdin(), tokio::io::stdout()).await;
         started.engine.send(Command::Shutdown);

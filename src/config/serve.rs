@@ -108,6 +108,11 @@ pub struct NativeHostSettings {
     pub tools: String,
     /// How tool calls needing approval are answered: `none` (deny) or `all`.
     pub approve: ServerApproval,
+    /// Requests a minute (a burst of as many is allowed); over it a request gets a
+    /// `rate_limited` error frame and the host goes on. 0: no limit.
+    pub requests_per_minute: u32,
+    /// Chats answered at once; another gets a `rate_limited` error frame.
+    pub max_concurrent: usize,
 }
 
 impl Default for NativeHostSettings {
@@ -116,6 +121,8 @@ impl Default for NativeHostSettings {
             allowed_origins: Vec::new(),
             tools: "all".into(),
             approve: ServerApproval::None,
+            requests_per_minute: 120,
+            max_concurrent: 4,
         }
     }
 }

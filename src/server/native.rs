@@ -51,6 +51,10 @@ pub struct Host {
     pub data_dir: Option<std::path::PathBuf>,
     /// When the host started (`system.info`'s uptime).
     pub started: std::time::Instant,
+    /// `[native_host] requests_per_minute`.
+    pub limiter: crate::server::limits::RateLimiter,
+    /// `[native_host] max_concurrent` chats.
+    pub chats: Arc<tokio::sync::Semaphore>,
 }
 
 /// The caller's origin from the arguments a browser passes: Chrome `chrome-extension://ID/`
@@ -92,14 +96,32 @@ where
                 continue;
             }
         };
+        // One caller per host process: one bucket.
+        if route != "chat.stop"
+            && let Err(wait) = host
+                .limiter
+                .check(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+        {
+            let message = format!(
+                "too many requests: at most [native_host] requests_per_minute a minute; try again in {wait} s"
+            );
+            let _ = tx.send(error_frame(&id, "rate_limited", &message));
+            continue;
+        }
         match route.as_str() {
             "chat" => {
+                let Ok(slot) = Arc::clone(&host.chats).try_acquire_owned() else {
+                    let message = "too many chats at once ([native_host] max_concurrent): wait for one to end";
+                    let _ = tx.send(error_frame(&id, "rate_limited", message));
+                    continue;
+                };
                 let cancel = CancellationToken::new();
                 lock(&running).insert(id.to_string(), cancel.clone());
                 let (host, tx, running) = (Arc::clone(&host), tx.clone(), Arc::clone(&running));
                 tasks.spawn(async move {
                     chat(&host, &id, &payload, &tx, cancel).await;
                     lock(&running).remove(&id.to_string());
+                    drop(slot);
                 });
             }
             "chat.stop" => {
