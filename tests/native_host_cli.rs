@@ -550,3 +550,46 @@ fn a_burst_over_the_rate_limit_is_refused_and_the_host_goes_on() {
     host.send(&json!({"id": 99, "route": "chat.stop", "payload": {"request_id": 1}}));
     assert_eq!(host.next()["result"]["stopped"], false);
 }
+
+/// Conversations can be made, renamed and deleted from an extension; `stats` gives totals.
+#[test]
+fn conversations_are_created_renamed_and_deleted_and_stats_answer() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["Hello"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    let mut ask = |id: u32, route: &str, payload: Value| {
+        host.send(&json!({"id": id, "route": route, "payload": payload}));
+        host.next()
+    };
+    let created = ask(
+        1,
+        "conversations.create",
+        json!({"title": "From the extension"}),
+    );
+    let conv = created["result"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let renamed = ask(
+        2,
+        "conversations.rename",
+        json!({"conversation_id": conv, "title": "Renamed"}),
+    );
+    assert_eq!(renamed["result"]["renamed"], true, "{renamed}");
+    let got = ask(3, "conversations.get", json!({"conversation_id": conv}));
+    assert_eq!(got["result"]["conversation"]["title"], "Renamed", "{got}");
+    let bad = ask(4, "conversations.rename", json!({"conversation_id": conv}));
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("payload.title")
+    );
+    let deleted = ask(5, "conversations.delete", json!({"conversation_id": conv}));
+    assert_eq!(deleted["result"]["deleted"], true);
+    let gone = ask(6, "conversations.get", json!({"conversation_id": conv}));
+    assert_eq!(gone["error"]["code"], "not_found", "{gone}");
+    let stats = ask(7, "stats", json!({}));
+    for period in ["today", "month", "all_time"] {
+        assert!(stats["result"][period]["requests"].is_number(), "{stats}");
+    }
+}

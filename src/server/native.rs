@@ -157,7 +157,7 @@ where
             }
             other => {
                 let message = format!(
-                    "unknown route `{other}`: use health, system.info, models.list, models.get, chat, chat.stop, embeddings, rerank, rag.query, conversations.list or conversations.get"
+                    "unknown route `{other}`: use health, system.info, stats, models.list, models.get, chat, chat.stop, embeddings, rerank, rag.query, conversations.list, conversations.get, conversations.create, conversations.rename or conversations.delete"
                 );
                 let _ = tx.send(error_frame(&id, "unknown_route", &message));
             }

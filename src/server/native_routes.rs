@@ -10,13 +10,40 @@ use crate::server::native::Host;
 type RouteResult = Result<Value, (&'static str, String)>;
 
 /// The routes this file serves.
-pub const ROUTES: [&str; 5] = [
+pub const ROUTES: [&str; 9] = [
     "system.info",
+    "stats",
     "models.get",
     "embeddings",
     "rerank",
     "rag.query",
+    "conversations.create",
+    "conversations.rename",
+    "conversations.delete",
 ];
+
+/// A required text field of the payload.
+fn required<'a>(payload: &'a Value, field: &str) -> Result<&'a str, (&'static str, String)> {
+    payload[field]
+        .as_str()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| bad(format!("payload.{field} is required (non-empty text)")))
+}
+
+/// Runs `work` on the store.
+async fn with_store<T: Send + 'static>(
+    host: &Host,
+    work: impl FnOnce(&mut crate::store::Store) -> crate::store::Result<T> + Send + 'static,
+) -> Result<T, (&'static str, String)> {
+    let store = host
+        .store
+        .clone()
+        .ok_or(("no_store", "history is off".to_string()))?;
+    store.call(work).await.and_then(|r| r).map_err(|e| match e {
+        crate::store::StoreError::NotFound { .. } => ("not_found", e.to_string()),
+        other => ("store_error", other.to_string()),
+    })
+}
 
 fn bad(message: impl Into<String>) -> (&'static str, String) {
     ("bad_request", message.into())
@@ -67,6 +94,60 @@ async fn blocking<T: Send + 'static>(
 pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
     match route {
         "system.info" => Ok(system_info(host)),
+        "stats" => {
+            let now = crate::store::now_ms();
+            let (day, month) = (
+                crate::engine::budget::day_start_ms(now),
+                crate::engine::budget::month_start_ms(now),
+            );
+            let (today, this_month, all, timings) = with_store(host, move |s| {
+                Ok((
+                    s.usage_totals(Some(day))?,
+                    s.usage_totals(Some(month))?,
+                    s.usage_totals(None)?,
+                    s.answer_timings(None, 10_000)?,
+                ))
+            })
+            .await?;
+            let mean = |f: fn(&crate::store::AnswerTiming) -> Option<i64>| {
+                let values: Vec<i64> = timings.iter().filter_map(f).collect();
+                (!values.is_empty()).then(|| values.iter().sum::<i64>() / values.len() as i64)
+            };
+            let totals = |t: &crate::store::UsageTotals| json!({"requests": t.requests, "prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens, "cost_usd": t.cost_usd});
+            Ok(json!({
+                "today": totals(&today),
+                "month": totals(&this_month),
+                "all_time": totals(&all),
+                "mean_latency_ms": mean(|t| t.duration_ms),
+                "mean_ttft_ms": mean(|t| t.ttft_ms),
+            }))
+        }
+        "conversations.create" => {
+            let title = payload["title"].as_str().map(str::to_string);
+            let id = crate::engine::ConversationId::new().0;
+            let new = crate::store::NewConversation {
+                title,
+                provider: host.provider.id().to_string(),
+                model: host.default_model.clone(),
+                ..Default::default()
+            };
+            let key = id.clone();
+            with_store(host, move |s| s.create_conversation(&key, &new)).await?;
+            Ok(json!({"conversation_id": id}))
+        }
+        "conversations.rename" => {
+            let id = required(payload, "conversation_id")?.to_string();
+            let title = required(payload, "title")?.to_string();
+            let key = id.clone();
+            with_store(host, move |s| s.rename(&key, &title)).await?;
+            Ok(json!({"conversation_id": id, "renamed": true}))
+        }
+        "conversations.delete" => {
+            let id = required(payload, "conversation_id")?.to_string();
+            let key = id.clone();
+            with_store(host, move |s| s.delete_conversation(&key)).await?;
+            Ok(json!({"conversation_id": id, "deleted": true}))
+        }
         "models.get" => {
             let model = payload["model"]
                 .as_str()
