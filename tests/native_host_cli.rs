@@ -593,3 +593,41 @@ fn conversations_are_created_renamed_and_deleted_and_stats_answer() {
         assert!(stats["result"][period]["requests"].is_number(), "{stats}");
     }
 }
+
+/// `completions` (a prompt) and `responses` (input and instructions) stream like chat.
+#[test]
+fn completions_and_responses_routes_stream_like_chat() {
+    let upstream = ScriptedServer::start(vec![
+        openai_answer(&["Hi", "!"], false),
+        openai_answer(&["Ro", "me"], false),
+    ]);
+    let mut host = start(&upstream, ORIGIN);
+    let text_of = |frames: &[Value]| -> String {
+        frames
+            .iter()
+            .filter(|f| f["event"] == "delta")
+            .map(|f| f["text"].as_str().unwrap())
+            .collect()
+    };
+    host.send(&json!({"id": 1, "route": "completions", "payload": {"prompt": "Say hi"}}));
+    let frames = host.until_done(&json!(1));
+    assert_eq!(text_of(&frames), "Hi!");
+    host.send(&json!({"id": 2, "route": "responses", "payload": {"input": [{"role": "user", "content": [{"type": "input_text", "text": "Capital of Italy?"}]}], "instructions": "One word."}}));
+    let frames = host.until_done(&json!(2));
+    assert_eq!(text_of(&frames), "Rome");
+    assert_eq!(frames.last().unwrap()["event"], "done");
+    let sent = upstream.requests()[1].json()["messages"].to_string();
+    assert!(
+        sent.contains("One word.") && sent.contains("Capital of Italy?"),
+        "{sent}"
+    );
+    host.send(&json!({"id": 3, "route": "completions", "payload": {}}));
+    let f = host.next();
+    assert!(
+        f["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("payload.prompt"),
+        "{f}"
+    );
+}

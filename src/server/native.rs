@@ -109,7 +109,19 @@ where
             continue;
         }
         match route.as_str() {
-            "chat" => {
+            "chat" | "completions" | "responses" => {
+                let payload = match route.as_str() {
+                    "completions" => completions_payload(&payload),
+                    "responses" => responses_payload(&payload),
+                    _ => Ok(payload),
+                };
+                let payload = match payload {
+                    Ok(p) => p,
+                    Err(message) => {
+                        let _ = tx.send(error_frame(&id, "bad_request", &message));
+                        continue;
+                    }
+                };
                 let Ok(slot) = Arc::clone(&host.chats).try_acquire_owned() else {
                     let message = "too many chats at once ([native_host] max_concurrent): wait for one to end";
                     let _ = tx.send(error_frame(&id, "rate_limited", message));
@@ -157,7 +169,7 @@ where
             }
             other => {
                 let message = format!(
-                    "unknown route `{other}`: use health, system.info, stats, models.list, models.get, chat, chat.stop, embeddings, rerank, rag.query, conversations.list, conversations.get, conversations.create, conversations.rename or conversations.delete"
+                    "unknown route `{other}`: use health, system.info, stats, models.list, models.get, chat, chat.stop, completions, responses, embeddings, rerank, rag.query, conversations.list, conversations.get, conversations.create, conversations.rename or conversations.delete"
                 );
                 let _ = tx.send(error_frame(&id, "unknown_route", &message));
             }
@@ -235,6 +247,51 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         write_frame(&mut output, &bytes).await?;
     }
     Ok(())
+}
+
+/// A `completions` payload (`prompt` and sampling) as a chat payload.
+fn completions_payload(payload: &Value) -> Result<Value, String> {
+    let prompt = payload["prompt"]
+        .as_str()
+        .filter(|p| !p.trim().is_empty())
+        .ok_or("payload.prompt must be non-empty text")?;
+    let mut chat = payload.clone();
+    chat["messages"] = json!([{"role": "user", "content": prompt}]);
+    Ok(chat)
+}
+
+/// A `responses` payload (`input` text or message items, `instructions`) as a chat payload.
+fn responses_payload(payload: &Value) -> Result<Value, String> {
+    let mut messages = Vec::new();
+    if let Some(instructions) = payload["instructions"]
+        .as_str()
+        .filter(|i| !i.trim().is_empty())
+    {
+        messages.push(json!({"role": "system", "content": instructions}));
+    }
+    match &payload["input"] {
+        Value::String(s) if !s.trim().is_empty() => {
+            messages.push(json!({"role": "user", "content": s}));
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                let text = match &item["content"] {
+                    Value::String(s) => s.clone(),
+                    Value::Array(parts) => parts
+                        .iter()
+                        .filter_map(|p| p["text"].as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    _ => return Err(format!("payload.input[{i}].content must be text or parts")),
+                };
+                messages.push(json!({"role": item["role"], "content": text}));
+            }
+        }
+        _ => return Err("payload.input must be non-empty text or an array of messages".into()),
+    }
+    let mut chat = payload.clone();
+    chat["messages"] = Value::Array(messages);
+    Ok(chat)
 }
 
 /// The turn a `chat` payload asks for: the OpenAI chat completions body (`messages`, with
