@@ -466,7 +466,7 @@ fn chat_takes_the_openai_messages_schema_streamed_and_whole() {
         {"role": "assistant", "content": "Madrid"},
         {"role": "user", "content": [{"type": "text", "text": "And of France?"}]}
     ]);
-    host.send(&json!({"id": 1, "route": "chat", "payload": {"messages": messages, "temperature": 0.2, "top_p": 0.9, "max_tokens": 20}}));
+    host.send(&json!({"id": 1, "route": "chat", "payload": {"messages": messages, "temperature": 0.2, "top_p": 0.9, "max_tokens": 20, "seed": 7, "stop": ["\n\n"]}}));
     let frames = host.until_done(&json!(1));
     let text: String = frames
         .iter()
@@ -482,6 +482,12 @@ fn chat_takes_the_openai_messages_schema_streamed_and_whole() {
         "{sent_messages}"
     );
     assert!(sent_messages.contains("Madrid") && sent_messages.contains("And of France?"));
+    // The sampling fields go with this request.
+    assert_eq!(sent["temperature"], 0.2);
+    assert_eq!(sent["top_p"], 0.9);
+    assert_eq!(sent["max_tokens"], 20);
+    assert_eq!(sent["seed"], 7);
+    assert_eq!(sent["stop"], json!(["\n\n"]));
 
     host.send(&json!({"id": 2, "route": "chat", "payload": {"messages": [{"role": "user", "content": "Capital of Italy?"}], "stream": false}}));
     let reply = host.next();

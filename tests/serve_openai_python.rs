@@ -36,7 +36,8 @@ for chunk in c.chat.completions.create(model="M", stream=True,
         text += chunk.choices[0].delta.content or ""
     if chunk.usage:
         usage = chunk.usage.total_tokens
-whole = c.chat.completions.create(model="M", messages=[{{"role": "user", "content": "hi"}}])
+whole = c.chat.completions.create(model="M", messages=[{{"role": "user", "content": "hi"}}],
+        temperature=0.3, top_p=0.5, seed=5, stop=["END"], max_tokens=50)
 print(text, usage, whole.choices[0].message.content, [m.id for m in c.models.list()][0])
 "#
     );
@@ -54,6 +55,14 @@ print(text, usage, whole.choices[0].message.content, [m.id for m in c.models.lis
         String::from_utf8_lossy(&out.stdout).trim(),
         "Hello 9 Hello M"
     );
+    // The client's sampling goes with its request, and only with it.
+    let second = upstream.requests()[1].json();
+    assert_eq!(second["temperature"], 0.3);
+    assert_eq!(second["top_p"], 0.5);
+    assert_eq!(second["seed"], 5);
+    assert_eq!(second["stop"], serde_json::json!(["END"]));
+    assert_eq!(second["max_tokens"], 50);
+    assert!(upstream.requests()[0].json().get("seed").is_none());
 }
 
 /// `embeddings.create` and `models.retrieve` from the unmodified client: the local model's

@@ -234,6 +234,11 @@ impl Engine {
         let knowledge = self.retrieve_for(id).await;
         let mut run = Run::new(self.next_run, model);
         run.knowledge = knowledge;
+        run.sampling = self
+            .conversation(id)
+            .next_sampling
+            .take()
+            .unwrap_or_default();
         run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
         self.conversation(id).run = Some(run);
@@ -306,11 +311,21 @@ impl Engine {
             .map(|t| t.registry.specs(&t.filter))
             .unwrap_or_default();
         tools.retain(|t| self.agent_allows(id, &t.name));
-        let temperature = self
-            .agent(id)
-            .and_then(|a| a.temperature)
+        let run_temperature = self
+            .conversation(id)
+            .run
+            .as_ref()
+            .and_then(|r| r.sampling.temperature);
+        let temperature = run_temperature
+            .or_else(|| self.agent(id).and_then(|a| a.temperature))
             .or(self.config.temperature);
-        let max_tokens = self.config.max_tokens;
+        let sampling = self
+            .conversation(id)
+            .run
+            .as_ref()
+            .map(|r| r.sampling.clone())
+            .unwrap_or_default();
+        let max_tokens = sampling.max_tokens.or(self.config.max_tokens);
         let reasoning_effort = self.config.reasoning_effort;
         let web_search = self.config.provider_web_search;
         let prompt_estimate = system.as_deref().map_or(0, estimate_tokens)
@@ -329,6 +344,9 @@ impl Engine {
             tools,
             reasoning_effort,
             web_search,
+            top_p: sampling.top_p,
+            seed: sampling.seed,
+            stop: sampling.stop,
         };
         let (run_id, cancel) = (run.id, run.cancel.clone());
         self.bus.publish(EngineEvent::RunStarted {

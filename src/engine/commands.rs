@@ -167,6 +167,14 @@ impl Engine {
                 call_id,
             } => self.answer_approval(&conversation, &call_id, None),
             Command::Compact { conversation } => self.compact_now(&conversation).await,
+            Command::SetRunSampling {
+                conversation,
+                sampling,
+            } => {
+                // Loaded first: a stored conversation's history must come from the store.
+                self.ensure_loaded(&conversation).await;
+                self.conversation(&conversation).next_sampling = Some(sampling);
+            }
             Command::Shutdown => {}
         }
     }

@@ -272,6 +272,9 @@ impl Engine {
             tools: Vec::new(),
             reasoning_effort: None,
             web_search: false,
+            top_p: None,
+            seed: None,
+            stop: Vec::new(),
         };
         tokio::spawn(summary_task(
             self.provider_for(id),

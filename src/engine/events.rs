@@ -165,6 +165,14 @@ pub enum Command {
         /// The conversation.
         conversation: ConversationId,
     },
+    /// Sampling for the conversation's next run only (the HTTP API and the native host pass
+    /// the client's fields here before `SendMessage`).
+    SetRunSampling {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The fields given.
+        sampling: RunSampling,
+    },
     /// Summarise the conversation's older turns now (`rustbot conversations compact`, the
     /// chat's "Compact now"), whatever the window's fill.
     Compact {
@@ -183,6 +191,21 @@ impl Command {
             _ => Priority::High,
         }
     }
+}
+
+/// Sampling of one run; each field unset keeps the configured value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSampling {
+    /// Temperature.
+    pub temperature: Option<f32>,
+    /// Nucleus sampling.
+    pub top_p: Option<f32>,
+    /// Answer token limit.
+    pub max_tokens: Option<u32>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Stop texts.
+    pub stop: Vec<String>,
 }
 
 /// One passage a retrieval found.

@@ -63,6 +63,8 @@ pub(crate) struct Run {
     pub overflow_retried: bool,
     /// Knowledge passages for this run's question, sent after the system prompt.
     pub knowledge: Option<String>,
+    /// Sampling asked for this run only (`Command::SetRunSampling`).
+    pub sampling: crate::engine::events::RunSampling,
 }
 
 impl Run {
@@ -94,6 +96,7 @@ impl Run {
             compacted: false,
             overflow_retried: false,
             knowledge: None,
+            sampling: Default::default(),
         }
     }
 
@@ -170,6 +173,8 @@ pub(crate) struct Conversation {
     pub last_prompt: Option<LastPrompt>,
     /// A summary being written.
     pub compacting: Option<Compacting>,
+    /// Sampling for the next run only.
+    pub next_sampling: Option<crate::engine::events::RunSampling>,
     /// The provider's token count over our estimate for the same request (1: not known yet);
     /// scales estimates to the model's tokenizer.
     pub token_ratio: f64,
@@ -205,6 +210,7 @@ impl Conversation {
             last_prompt: None,
             compacting: None,
             token_ratio: 1.0,
+            next_sampling: None,
         }
     }
 }

@@ -50,6 +50,9 @@ impl Engine {
             tools: Vec::new(),
             reasoning_effort: None,
             web_search: false,
+            top_p: None,
+            seed: None,
+            stop: Vec::new(),
         };
         tokio::spawn(title_task(
             self.provider_for(id),

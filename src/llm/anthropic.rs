@@ -41,6 +41,12 @@ pub struct WireRequest {
     /// Extended thinking: `{"type": "enabled", "budget_tokens": N}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Value>,
+    /// Nucleus sampling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Stop texts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
 }
 
 /// One message: a role and content blocks.
@@ -131,6 +137,8 @@ pub fn build_body(req: &ChatRequest) -> WireRequest {
         // With thinking on, the API takes no temperature other than 1.
         temperature: req.temperature.filter(|_| budget.is_none()),
         thinking: budget.map(|b| serde_json::json!({"type": "enabled", "budget_tokens": b})),
+        top_p: req.top_p.filter(|_| budget.is_none()),
+        stop_sequences: req.stop.clone(),
         tools: req
             .tools
             .iter()

@@ -39,6 +39,15 @@ pub struct WireRequest {
     /// OpenRouter's form of the same: `{"effort": "high"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<serde_json::Value>,
+    /// Nucleus sampling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Stop texts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
     /// OpenRouter's plugins: `[{"id": "web"}]` has OpenRouter search the web itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugins: Option<serde_json::Value>,
@@ -285,6 +294,9 @@ pub fn build_body(req: &ChatRequest, include_usage: bool) -> WireRequest {
         tools: req.tools.iter().map(wire_tool).collect(),
         reasoning_effort: req.reasoning_effort.map(|e| e.as_str()),
         reasoning: None,
+        top_p: req.top_p,
+        seed: req.seed,
+        stop: req.stop.clone(),
         plugins: None,
     }
 }

@@ -162,6 +162,12 @@ pub struct ChatRequest {
     pub reasoning_effort: Option<ReasoningEffort>,
     /// Ask the provider to search the web itself (OpenRouter's `web` plugin); others ignore it.
     pub web_search: bool,
+    /// Nucleus sampling (None: the provider's default).
+    pub top_p: Option<f32>,
+    /// Seed for repeatable sampling, where the provider supports it.
+    pub seed: Option<u64>,
+    /// Texts that end the answer when generated.
+    pub stop: Vec<String>,
 }
 
 /// Why an answer ended, as the provider said it.

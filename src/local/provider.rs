@@ -278,8 +278,8 @@ fn run_request(
     let temperature = req.temperature.map_or(DEFAULT_TEMPERATURE, f64::from);
     let params = GenParams {
         temperature,
-        top_p: (temperature > 0.0).then_some(DEFAULT_TOP_P),
-        seed: rand::random(),
+        top_p: (temperature > 0.0).then(|| req.top_p.map_or(DEFAULT_TOP_P, f64::from)),
+        seed: req.seed.unwrap_or_else(rand::random),
         max_tokens: req
             .max_tokens
             .map_or(DEFAULT_MAX_TOKENS, |m| m.max(1) as usize),

@@ -18,6 +18,60 @@ pub struct TurnRequest {
     pub model: Option<String>,
     /// Images sent with the prompt.
     pub images: Vec<crate::llm::ImagePart>,
+    /// The client's sampling for this turn (None: the configured one).
+    pub sampling: Option<crate::engine::RunSampling>,
+}
+
+/// The sampling fields of an OpenAI-style body (chat, completions, responses, native chat).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct SamplingIn {
+    #[serde(default)]
+    temperature: Option<f32>,
+    #[serde(default)]
+    top_p: Option<f32>,
+    #[serde(default, alias = "max_output_tokens")]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    stop: Option<StopIn>,
+}
+
+/// `stop`: one text or several.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+enum StopIn {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl SamplingIn {
+    /// The run's sampling (None when no field was given), or the field that is out of range.
+    pub fn checked(self) -> Result<Option<crate::engine::RunSampling>, String> {
+        if let Some(t) = self.temperature.filter(|t| !(0.0..=2.0).contains(t)) {
+            return Err(format!("temperature must be from 0 to 2, not {t}"));
+        }
+        if let Some(p) = self.top_p.filter(|p| !(0.0..=1.0).contains(p)) {
+            return Err(format!("top_p must be from 0 to 1, not {p}"));
+        }
+        if self.max_tokens == Some(0) {
+            return Err("max_tokens must be at least 1".into());
+        }
+        let stop = match self.stop {
+            None => Vec::new(),
+            Some(StopIn::One(s)) => vec![s],
+            Some(StopIn::Many(v)) if v.len() <= 4 => v,
+            Some(StopIn::Many(_)) => return Err("stop takes at most 4 texts".into()),
+        };
+        let sampling = crate::engine::RunSampling {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            stop,
+        };
+        Ok((sampling != crate::engine::RunSampling::default()).then_some(sampling))
+    }
 }
 
 /// How a turn ended.
@@ -77,6 +131,12 @@ impl Turn {
                 (id, true)
             }
         };
+        if let Some(sampling) = request.sampling {
+            engine.send(Command::SetRunSampling {
+                conversation: conversation.clone(),
+                sampling,
+            });
+        }
         engine.send(Command::SendMessage {
             conversation: conversation.clone(),
             text: request.prompt,
@@ -202,5 +262,47 @@ impl Drop for Turn {
                 conversation: self.conversation.clone(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(v: serde_json::Value) -> Result<Option<crate::engine::RunSampling>, String> {
+        serde_json::from_value::<SamplingIn>(v).unwrap().checked()
+    }
+
+    #[test]
+    fn sampling_fields_are_checked_and_none_given_is_none() {
+        assert_eq!(checked(serde_json::json!({"messages": []})), Ok(None));
+        let s =
+            checked(serde_json::json!({"temperature": 0.5, "stop": "END", "max_output_tokens": 9}))
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            (s.temperature, s.max_tokens, s.stop),
+            (Some(0.5), Some(9), vec!["END".to_string()])
+        );
+        assert!(
+            checked(serde_json::json!({"temperature": 2.5}))
+                .unwrap_err()
+                .starts_with("temperature")
+        );
+        assert!(
+            checked(serde_json::json!({"top_p": 1.5}))
+                .unwrap_err()
+                .starts_with("top_p")
+        );
+        assert!(
+            checked(serde_json::json!({"max_tokens": 0}))
+                .unwrap_err()
+                .starts_with("max_tokens")
+        );
+        assert!(
+            checked(serde_json::json!({"stop": ["a", "b", "c", "d", "e"]}))
+                .unwrap_err()
+                .starts_with("stop")
+        );
     }
 }

@@ -84,6 +84,17 @@ pub async fn chat_completions(
         Ok(split) => split,
         Err(e) => return bad_request(Some("messages"), e.to_string()),
     };
+    let sampling = match request.sampling.clone().checked() {
+        Ok(s) => s,
+        Err(message) => {
+            let param = message
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            return bad_request(Some(&param), message);
+        }
+    };
     let images = match prompt_images(&request.messages) {
         Ok(images) => images,
         Err(e) => return bad_request(Some("messages"), e.to_string()),
@@ -132,6 +143,7 @@ pub async fn chat_completions(
             prompt,
             model: Some(model.clone()),
             images,
+            sampling,
         },
     );
     // A refusal before any run (a spending limit, a busy conversation) is an HTTP status of

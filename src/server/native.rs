@@ -313,7 +313,7 @@ fn chat_input(
     number("temperature", 0.0, 2.0)?;
     number("top_p", 0.0, 1.0)?;
     number("max_tokens", 1.0, 1e9)?;
-    number("seed", -9.2e18, 9.2e18)?;
+    number("seed", 0.0, 1.8e19)?;
     if !matches!(&payload["stream"], Value::Null | Value::Bool(_)) {
         return Err("payload.stream must be true or false".into());
     }
@@ -361,6 +361,20 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             return;
         }
     };
+    let sampling = match serde_json::from_value::<crate::server::chat::SamplingIn>(payload.clone())
+        .map_err(|e| e.to_string())
+        .and_then(crate::server::chat::SamplingIn::checked)
+    {
+        Ok(s) => s,
+        Err(message) => {
+            let _ = tx.send(error_frame(
+                id,
+                "bad_request",
+                &format!("payload.{message}"),
+            ));
+            return;
+        }
+    };
     // `stream: false` answers with one result frame instead of deltas.
     let streamed = payload["stream"].as_bool().unwrap_or(true);
     let mut whole = String::new();
@@ -381,6 +395,7 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             prompt,
             model,
             images,
+            sampling,
         },
     );
     let mut stop_sent = false;

@@ -21,6 +21,9 @@ pub struct ChatCompletionRequest {
     /// Continue (or start) this stored conversation (Rustbot extension; also a header).
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// `temperature`, `top_p`, `max_tokens`, `seed`, `stop` for this turn.
+    #[serde(flatten)]
+    pub sampling: crate::server::chat::SamplingIn,
 }
 
 /// `stream_options`.

@@ -33,6 +33,8 @@ pub(crate) struct ResponsesRequest {
     previous_response_id: Option<String>,
     #[serde(default)]
     store: Option<bool>,
+    #[serde(flatten)]
+    sampling: crate::server::chat::SamplingIn,
 }
 
 fn bad(param: &str, message: impl Into<String>) -> Response {
@@ -193,6 +195,17 @@ pub(crate) async fn responses(
         (None, true) if history.is_empty() => Some(ConversationId::new()),
         (None, _) => None,
     };
+    let sampling = match req.sampling.clone().checked() {
+        Ok(s) => s,
+        Err(message) => {
+            let param = message
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            return bad(&param, message);
+        }
+    };
     let model = req
         .model
         .filter(|m| !m.trim().is_empty())
@@ -215,6 +228,7 @@ pub(crate) async fn responses(
             prompt,
             model: Some(model.clone()),
             images: Vec::new(),
+            sampling,
         },
     );
     if let Err(end) = turn.accept().await {

@@ -22,6 +22,8 @@ pub(crate) struct CompletionRequest {
     prompt: Value,
     #[serde(default)]
     stream: bool,
+    #[serde(flatten)]
+    sampling: crate::server::chat::SamplingIn,
 }
 
 fn chunk(id: &str, created: u64, model: &str, text: &str, finish: Option<&str>) -> Value {
@@ -70,6 +72,10 @@ pub(crate) async fn completions(
     if prompt.trim().is_empty() {
         return bad("prompt must not be empty".into());
     }
+    let sampling = match req.sampling.clone().checked() {
+        Ok(s) => s,
+        Err(message) => return bad(message),
+    };
     let model = req
         .model
         .filter(|m| !m.trim().is_empty())
@@ -91,6 +97,7 @@ pub(crate) async fn completions(
             prompt,
             model: Some(model.clone()),
             images: Vec::new(),
+            sampling,
         },
     );
     if let Err(end) = turn.accept().await {
