@@ -637,3 +637,28 @@ fn completions_and_responses_routes_stream_like_chat() {
         "{f}"
     );
 }
+
+/// `parameters.set` gives this host's chats a model and sampling; a chat's own field wins.
+#[test]
+fn parameters_set_defaults_for_the_hosts_chats() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": 1, "route": "parameters.set", "payload": {"model": "M2", "temperature": 0.4, "seed": 3}}));
+    assert_eq!(host.next()["result"]["model"], "M2");
+    host.send(&json!({"id": 2, "route": "parameters.get", "payload": {}}));
+    let got = host.next();
+    let t = got["result"]["sampling"]["temperature"].as_f64().unwrap();
+    assert!((t - 0.4).abs() < 1e-6, "{got}");
+    host.send(&json!({"id": 3, "route": "chat", "payload": {"message": "hi", "seed": 9}}));
+    host.until_done(&json!(3));
+    let sent = upstream.requests()[0].json();
+    assert_eq!(sent["model"], "M2");
+    assert_eq!(sent["temperature"], 0.4);
+    assert_eq!(sent["seed"], 9, "the chat's own seed wins");
+    host.send(&json!({"id": 4, "route": "parameters.set", "payload": {"top_p": 7}}));
+    let bad = host.next();
+    assert!(
+        bad["error"]["message"].as_str().unwrap().contains("top_p"),
+        "{bad}"
+    );
+}

@@ -96,6 +96,7 @@ pub(super) fn run(
             data_dir: Some(settings.paths.data_dir.clone()),
             started: std::time::Instant::now(),
             limiter: crate::server::limits::RateLimiter::new(host_settings.requests_per_minute),
+            parameters: Default::default(),
             chats: Arc::new(tokio::sync::Semaphore::new(
                 host_settings.max_concurrent.clamp(1, 64),
             )),

@@ -55,6 +55,17 @@ pub struct Host {
     pub limiter: crate::server::limits::RateLimiter,
     /// `[native_host] max_concurrent` chats.
     pub chats: Arc<tokio::sync::Semaphore>,
+    /// Defaults for this host's chats (`parameters.set`), kept for the host's life.
+    pub parameters: Mutex<HostParameters>,
+}
+
+/// What `parameters.set` changed: the model and sampling of chats that do not say.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct HostParameters {
+    /// The model (None: the configured one).
+    pub model: Option<String>,
+    /// Sampling (each unset field: the configured value).
+    pub sampling: crate::engine::RunSampling,
 }
 
 /// The caller's origin from the arguments a browser passes: Chrome `chrome-extension://ID/`
@@ -136,6 +147,20 @@ where
                     drop(slot);
                 });
             }
+            "parameters.get" => {
+                let current = lock(&host.parameters).clone();
+                let _ = tx.send(json!({"id": id, "event": "result", "result": current}));
+            }
+            "parameters.set" => {
+                let reply = match parameters_from(&payload) {
+                    Ok(new) => {
+                        *lock(&host.parameters) = new.clone();
+                        json!({"id": id, "event": "result", "result": new})
+                    }
+                    Err(message) => error_frame(&id, "bad_request", &message),
+                };
+                let _ = tx.send(reply);
+            }
             "chat.stop" => {
                 let target = payload.get("request_id").cloned().unwrap_or(Value::Null);
                 let token = lock(&running).get(&target.to_string()).cloned();
@@ -169,7 +194,7 @@ where
             }
             other => {
                 let message = format!(
-                    "unknown route `{other}`: use health, system.info, stats, models.list, models.get, chat, chat.stop, completions, responses, embeddings, rerank, rag.query, conversations.list, conversations.get, conversations.create, conversations.rename or conversations.delete"
+                    "unknown route `{other}`: use health, system.info, stats, parameters.get, parameters.set, models.list, models.get, chat, chat.stop, completions, responses, embeddings, rerank, rag.query, conversations.list, conversations.get, conversations.create, conversations.rename or conversations.delete"
                 );
                 let _ = tx.send(error_frame(&id, "unknown_route", &message));
             }
@@ -247,6 +272,26 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         write_frame(&mut output, &bytes).await?;
     }
     Ok(())
+}
+
+/// The defaults `parameters.set` asks for (`model` and the sampling fields).
+fn parameters_from(payload: &Value) -> Result<HostParameters, String> {
+    if payload.get("persist").and_then(Value::as_bool) == Some(true) {
+        return Err(
+            "payload.persist is not supported yet: parameters last for this host's life".into(),
+        );
+    }
+    let sampling = serde_json::from_value::<crate::server::chat::SamplingIn>(payload.clone())
+        .map_err(|e| format!("payload: {e}"))?
+        .checked()
+        .map_err(|m| format!("payload.{m}"))?
+        .unwrap_or_default();
+    let model = match &payload["model"] {
+        Value::Null => None,
+        Value::String(m) if !m.trim().is_empty() => Some(m.clone()),
+        _ => return Err("payload.model must be non-empty text".into()),
+    };
+    Ok(HostParameters { model, sampling })
 }
 
 /// A `completions` payload (`prompt` and sampling) as a chat payload.
@@ -383,10 +428,28 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .map(ConversationId::from);
+    let defaults = lock(&host.parameters).clone();
     let model = payload
         .get("model")
         .and_then(Value::as_str)
-        .map(str::to_string);
+        .map(str::to_string)
+        .or(defaults.model);
+    // The chat's own fields win over the host's defaults, field by field.
+    let sampling = match sampling {
+        Some(s) => Some(crate::engine::RunSampling {
+            temperature: s.temperature.or(defaults.sampling.temperature),
+            top_p: s.top_p.or(defaults.sampling.top_p),
+            max_tokens: s.max_tokens.or(defaults.sampling.max_tokens),
+            seed: s.seed.or(defaults.sampling.seed),
+            stop: if s.stop.is_empty() {
+                defaults.sampling.stop
+            } else {
+                s.stop
+            },
+        }),
+        None => (defaults.sampling != crate::engine::RunSampling::default())
+            .then_some(defaults.sampling),
+    };
     let mut turn = Turn::start(
         &host.engine,
         TurnRequest {
