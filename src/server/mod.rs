@@ -10,6 +10,7 @@ pub mod http;
 pub mod install;
 pub mod limits;
 pub mod native;
+mod native_input;
 pub mod native_routes;
 pub mod openai;
 mod responses;
