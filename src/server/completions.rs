@@ -218,7 +218,7 @@ fn finish_reason(end: &TurnEnd) -> String {
 }
 
 /// The response to a message the engine refused before any run.
-fn refusal(end: &TurnEnd) -> Response {
+pub(crate) fn refusal(end: &TurnEnd) -> Response {
     let message = end
         .error
         .clone()
@@ -428,6 +428,40 @@ impl StreamState {
     }
 }
 
+/// Waits for the whole turn until `deadline`; the error response when it does not end.
+pub(crate) async fn whole_turn(turn: &mut Turn, deadline: Instant) -> Result<TurnEnd, Response> {
+    loop {
+        match tokio::time::timeout_at(deadline, turn.next()).await {
+            Ok(Some(TurnEvent::Done(end))) => return Ok(end),
+            Ok(Some(TurnEvent::Delta(_))) => {}
+            Ok(None) | Err(_) => {
+                // Dropping the turn stops the run.
+                return Err(api_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "server_error",
+                    Some("timeout"),
+                    None,
+                    "the answer did not finish within [serve] request_timeout_secs",
+                ));
+            }
+        }
+    }
+}
+
+/// An SSE response over `stream` (no caching).
+pub(crate) fn sse_response(
+    stream: impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 fn stream_response(
     app: Arc<AppState>,
     turn: Turn,
@@ -467,12 +501,5 @@ fn stream_response(
             .await
             .map(|b| (Ok::<_, std::convert::Infallible>(b), state))
     });
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    sse_response(stream)
 }

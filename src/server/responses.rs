@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -232,14 +232,7 @@ pub(crate) async fn responses(
         },
     );
     if let Err(end) = turn.accept().await {
-        return api_error(
-            StatusCode::CONFLICT,
-            "invalid_request_error",
-            Some("message_refused"),
-            None,
-            end.error
-                .unwrap_or_else(|| "the message was refused".into()),
-        );
+        return crate::server::completions::refusal(&end);
     }
     let created = unix_now();
     let id = format!(
@@ -249,20 +242,9 @@ pub(crate) async fn responses(
     );
     let deadline = tokio::time::Instant::now() + state.settings.request_timeout();
     if !req.stream {
-        let end = loop {
-            match tokio::time::timeout_at(deadline, turn.next()).await {
-                Ok(Some(TurnEvent::Done(end))) => break end,
-                Ok(Some(TurnEvent::Delta(_))) => {}
-                Ok(None) | Err(_) => {
-                    return api_error(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "server_error",
-                        Some("timeout"),
-                        None,
-                        "the answer did not finish within [serve] request_timeout_secs",
-                    );
-                }
-            }
+        let end = match crate::server::completions::whole_turn(&mut turn, deadline).await {
+            Ok(end) => end,
+            Err(response) => return response,
         };
         drop(permit);
         let status = if end.status == RunStatus::Failed {
@@ -347,14 +329,7 @@ pub(crate) async fn responses(
             ))
         },
     );
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    crate::server::completions::sse_response(stream)
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -101,13 +101,7 @@ pub(crate) async fn completions(
         },
     );
     if let Err(end) = turn.accept().await {
-        return api_error(
-            StatusCode::CONFLICT,
-            "invalid_request_error",
-            Some("message_refused"),
-            None,
-            end.error.unwrap_or_else(|| "the prompt was refused".into()),
-        );
+        return crate::server::completions::refusal(&end);
     }
     let id = format!("cmpl-{}", uuid::Uuid::now_v7().simple());
     let created = SystemTime::now()
@@ -115,20 +109,9 @@ pub(crate) async fn completions(
         .map_or(0, |d| d.as_secs());
     let deadline = tokio::time::Instant::now() + state.settings.request_timeout();
     if !req.stream {
-        let end = loop {
-            match tokio::time::timeout_at(deadline, turn.next()).await {
-                Ok(Some(TurnEvent::Done(end))) => break end,
-                Ok(Some(TurnEvent::Delta(_))) => {}
-                Ok(None) | Err(_) => {
-                    return api_error(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "server_error",
-                        Some("timeout"),
-                        None,
-                        "the answer did not finish within [serve] request_timeout_secs",
-                    );
-                }
-            }
+        let end = match crate::server::completions::whole_turn(&mut turn, deadline).await {
+            Ok(end) => end,
+            Err(response) => return response,
         };
         drop(permit);
         if end.status == RunStatus::Failed {
@@ -175,12 +158,5 @@ pub(crate) async fn completions(
                 ))
             }
         });
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    crate::server::completions::sse_response(stream)
 }
