@@ -123,17 +123,9 @@ pub async fn chat_completions(
         Ok(id) => id,
         Err(message) => return bad_request(Some("conversation_id"), message),
     };
-    let Ok(permit) = Arc::clone(&state.slots).try_acquire_owned() else {
-        return api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            Some("server_busy"),
-            None,
-            format!(
-                "the server is handling {} requests already ([serve] max_concurrent_requests): try again shortly",
-                state.settings.max_concurrent_requests
-            ),
-        );
+    let permit = match state.request_slot() {
+        Ok(permit) => permit,
+        Err(busy) => return *busy,
     };
     let mut turn = Turn::start(
         &state.engine,

@@ -100,6 +100,22 @@ impl AppState {
         })
     }
 
+    /// One of the `[serve] max_concurrent_requests` slots, or the 503 that says they are taken.
+    pub(crate) fn request_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Box<Response>> {
+        Arc::clone(&self.slots).try_acquire_owned().map_err(|_| {
+            Box::new(api_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                Some("server_busy"),
+                None,
+                format!(
+                    "the server is handling {} requests already ([serve] max_concurrent_requests): try again shortly",
+                    self.settings.max_concurrent_requests
+                ),
+            ))
+        })
+    }
+
     /// The provider's models, asked once; None when the provider could not list them.
     pub async fn models(&self) -> Option<&[ModelInfo]> {
         self.models

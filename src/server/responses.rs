@@ -210,14 +210,9 @@ pub(crate) async fn responses(
         .model
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| state.default_model.clone());
-    let Ok(permit) = Arc::clone(&state.slots).try_acquire_owned() else {
-        return api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            Some("server_busy"),
-            None,
-            "the server is busy ([serve] max_concurrent_requests): try again shortly",
-        );
+    let permit = match state.request_slot() {
+        Ok(permit) => permit,
+        Err(busy) => return *busy,
     };
     // A new stored conversation starts from the items given; a continued one from the store.
     let mut turn = Turn::start(

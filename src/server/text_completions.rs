@@ -80,14 +80,9 @@ pub(crate) async fn completions(
         .model
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| state.default_model.clone());
-    let Ok(permit) = Arc::clone(&state.slots).try_acquire_owned() else {
-        return api_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "server_error",
-            Some("server_busy"),
-            None,
-            "the server is busy ([serve] max_concurrent_requests): try again shortly",
-        );
+    let permit = match state.request_slot() {
+        Ok(permit) => permit,
+        Err(busy) => return *busy,
     };
     let mut turn = Turn::start(
         &state.engine,
