@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use futures::StreamExt;
-use rustbot::llm::{ChatMessage, ChatRequest, Provider, StreamEvent};
+use rustbot::llm::{ChatMessage, ChatRequest, FinishReason, Provider, StreamEvent};
 use rustbot::local::generate::{GenParams, generate};
 use rustbot::local::model::LoadedModel;
 use rustbot::local::template::TemplateMessage;
@@ -200,6 +200,40 @@ async fn the_provider_streams_text_usage_and_finished() {
     assert!(usage.prompt_tokens > 10 && usage.completion_tokens > 0);
     assert_eq!(usage.cost_usd, Some(0.0));
     assert!(finished.is_some());
+}
+
+/// Streams a request to the end: the text and the finish reason.
+async fn collect(p: &Arc<dyn Provider>, req: ChatRequest) -> (String, Option<FinishReason>) {
+    let mut s = p.stream(req, CancellationToken::new()).await.unwrap();
+    let (mut text, mut finished) = (String::new(), None);
+    while let Some(ev) = s.next().await {
+        match ev.unwrap() {
+            StreamEvent::TextDelta(t) => text.push_str(&t),
+            StreamEvent::Finished(r) => finished = Some(r),
+            _ => {}
+        }
+    }
+    (text, finished)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_text_ends_the_answer_before_it() {
+    let model = gguf();
+    let p = provider(model.parent().unwrap());
+    let name = model.to_str().unwrap();
+    let prompt = "Name three colours, one word each.";
+    let (whole, _) = collect(&p, request(name, prompt, 40)).await;
+    // A stop text from the middle of the greedy answer, several characters long so that it
+    // spans tokens.
+    let words: Vec<&str> = whole.split_whitespace().collect();
+    assert!(words.len() >= 3, "answer too short to cut: {whole:?}");
+    let stop = words[words.len() / 2].to_string();
+    let at = whole.find(&stop).unwrap();
+    let mut req = request(name, prompt, 40);
+    req.stop = vec![stop.clone()];
+    let (cut, finished) = collect(&p, req).await;
+    assert_eq!(cut, whole[..at], "stop {stop:?} in {whole:?}");
+    assert_eq!(finished, Some(FinishReason::Stop));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ pub mod model;
 pub mod provider;
 pub mod pull;
 pub mod settings;
+pub mod stop_text;
 pub mod template;
 pub mod tokenizer;
 

@@ -21,6 +21,7 @@ use crate::local::catalog;
 use crate::local::generate::{GenParams, StopReason, generate};
 use crate::local::model::LoadedModel;
 use crate::local::settings::LocalSettings;
+use crate::local::stop_text::StopTexts;
 use crate::local::template::TemplateMessage;
 
 /// Temperature when the request sets none.
@@ -285,16 +286,23 @@ fn run_request(
             .map_or(DEFAULT_MAX_TOKENS, |m| m.max(1) as usize),
     };
     let is_cancelled = || cancel.is_cancelled() || tx.is_closed();
+    let mut stops = StopTexts::new(&req.stop);
+    let send = |text: String| {
+        text.is_empty() || tx.send(Ok(StreamEvent::TextDelta(text))).is_ok()
+    };
     let result = slot.run(threads, || {
         generate(model, &prompt, params, &is_cancelled, |_, piece| {
-            piece.is_empty()
-                || tx
-                    .send(Ok(StreamEvent::TextDelta(piece.to_string())))
-                    .is_ok()
+            let released = stops.push(piece);
+            send(released.text) && !released.stop
         })
     });
+    if !stops.hit() {
+        send(stops.finish());
+    }
     match result {
-        Ok(outcome) if outcome.stop != StopReason::Cancelled => {
+        // A stop text ends generation through the callback, which `generate` reports as
+        // cancelled; the answer is complete all the same.
+        Ok(outcome) if outcome.stop != StopReason::Cancelled || stops.hit() => {
             tracing::debug!(
                 "local: {} prompt tokens ({} reused) in {} ms, {} tokens in {} ms",
                 outcome.prompt_tokens,
@@ -309,6 +317,7 @@ fn run_request(
                 cost_usd: Some(0.0),
             })));
             let reason = match outcome.stop {
+                _ if stops.hit() => FinishReason::Stop,
                 StopReason::EndToken => FinishReason::Stop,
                 _ => FinishReason::Length,
             };
