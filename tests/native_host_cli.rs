@@ -39,6 +39,18 @@ fn start_with(
     extra_config: &str,
     setup: impl FnOnce(&std::path::Path),
 ) -> Host {
+    let url = upstream.base_url();
+    let provider = ["--provider", "custom", "--base-url", &url, "--model", "M"];
+    start_on(&provider, origin, extra_config, setup)
+}
+
+/// The host with `provider` arguments (provider, model, ...) before `native-host`.
+fn start_on(
+    provider: &[&str],
+    origin: &str,
+    extra_config: &str,
+    setup: impl FnOnce(&std::path::Path),
+) -> Host {
     let home = tempfile::tempdir().unwrap();
     setup(home.path());
     let config = format!(
@@ -52,8 +64,8 @@ fn start_with(
         .env("HOME", home.path())
         .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
         .env("RUSTBOT_DATA_DIR", home.path().join("data"))
-        .args(["--provider", "custom", "--base-url", &upstream.base_url()])
-        .args(["--model", "M", "native-host", origin])
+        .args(provider)
+        .args(["native-host", origin])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -84,6 +96,10 @@ fn start_with(
 }
 
 impl Host {
+    fn home(&self) -> &std::path::Path {
+        self._home.path()
+    }
+
     fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().unwrap();
         stdin.write_all(bytes).unwrap();
@@ -661,4 +677,160 @@ fn parameters_set_defaults_for_the_hosts_chats() {
         bad["error"]["message"].as_str().unwrap().contains("top_p"),
         "{bad}"
     );
+}
+
+#[test]
+fn parameters_set_with_persist_writes_the_config_and_a_new_host_starts_from_it() {
+    let upstream = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": 1, "route": "parameters.set",
+        "payload": {"model": "M3", "temperature": 0.2, "stop": ["END"], "persist": true}}));
+    let reply = host.next();
+    assert_eq!(reply["event"], "result", "{reply}");
+    assert!(
+        reply["persisted"]
+            .as_str()
+            .unwrap()
+            .ends_with("config.toml"),
+        "{reply}"
+    );
+    let written = std::fs::read_to_string(host.home().join("config.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&written).unwrap();
+    let params = &config["native_host"]["parameters"];
+    assert_eq!(params["model"].as_str(), Some("M3"), "{written}");
+    assert!((params["temperature"].as_float().unwrap() - 0.2).abs() < 1e-6);
+    assert_eq!(params["stop"][0].as_str(), Some("END"));
+    // The rest of the file is kept.
+    assert_eq!(
+        config["native_host"]["allowed_origins"][0].as_str(),
+        Some(ORIGIN),
+        "{written}"
+    );
+    host.send(&json!({"id": 2, "route": "parameters.set", "payload": {"persist": "yes"}}));
+    let bad = host.next();
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("persist"),
+        "{bad}"
+    );
+    drop(host);
+
+    // A host started on that table uses it for a chat that names no model.
+    let mut again = start_with(
+        &upstream,
+        ORIGIN,
+        "[native_host.parameters]\nmodel = \"M3\"\ntemperature = 0.2\n",
+        |_| {},
+    );
+    again.send(&json!({"id": 3, "route": "parameters.get", "payload": {}}));
+    assert_eq!(again.next()["result"]["model"], "M3");
+    again.send(&json!({"id": 4, "route": "chat", "payload": {"message": "hi"}}));
+    again.until_done(&json!(4));
+    let sent = upstream.requests().last().unwrap().json();
+    assert_eq!(sent["model"], "M3");
+}
+
+#[test]
+fn embeddings_and_rerank_naming_a_provider_model_go_to_the_provider() {
+    let upstream = ScriptedServer::start(vec![vec![Step::Bytes(json_response(
+        "200 OK",
+        "",
+        r#"{"data":[{"index":0,"embedding":[0.5,0.25]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":2,"total_tokens":2},"results":[{"index":0,"relevance_score":0.125},{"index":1,"relevance_score":0.75}]}"#,
+    ))]]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": 1, "route": "embeddings",
+        "payload": {"model": "text-embedding-3-small", "input": "hello"}}));
+    let e = host.next();
+    assert_eq!(
+        e["result"]["data"][0]["embedding"],
+        json!([0.5, 0.25]),
+        "{e}"
+    );
+    assert_eq!(e["result"]["model"], "text-embedding-3-small");
+    host.send(&json!({"id": 2, "route": "rerank",
+        "payload": {"model": "jina-reranker-v2", "query": "q", "documents": ["a", "b"], "top_n": 1}}));
+    let r = host.next();
+    assert_eq!(
+        r["result"]["results"],
+        json!([{"index": 1, "relevance_score": 0.75}]),
+        "{r}"
+    );
+    let sent = upstream.requests();
+    let paths: Vec<&str> = sent.iter().map(|r| r.request_line.as_str()).collect();
+    assert!(
+        paths.iter().any(|p| p.starts_with("POST /v1/embeddings")),
+        "{paths:?}"
+    );
+    let rerank = sent
+        .iter()
+        .find(|r| r.request_line.starts_with("POST /v1/rerank"))
+        .unwrap()
+        .json();
+    assert_eq!(rerank["model"], "jina-reranker-v2");
+    assert_eq!(rerank["documents"], json!(["a", "b"]));
+}
+
+#[test]
+fn models_load_and_unload_a_local_model() {
+    // On another provider the routes say what they are for.
+    let upstream = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
+    let mut remote = start(&upstream, ORIGIN);
+    remote.send(&json!({"id": 1, "route": "models.load", "payload": {"model": "x"}}));
+    let refused = remote.next();
+    assert_eq!(refused["error"]["code"], "bad_request", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("local")
+    );
+    drop(remote);
+
+    let Ok(gguf) = std::env::var("RUSTBOT_TEST_GGUF") else {
+        peer_missing("RUSTBOT_TEST_GGUF (eval \"$(../shared/tools/model-fixtures.sh)\")");
+        return;
+    };
+    let gguf = std::path::PathBuf::from(gguf);
+    let dir = gguf.parent().unwrap().to_str().unwrap().to_string();
+    let stem = gguf.file_stem().unwrap().to_str().unwrap().to_string();
+    let mut host = start_on(
+        &["--provider", "local", "--model", &stem],
+        ORIGIN,
+        &format!("[local]\nmodels_dir = {dir:?}\nkeep_loaded_secs = 600\n"),
+        |_| {},
+    );
+    host.send(&json!({"id": 1, "route": "models.load", "payload": {"model": stem}}));
+    let loaded = host.next();
+    assert_eq!(loaded["result"]["state"], "loaded", "{loaded}");
+    let model = &loaded["result"]["model"];
+    assert_eq!(model["model"], stem.as_str());
+    assert_eq!(model["loaded"], true);
+    assert!(
+        model["file_bytes"].as_u64().unwrap() > 50_000_000,
+        "{model}"
+    );
+    assert!(
+        model["memory_bytes"].as_u64().unwrap() > 10_000_000,
+        "{model}"
+    );
+    assert!(model["context_tokens"].as_u64().unwrap() >= 1024, "{model}");
+    // Loading it again finds it in memory.
+    host.send(&json!({"id": 2, "route": "models.load", "payload": {"model": stem}}));
+    let again = host.next();
+    assert_eq!(again["result"]["model"]["load_ms"], 0, "{again}");
+    host.send(&json!({"id": 3, "route": "models.load", "payload": {"model": "no-such-model"}}));
+    let missing = host.next();
+    assert_eq!(missing["error"]["code"], "not_found", "{missing}");
+    host.send(&json!({"id": 4, "route": "models.unload", "payload": {"model": stem}}));
+    let unloaded = host.next();
+    assert_eq!(unloaded["result"]["state"], "unloaded", "{unloaded}");
+    assert_eq!(unloaded["result"]["was_loaded"], true);
+    host.send(&json!({"id": 5, "route": "models.unload", "payload": {}}));
+    assert_eq!(host.next()["result"]["was_loaded"], false);
+    // A chat still works: the model is loaded again on demand.
+    host.send(&json!({"id": 6, "route": "chat", "payload": {"message": "Hi", "max_tokens": 4}}));
+    let frames = host.until_done(&json!(6));
+    assert_eq!(frames.last().unwrap()["event"], "done", "{frames:?}");
 }

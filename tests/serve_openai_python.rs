@@ -85,7 +85,13 @@ fn the_openai_python_client_embeds_and_retrieves_a_model() {
         );
         return;
     }
-    let upstream = ScriptedServer::start(vec![openai_answer(&["x"], false)]);
+    // Whatever the provider is asked (models, embeddings, rerank) it answers this body, which
+    // holds an embeddings answer and a rerank answer (a model list it is not).
+    let upstream = ScriptedServer::start(vec![vec![Step::Bytes(common::json_response(
+        "200 OK",
+        "",
+        r#"{"data":[{"object":"embedding","index":0,"embedding":[0.6,0.8]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":3,"total_tokens":3},"results":[{"index":0,"relevance_score":0.2},{"index":1,"relevance_score":0.9}]}"#,
+    ))]]);
     let serve = common::serve::serve(
         &upstream,
         &format!("[local]\nembedding_model = {model:?}\n"),
@@ -111,18 +117,16 @@ try:
     print("found")
 except openai.NotFoundError:
     print("404")
-try:
-    c.embeddings.create(model="text-embedding-3-small", input="x")
-    print("ok")
-except openai.BadRequestError:
-    print("400")
+r = c.embeddings.create(model="text-embedding-3-small", input="x")
+print(len(r.data[0].embedding), r.model)
 "#
     );
     let out = Command::new("python3")
         .args(["-c", &script])
         .output()
         .unwrap();
-    let rerank = reqwest_rerank(base);
+    let rerank = reqwest_rerank(base, "");
+    let remote_rerank = reqwest_rerank(base, r#","model":"jina-reranker-v2""#);
     drop(serve);
     assert!(
         out.status.success(),
@@ -131,16 +135,43 @@ except openai.BadRequestError:
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "3 384 True True\nM\n404\n400"
+        "3 384 True True\nM\n404\n2 text-embedding-3-small"
     );
     assert_eq!(rerank, "1 0", "the paraphrase ranks first");
+    // A model other than `local` goes to the provider's endpoints, as it was asked.
+    assert_eq!(remote_rerank, "1 0");
+    let sent = upstream.requests();
+    let embed = sent
+        .iter()
+        .find(|r| r.request_line.starts_with("POST /v1/embeddings"))
+        .expect("the embeddings request reached the provider")
+        .json();
+    assert_eq!(embed["model"], "text-embedding-3-small");
+    assert_eq!(embed["input"], serde_json::json!(["x"]));
+    let rerank = sent
+        .iter()
+        .find(|r| r.request_line.starts_with("POST /v1/rerank"))
+        .expect("the rerank request reached the provider")
+        .json();
+    assert_eq!(rerank["model"], "jina-reranker-v2");
+    assert_eq!(rerank["query"], "Where is the cat?");
+    assert_eq!(
+        sent.iter()
+            .filter(|r| r.request_line.contains("/embeddings") || r.request_line.contains("/rerank"))
+            .count(),
+        2,
+        "the local model's requests stay local"
+    );
 }
 
-/// `POST /v1/rerank` with a plain socket: the indexes of the two best documents.
-fn reqwest_rerank(base: &str) -> String {
+/// `POST /v1/rerank` with a plain socket (`extra`: more JSON fields, each after a comma): the
+/// indexes of the two best documents.
+fn reqwest_rerank(base: &str, extra: &str) -> String {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
-    let body = r#"{"query":"Where is the cat?","documents":["Taxes are due in April.","The cat is on the mat."],"top_n":2}"#;
+    let body = format!(
+        r#"{{"query":"Where is the cat?","documents":["Taxes are due in April.","The cat is on the mat."],"top_n":2{extra}}}"#
+    );
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     write!(
         s,
@@ -187,7 +218,7 @@ fn the_openai_python_client_uses_the_responses_api() {
         r#"
 from openai import OpenAI
 c = OpenAI(base_url="{base}/v1", api_key="x")
-r = c.responses.create(model="M", input="Capital of France?")
+r = c.responses.create(model="M", input="Capital of France?", instructions="Be terse.")
 print(r.output_text, r.status, r.usage.total_tokens > 0)
 kinds, text = [], ""
 for event in c.responses.create(model="M", input="Capital of Spain?", stream=True):
@@ -223,4 +254,15 @@ print("".join(ch.choices[0].text for ch in c.completions.create(model="M", promp
         "{third}"
     );
     assert!(!third.contains("Capital of Spain?"), "{third}");
+    // Instructions are each response's own system prompt: the first response's are not
+    // inherited by the continuation, which sends its own.
+    let system_of = |i: usize| {
+        let body = upstream.requests()[i].json();
+        let first = &body["messages"][0];
+        assert_eq!(first["role"], "system", "{body}");
+        first["content"].as_str().unwrap_or_default().to_string()
+    };
+    assert!(system_of(0).starts_with("Be terse."), "{}", system_of(0));
+    assert!(system_of(2).starts_with("One word."), "{}", system_of(2));
+    assert!(!system_of(2).contains("Be terse."), "{}", system_of(2));
 }

@@ -96,7 +96,11 @@ pub(super) fn run(
             data_dir: Some(settings.paths.data_dir.clone()),
             started: std::time::Instant::now(),
             limiter: crate::server::limits::RateLimiter::new(host_settings.requests_per_minute),
-            parameters: Default::default(),
+            parameters: std::sync::Mutex::new((&host_settings.parameters).into()),
+            config_file: Some(settings.paths.config_file.clone()),
+            local: (settings.provider.kind == crate::llm::ProviderKind::Local)
+                .then(|| settings.provider.local.clone()),
+            rerank_model: settings.config.knowledge.rerank_model.clone(),
             chats: Arc::new(tokio::sync::Semaphore::new(
                 host_settings.max_concurrent.clamp(1, 64),
             )),

@@ -70,7 +70,8 @@ pub(super) fn run(global: &GlobalOpts, listen: Option<String>) -> anyhow::Result
                 token,
                 serve_settings,
             )
-            .with_embeddings(started.knowledge),
+            .with_embeddings(started.knowledge)
+            .with_rerank_model(settings.config.knowledge.rerank_model.clone()),
         );
         eprintln!("rustbot serve: listening on http://{bound} (OpenAI-compatible API at /v1)");
         serve(listener, state, shutdown_signal()).await?;

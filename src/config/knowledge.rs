@@ -24,6 +24,9 @@ pub struct KnowledgeSettings {
     pub embedding_model: Option<String>,
     /// Target size of a chunk in tokens (estimated at 4 bytes a token).
     pub chunk_tokens: usize,
+    /// A model of the provider's `/v1/rerank` for serve's `/v1/rerank` and the native host's
+    /// `rerank` when a request names none (unset: similarity under the local embedding model).
+    pub rerank_model: Option<String>,
 }
 
 impl Default for KnowledgeSettings {
@@ -32,6 +35,7 @@ impl Default for KnowledgeSettings {
             embeddings: EmbeddingSource::Local,
             embedding_model: None,
             chunk_tokens: 300,
+            rerank_model: None,
         }
     }
 }

@@ -113,6 +113,32 @@ pub struct NativeHostSettings {
     pub requests_per_minute: u32,
     /// Chats answered at once; another gets a `rate_limited` error frame.
     pub max_concurrent: usize,
+    /// Defaults for the host's chats (`parameters.set` with `persist: true` writes them).
+    pub parameters: HostChatDefaults,
+}
+
+/// `[native_host.parameters]`: the model and sampling of host chats that do not say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostChatDefaults {
+    /// Model id (unset: the configured model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Temperature, 0–2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling, 0–1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Answer token limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Sampling seed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Stop texts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
 }
 
 impl Default for NativeHostSettings {
@@ -123,6 +149,7 @@ impl Default for NativeHostSettings {
             approve: ServerApproval::None,
             requests_per_minute: 120,
             max_concurrent: 4,
+            parameters: HostChatDefaults::default(),
         }
     }
 }

@@ -258,7 +258,12 @@ impl Engine {
             .max_tokens
             .map_or(ANSWER_RESERVE_TOKENS, u64::from)
             .min(window / 4);
-        let system = self.system_prompt_for(id);
+        let run_system = self
+            .conversation(id)
+            .run
+            .as_ref()
+            .and_then(|r| r.sampling.system.clone());
+        let system = run_system.or_else(|| self.system_prompt_for(id));
         let system = with_summary(system, self.conversation(id).summary.as_ref());
         let knowledge = self
             .conversation(id)

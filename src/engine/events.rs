@@ -206,6 +206,10 @@ pub struct RunSampling {
     pub seed: Option<u64>,
     /// Stop texts.
     pub stop: Vec<String>,
+    /// A system prompt for this run in place of the configured one (the Responses API's
+    /// `instructions`, which a continued response does not inherit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
 }
 
 /// One passage a retrieval found.

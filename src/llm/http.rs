@@ -407,6 +407,44 @@ impl Transport {
             detail: format!("the model list from {url} is not the expected JSON: {e}"),
         })
     }
+
+    /// POSTs `body` as JSON to `path` and parses the JSON answer (embeddings, rerank), mapping
+    /// errors like `stream` does. No retries: the caller's own client retries.
+    pub async fn post_json<B: serde::Serialize + ?Sized, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        model: &str,
+        headers: HeaderMap,
+        body: &B,
+    ) -> Result<T, LlmError> {
+        let url = self.url(path);
+        let ctx = RequestContext {
+            url: url.clone(),
+            model: model.to_string(),
+        };
+        let resp = self
+            .client
+            .post(&url)
+            .headers(headers)
+            .json(body)
+            .timeout(self.settings.network.idle_timeout())
+            .send()
+            .await
+            .map_err(|e| self.request_error(&ctx, &e))?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            let retry_after = parse_retry_after(resp.headers(), SystemTime::now());
+            let body = read_limited(resp).await;
+            return Err(self.redact(self.status_error(&ctx, status, &body, retry_after)));
+        }
+        let body = resp.bytes().await.map_err(|e| LlmError::Incomplete {
+            detail: e.to_string(),
+        })?;
+        serde_json::from_slice(&body).map_err(|e| LlmError::Protocol {
+            provider: self.settings.kind.id().into(),
+            detail: format!("the answer from {url} is not the expected JSON: {e}"),
+        })
+    }
 }
 
 /// Exponential backoff with ±25% jitter so that many clients do not retry in step.

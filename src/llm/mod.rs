@@ -2,6 +2,7 @@
 
 pub mod anthropic;
 pub mod citations;
+pub mod embeddings;
 pub mod error;
 pub mod http;
 pub mod openai;
@@ -13,6 +14,7 @@ pub mod types;
 pub mod window;
 
 pub use citations::Citation;
+pub use embeddings::Embeddings;
 pub use error::LlmError;
 pub use provider::{EventStream, Provider, ProviderKind, ProviderSettings, build_provider};
 pub use tool_calls::ToolCallAccumulator;

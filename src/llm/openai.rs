@@ -5,6 +5,7 @@ use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::llm::embeddings::{Embeddings, EmbeddingsBody, RerankBody, WireEmbeddings, WireRerank};
 use crate::llm::error::LlmError;
 use crate::llm::http::{RequestContext, StreamDecoder, Transport};
 use crate::llm::provider::{EventStream, Provider, ProviderKind};
@@ -616,6 +617,38 @@ impl Provider for OpenAiProvider {
                 input_modalities: m.architecture.and_then(|a| a.input_modalities),
             })
             .collect())
+    }
+
+    async fn embed(&self, model: &str, input: &[String]) -> Result<Embeddings, LlmError> {
+        let wire: WireEmbeddings = self
+            .transport
+            .post_json(
+                "embeddings",
+                model,
+                self.auth_headers(),
+                &EmbeddingsBody { model, input },
+            )
+            .await?;
+        wire.into_embeddings(self.id(), model, input.len())
+    }
+
+    async fn rerank(
+        &self,
+        model: &str,
+        query: &str,
+        documents: &[String],
+    ) -> Result<Vec<(usize, f32)>, LlmError> {
+        let body = RerankBody {
+            model,
+            query,
+            documents,
+            top_n: documents.len(),
+        };
+        let wire: WireRerank = self
+            .transport
+            .post_json("rerank", model, self.auth_headers(), &body)
+            .await?;
+        wire.into_ranked(self.id(), documents.len())
     }
 }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::llm::embeddings::Embeddings;
 use crate::llm::error::LlmError;
 use crate::llm::types::{ChatRequest, ModelInfo, StreamEvent};
 
@@ -28,6 +29,30 @@ pub trait Provider: Send + Sync {
 
     /// Lists the models the provider offers.
     async fn models(&self) -> Result<Vec<ModelInfo>, LlmError>;
+
+    /// Embeds `input` with `model` on the provider's side (OpenAI's `/v1/embeddings`).
+    async fn embed(&self, model: &str, input: &[String]) -> Result<Embeddings, LlmError> {
+        let _ = (model, input);
+        Err(LlmError::Config(format!(
+            "the provider '{}' has no embeddings endpoint: use the local embedding model",
+            self.id()
+        )))
+    }
+
+    /// Ranks `documents` by relevance to `query` with `model` on the provider's side (the
+    /// Jina/Cohere `/v1/rerank` that llama.cpp serves): (index, score), best first.
+    async fn rerank(
+        &self,
+        model: &str,
+        query: &str,
+        documents: &[String],
+    ) -> Result<Vec<(usize, f32)>, LlmError> {
+        let _ = (model, query, documents);
+        Err(LlmError::Config(format!(
+            "the provider '{}' has no rerank endpoint: use the local embedding model",
+            self.id()
+        )))
+    }
 }
 
 pub use crate::config::provider::{ProviderKind, ProviderSettings, WireFormat};

@@ -120,6 +120,70 @@ pub fn unload() -> bool {
         .is_some()
 }
 
+/// A model's state after `load_now` / `unload`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LoadState {
+    /// The model's name (file stem).
+    pub model: String,
+    /// Its file.
+    pub path: PathBuf,
+    /// Whether it is in memory now.
+    pub loaded: bool,
+    /// Size of its weights file in bytes.
+    pub file_bytes: u64,
+    /// Growth of this process's resident memory while loading, in bytes (0 when it was
+    /// already loaded or the figure is unavailable).
+    pub memory_bytes: u64,
+    /// How long loading took in milliseconds (0 when it was already loaded).
+    pub load_ms: u128,
+    /// The context window the runner gives it.
+    pub context_tokens: Option<usize>,
+}
+
+/// This process's resident memory in bytes (Linux; None elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Loads `name` (a path or a model in the folder) ahead of use, replacing any other loaded
+/// model; it stays for `[local] keep_loaded_secs` idle like after an answer. Blocks while an
+/// answer is being generated.
+pub fn load_now(settings: &LocalSettings, name: &str) -> Result<LoadState, LocalError> {
+    let path = catalog::resolve(&settings.models_dir(), name)?;
+    let slot = slot();
+    let mut guard = slot.lock();
+    let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let mut state = LoadState {
+        model: catalog::model_name(&path),
+        path: path.clone(),
+        loaded: true,
+        file_bytes,
+        memory_bytes: 0,
+        load_ms: 0,
+        context_tokens: None,
+    };
+    if let Some(m) = guard.as_ref().filter(|m| *m.path() == path) {
+        state.context_tokens = Some(m.context_tokens);
+    } else {
+        *guard = None;
+        let before = resident_bytes();
+        let cap = settings.context_tokens.map(|c| c as usize);
+        let model = slot.run(settings.thread_count(), || LoadedModel::load(&path, cap))?;
+        state.memory_bytes = match (before, resident_bytes()) {
+            (Some(b), Some(a)) => a.saturating_sub(b),
+            _ => 0,
+        };
+        state.load_ms = model.load_ms;
+        state.context_tokens = Some(model.context_tokens);
+        *guard = Some(model);
+    }
+    drop(guard);
+    slot.release(Duration::from_secs(settings.keep_loaded_secs));
+    Ok(state)
+}
+
 /// The `local` provider.
 pub struct LocalProvider {
     settings: LocalSettings,
@@ -287,9 +351,7 @@ fn run_request(
     };
     let is_cancelled = || cancel.is_cancelled() || tx.is_closed();
     let mut stops = StopTexts::new(&req.stop);
-    let send = |text: String| {
-        text.is_empty() || tx.send(Ok(StreamEvent::TextDelta(text))).is_ok()
-    };
+    let send = |text: String| text.is_empty() || tx.send(Ok(StreamEvent::TextDelta(text))).is_ok();
     let result = slot.run(threads, || {
         generate(model, &prompt, params, &is_cancelled, |_, piece| {
             let released = stops.push(piece);

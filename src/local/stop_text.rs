@@ -114,7 +114,10 @@ mod tests {
 
     #[test]
     fn a_false_start_is_released_once_it_cannot_match() {
-        assert_eq!(run(&["END"], &["EN", "x", " more"]), ("ENx more".into(), false));
+        assert_eq!(
+            run(&["END"], &["EN", "x", " more"]),
+            ("ENx more".into(), false)
+        );
     }
 
     #[test]

@@ -69,6 +69,7 @@ impl SamplingIn {
             max_tokens: self.max_tokens,
             seed: self.seed,
             stop,
+            system: None,
         };
         Ok((sampling != crate::engine::RunSampling::default()).then_some(sampling))
     }

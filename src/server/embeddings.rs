@@ -1,5 +1,6 @@
-//! `POST /v1/embeddings` and `POST /v1/rerank` over the local embedding model (the knowledge
-//! bases' all-MiniLM class model, run in-process), and `GET /v1/models/{id}`.
+//! `POST /v1/embeddings` and `POST /v1/rerank`: the local embedding model (the knowledge
+//! bases' all-MiniLM class model, run in-process) when the model is absent or `local`, the
+//! provider's own endpoints otherwise; and `GET /v1/models/{id}`.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::knowledge::{KnowledgeError, Retriever};
+use crate::llm::LlmError;
 use crate::server::http::{AppState, api_error};
 
 /// Most inputs one request may embed.
@@ -75,29 +77,9 @@ async fn with_retriever<T: Send + 'static>(
     inputs: &[String],
     work: impl FnOnce(&Retriever) -> Result<T, KnowledgeError> + Send + 'static,
 ) -> Result<T, Response> {
-    if let Some(m) = model.filter(|m| !m.is_empty() && *m != "local" && !m.starts_with("local:")) {
-        return Err(bad(
-            "model",
-            format!(
-                "'{m}' is not served here: embeddings come from the local model (model absent, `local`, or `{}`)",
-                model_name(state)
-            ),
-        ));
-    }
-    if inputs.is_empty() || inputs.len() > MAX_INPUTS {
-        return Err(bad(
-            "input",
-            format!("give 1 to {MAX_INPUTS} texts to embed"),
-        ));
-    }
-    if let Some(i) = inputs
-        .iter()
-        .position(|t| t.chars().count() > MAX_INPUT_CHARS)
-    {
-        return Err(bad(
-            "input",
-            format!("input {i} is over {MAX_INPUT_CHARS} characters"),
-        ));
+    debug_assert!(is_local(model));
+    if let Some(response) = check_inputs(inputs) {
+        return Err(response);
     }
     let Some(retriever) = state.retriever.clone() else {
         return Err(no_model());
@@ -120,6 +102,52 @@ async fn with_retriever<T: Send + 'static>(
             e.to_string(),
         )),
     }
+}
+
+/// Whether `model` names the local embedding model (absent, `local` or `local:NAME`).
+fn is_local(model: Option<&str>) -> bool {
+    model.is_none_or(|m| m.is_empty() || m == "local" || m.starts_with("local:"))
+}
+
+/// A provider's failure in OpenAI's error shape: its status where it gave one (a missing
+/// model is 404, a refused key 401, rate limits 429), else 502.
+fn provider_error(e: &LlmError) -> Response {
+    let (status, code) = match e {
+        LlmError::ModelNotFound { .. } => (StatusCode::NOT_FOUND, Some("model_not_found")),
+        LlmError::Auth { .. } | LlmError::MissingKey { .. } => {
+            (StatusCode::UNAUTHORIZED, Some("invalid_api_key"))
+        }
+        LlmError::RateLimited { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, Some("rate_limit_exceeded"))
+        }
+        LlmError::Config(_) => (StatusCode::BAD_REQUEST, None),
+        _ => (StatusCode::BAD_GATEWAY, None),
+    };
+    let kind = if status == StatusCode::BAD_GATEWAY {
+        "server_error"
+    } else {
+        "invalid_request_error"
+    };
+    api_error(status, kind, code, Some("model"), e.to_string())
+}
+
+/// Checks the inputs of a request (None: fine; Some: the 400 to send).
+fn check_inputs(inputs: &[String]) -> Option<Response> {
+    if inputs.is_empty() || inputs.len() > MAX_INPUTS {
+        return Some(bad(
+            "input",
+            format!("give 1 to {MAX_INPUTS} texts to embed"),
+        ));
+    }
+    inputs
+        .iter()
+        .position(|t| t.chars().count() > MAX_INPUT_CHARS)
+        .map(|i| {
+            bad(
+                "input",
+                format!("input {i} is over {MAX_INPUT_CHARS} characters"),
+            )
+        })
 }
 
 fn no_model() -> Response {
@@ -150,6 +178,30 @@ pub(crate) async fn embeddings(
         Input::One(s) => vec![s],
         Input::Many(v) => v,
     };
+    if !is_local(req.model.as_deref()) {
+        let model = req.model.unwrap_or_default();
+        if let Some(response) = check_inputs(&inputs) {
+            return response;
+        }
+        return match state.provider.embed(&model, &inputs).await {
+            Ok(e) => {
+                let data: Vec<_> = e
+                    .vectors
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, embedding)| json!({"object": "embedding", "index": index, "embedding": embedding}))
+                    .collect();
+                axum::Json(json!({
+                    "object": "list",
+                    "data": data,
+                    "model": e.model,
+                    "usage": {"prompt_tokens": e.prompt_tokens, "total_tokens": e.prompt_tokens},
+                }))
+                .into_response()
+            }
+            Err(e) => provider_error(&e),
+        };
+    }
     let tokens: usize = inputs.iter().map(|t| t.len().div_ceil(4)).sum();
     let texts = inputs.clone();
     let vectors = match with_retriever(&state, req.model.as_deref(), &inputs, move |r| {
@@ -193,6 +245,33 @@ pub(crate) async fn rerank(
     let top = req.top_n.unwrap_or(count).min(count);
     let mut inputs = vec![req.query.clone()];
     inputs.extend(req.documents.iter().cloned());
+    // The provider's reranker when the request names a model or `[knowledge] rerank_model`
+    // is set; the local embedding model otherwise.
+    let remote = match req.model.as_deref() {
+        Some(m) if !is_local(Some(m)) => Some(m.to_string()),
+        Some(_) => None,
+        None => state.rerank_model.clone(),
+    };
+    if let Some(model) = remote {
+        if let Some(response) = check_inputs(&inputs) {
+            return response;
+        }
+        return match state
+            .provider
+            .rerank(&model, &req.query, &req.documents)
+            .await
+        {
+            Ok(ranked) => {
+                let results: Vec<_> = ranked
+                    .into_iter()
+                    .take(top)
+                    .map(|(index, score)| json!({"index": index, "relevance_score": score}))
+                    .collect();
+                axum::Json(json!({"model": model, "results": results})).into_response()
+            }
+            Err(e) => provider_error(&e),
+        };
+    }
     let (query, documents) = (req.query, req.documents);
     let ranked = match with_retriever(&state, req.model.as_deref(), &inputs, move |r| {
         r.rerank(&query, &documents)

@@ -50,6 +50,8 @@ pub struct AppState {
     request_guard: OnceLock<RequestGuard>,
     /// The local embedding model's runner (`/v1/embeddings`, `/v1/rerank`).
     pub(crate) retriever: Option<crate::knowledge::Retriever>,
+    /// The provider's rerank model for requests that name none (`[knowledge] rerank_model`).
+    pub(crate) rerank_model: Option<String>,
 }
 
 impl AppState {
@@ -73,12 +75,19 @@ impl AppState {
             models: OnceCell::new(),
             request_guard: OnceLock::new(),
             retriever: None,
+            rerank_model: None,
         }
     }
 
     /// Serves embeddings and reranking with `retriever`'s local model.
     pub fn with_embeddings(mut self, retriever: crate::knowledge::Retriever) -> Self {
         self.retriever = Some(retriever);
+        self
+    }
+
+    /// Sends rerank requests that name no model to the provider's `model`.
+    pub fn with_rerank_model(mut self, model: Option<String>) -> Self {
+        self.rerank_model = model;
         self
     }
 

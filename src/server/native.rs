@@ -60,6 +60,13 @@ pub struct Host {
     pub chats: Arc<tokio::sync::Semaphore>,
     /// Defaults for this host's chats (`parameters.set`), kept for the host's life.
     pub parameters: Mutex<HostParameters>,
+    /// config.toml, where `parameters.set` with `persist: true` writes (None: refused).
+    pub config_file: Option<std::path::PathBuf>,
+    /// The local provider's settings (`models.load` / `models.unload`); None when the host's
+    /// provider is not `local`.
+    pub local: Option<crate::local::LocalSettings>,
+    /// The provider's rerank model for `rerank` requests that name none.
+    pub rerank_model: Option<String>,
 }
 
 /// What `parameters.set` changed: the model and sampling of chats that do not say.
@@ -69,6 +76,46 @@ pub struct HostParameters {
     pub model: Option<String>,
     /// Sampling (each unset field: the configured value).
     pub sampling: crate::engine::RunSampling,
+}
+
+impl From<&crate::config::serve::HostChatDefaults> for HostParameters {
+    fn from(d: &crate::config::serve::HostChatDefaults) -> Self {
+        Self {
+            model: d.model.clone(),
+            sampling: crate::engine::RunSampling {
+                temperature: d.temperature,
+                top_p: d.top_p,
+                max_tokens: d.max_tokens,
+                seed: d.seed,
+                stop: d.stop.clone(),
+                system: None,
+            },
+        }
+    }
+}
+
+impl HostParameters {
+    /// The `[native_host.parameters]` table holding these.
+    pub fn to_config(&self) -> crate::config::serve::HostChatDefaults {
+        crate::config::serve::HostChatDefaults {
+            model: self.model.clone(),
+            temperature: self.sampling.temperature,
+            top_p: self.sampling.top_p,
+            max_tokens: self.sampling.max_tokens,
+            seed: self.sampling.seed,
+            stop: self.sampling.stop.clone(),
+        }
+    }
+}
+
+/// Writes `parameters` to `[native_host.parameters]` of the config file.
+fn persist_parameters(
+    config_file: &std::path::Path,
+    parameters: &HostParameters,
+) -> Result<(), crate::config::ConfigError> {
+    let mut config = crate::config::Config::load(config_file)?;
+    config.native_host.parameters = parameters.to_config();
+    config.save_atomic(config_file)
 }
 
 /// The caller's origin from the arguments a browser passes: Chrome `chrome-extension://ID/`
@@ -155,7 +202,35 @@ where
                 let _ = tx.send(json!({"id": id, "event": "result", "result": current}));
             }
             "parameters.set" => {
+                let persist = payload.get("persist").and_then(Value::as_bool) == Some(true);
                 let reply = match parameters_from(&payload) {
+                    Ok(new) if persist => {
+                        let file = host.config_file.clone();
+                        let saved = new.clone();
+                        let written = tokio::task::spawn_blocking(move || match file {
+                            Some(file) => persist_parameters(&file, &saved)
+                                .map(|()| file)
+                                .map_err(|e| e.to_string()),
+                            None => Err("this host has no config file to write".to_string()),
+                        })
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r);
+                        match written {
+                            Ok(file) => {
+                                *lock(&host.parameters) = new.clone();
+                                json!({"id": id, "event": "result", "result": new,
+                                    "persisted": file.display().to_string()})
+                            }
+                            Err(message) => error_frame(
+                                &id,
+                                "config_error",
+                                &format!(
+                                    "the parameters were not saved (nothing changed): {message}"
+                                ),
+                            ),
+                        }
+                    }
                     Ok(new) => {
                         *lock(&host.parameters) = new.clone();
                         json!({"id": id, "event": "result", "result": new})
@@ -325,6 +400,7 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             } else {
                 s.stop
             },
+            system: None,
         }),
         None => (defaults.sampling != crate::engine::RunSampling::default())
             .then_some(defaults.sampling),

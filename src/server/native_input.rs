@@ -9,10 +9,8 @@ use crate::server::native::HostParameters;
 
 /// The defaults `parameters.set` asks for (`model` and the sampling fields).
 pub(crate) fn parameters_from(payload: &Value) -> Result<HostParameters, String> {
-    if payload.get("persist").and_then(Value::as_bool) == Some(true) {
-        return Err(
-            "payload.persist is not supported yet: parameters last for this host's life".into(),
-        );
+    if !matches!(payload.get("persist"), None | Some(Value::Bool(_))) {
+        return Err("payload.persist must be true or false".into());
     }
     let sampling = serde_json::from_value::<crate::server::chat::SamplingIn>(payload.clone())
         .map_err(|e| format!("payload: {e}"))?

@@ -10,10 +10,12 @@ use crate::server::native::Host;
 type RouteResult = Result<Value, (&'static str, String)>;
 
 /// The routes this file serves.
-pub const ROUTES: [&str; 9] = [
+pub const ROUTES: [&str; 11] = [
     "system.info",
     "stats",
     "models.get",
+    "models.load",
+    "models.unload",
     "embeddings",
     "rerank",
     "rag.query",
@@ -76,6 +78,21 @@ fn texts(payload: &Value, field: &str, max: usize) -> Result<Vec<String>, (&'sta
         return Err(bad(format!("payload.{field} must hold 1 to {max} texts")));
     }
     Ok(list)
+}
+
+/// Whether `model` names the local embedding model.
+fn is_local(model: &str) -> bool {
+    model.is_empty() || model == "local" || model.starts_with("local:")
+}
+
+/// The local provider's settings, or the error for a host on another provider.
+fn local_settings(host: &Host) -> Result<crate::local::LocalSettings, (&'static str, String)> {
+    host.local.clone().ok_or_else(|| {
+        bad(format!(
+            "models.load and models.unload are for local models; this host's provider is '{}' (start it with --provider local)",
+            host.provider.id()
+        ))
+    })
 }
 
 /// Runs blocking knowledge work off the async threads.
@@ -162,11 +179,60 @@ pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
                 )),
             }
         }
+        "models.load" => {
+            let model = required(payload, "model")?.to_string();
+            let local = local_settings(host)?;
+            let state = tokio::task::spawn_blocking(move || {
+                crate::local::provider::load_now(&local, &model)
+            })
+            .await
+            .map_err(|e| ("internal", e.to_string()))?
+            .map_err(|e| match e {
+                crate::local::LocalError::NotFound { .. } => ("not_found", e.to_string()),
+                other => ("model_error", other.to_string()),
+            })?;
+            Ok(json!({"state": "loaded", "model": state}))
+        }
+        "models.unload" => {
+            local_settings(host)?;
+            let loaded = crate::local::provider::loaded_model();
+            let asked = payload["model"].as_str();
+            let name = loaded.as_deref().map(crate::local::catalog::model_name);
+            if let (Some(asked), Some(name), Some(path)) = (asked, &name, &loaded)
+                && asked != name.as_str()
+                && std::path::Path::new(asked) != path.as_path()
+            {
+                return Err((
+                    "not_found",
+                    format!("'{asked}' is not loaded ('{name}' is)"),
+                ));
+            }
+            let freed = crate::local::provider::unload();
+            if loaded.is_some() && !freed {
+                return Err((
+                    "busy",
+                    "the model is answering: stop the chat (chat.stop) or try again when it ends"
+                        .into(),
+                ));
+            }
+            Ok(json!({"state": "unloaded", "model": name, "was_loaded": freed}))
+        }
         "embeddings" => {
-            if let Some(m) = payload["model"].as_str().filter(|m| *m != "local") {
-                return Err(bad(format!(
-                    "payload.model '{m}' is not served: leave it out or say `local` (the local embedding model)"
-                )));
+            if let Some(m) = payload["model"].as_str().filter(|m| !is_local(m)) {
+                let input = texts(payload, "input", 2048)?;
+                let e = host
+                    .provider
+                    .embed(m, &input)
+                    .await
+                    .map_err(|e| ("provider_error", e.to_string()))?;
+                let data: Vec<Value> = e
+                    .vectors
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, embedding)| json!({"index": index, "embedding": embedding}))
+                    .collect();
+                return Ok(json!({"data": data, "model": e.model,
+                    "usage": {"prompt_tokens": e.prompt_tokens, "total_tokens": e.prompt_tokens}}));
             }
             let input = texts(payload, "input", 100)?;
             let tokens: usize = input.iter().map(|t| t.len().div_ceil(4)).sum();
@@ -195,10 +261,26 @@ pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
                     .ok_or_else(|| bad("payload.top_n must be a whole number from 1"))?
                     as usize,
             };
-            let ranked = blocking(host.knowledge.clone(), move |r| {
-                r.rerank(&query, &documents)
-            })
-            .await?;
+            // The provider's reranker when the request names a model or `[knowledge]
+            // rerank_model` is set; similarity under the local embedding model otherwise.
+            let remote = match payload["model"].as_str() {
+                Some(m) if !is_local(m) => Some(m.to_string()),
+                Some(_) => None,
+                None => host.rerank_model.clone(),
+            };
+            let ranked = match remote {
+                Some(model) => host
+                    .provider
+                    .rerank(&model, &query, &documents)
+                    .await
+                    .map_err(|e| ("provider_error", e.to_string()))?,
+                None => {
+                    blocking(host.knowledge.clone(), move |r| {
+                        r.rerank(&query, &documents)
+                    })
+                    .await?
+                }
+            };
             let results: Vec<Value> = ranked
                 .into_iter()
                 .take(top)

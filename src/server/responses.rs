@@ -171,15 +171,15 @@ pub(crate) async fn responses(
             );
         }
     };
-    let (mut history, prompt) = match split_input(&req.input) {
+    let (history, prompt) = match split_input(&req.input) {
         Ok(split) => split,
         Err(message) => return bad("input", message),
     };
-    if let Some(instructions) = req.instructions.filter(|i| !i.trim().is_empty()) {
-        history.insert(0, ChatMessage::text(Role::System, instructions));
-    }
+    // Instructions are this response's system prompt only: a continued response does not
+    // inherit them (as in OpenAI's API), so they go with the run, not into the history.
+    let instructions = req.instructions.filter(|i| !i.trim().is_empty());
     // Stored: a plain input (a new conversation), or a continuation (whose history is in the
-    // store). Instructions or several input items make an in-memory turn (not continuable).
+    // store). Several input items make an in-memory turn (not continuable).
     let stored = match (&req.previous_response_id, req.store.unwrap_or(true)) {
         (Some(prev), _) => match conversation_of(prev) {
             Some(conv) => Some(conv),
@@ -187,7 +187,7 @@ pub(crate) async fn responses(
                 return bad(
                     "previous_response_id",
                     format!(
-                        "'{prev}' is not a stored response of this server (responses with instructions, several input items or store: false are not kept)"
+                        "'{prev}' is not a stored response of this server (responses to several input items or with store: false are not kept)"
                     ),
                 );
             }
@@ -195,7 +195,7 @@ pub(crate) async fn responses(
         (None, true) if history.is_empty() => Some(ConversationId::new()),
         (None, _) => None,
     };
-    let sampling = match req.sampling.clone().checked() {
+    let mut sampling = match req.sampling.clone().checked() {
         Ok(s) => s,
         Err(message) => {
             let param = message
@@ -206,6 +206,9 @@ pub(crate) async fn responses(
             return bad(&param, message);
         }
     };
+    if let Some(instructions) = instructions {
+        sampling.get_or_insert_default().system = Some(instructions);
+    }
     let model = req
         .model
         .filter(|m| !m.trim().is_empty())
