@@ -8,7 +8,9 @@ for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 # dbus + gnome-keyring: a real Secret Service for tests/os_keyring.rs (a private session per test).
-APT_PACKAGES=(pkg-config ca-certificates dbus gnome-keyring)
+# chromium: the browser tests/native_host_chromium.rs drives headless (an extension talking to
+# the native host).
+APT_PACKAGES=(pkg-config ca-certificates dbus gnome-keyring chromium)
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
