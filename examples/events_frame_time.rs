@@ -28,6 +28,7 @@ fn main() {
                 prompt_tokens: i,
                 completion_tokens: 7,
                 cost_usd: Some(0.001),
+                reasoning_tokens: 0,
             },
             _ => EngineEvent::ToolCall {
                 conversation,

@@ -28,6 +28,7 @@ fn seeded_store(dir: &std::path::Path, spent_usd: f64) -> StoreHandle {
                 completion_tokens: 10,
                 cost_usd: Some(spent_usd),
                 at: rustbot::store::now_ms(),
+                reasoning_tokens: 0,
             })
         })
         .unwrap()

@@ -834,3 +834,51 @@ fn models_load_and_unload_a_local_model() {
     let frames = host.until_done(&json!(6));
     assert_eq!(frames.last().unwrap()["event"], "done", "{frames:?}");
 }
+
+/// `stats` counts the tokens a model spent reasoning (from the provider's usage) and the
+/// answers that failed.
+#[test]
+fn stats_count_reasoning_tokens_and_failed_answers() {
+    let usage = json!({"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 20,
+        "total_tokens": 29, "completion_tokens_details": {"reasoning_tokens": 15}}})
+    .to_string();
+    let mut answer = sse_head();
+    answer.extend(sse_body(&[
+        &openai_text("4"),
+        &openai_finish("stop"),
+        &usage,
+        "[DONE]",
+    ]));
+    let upstream = ScriptedServer::start(vec![
+        vec![Step::Bytes(answer)],
+        vec![Step::Bytes(json_response(
+            "400 Bad Request",
+            "",
+            r#"{"error":{"message":"this model does not exist"}}"#,
+        ))],
+    ]);
+    let mut host = start(&upstream, ORIGIN);
+    host.send(&json!({"id": 1, "route": "conversations.create", "payload": {}}));
+    let conv = host.next()["result"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    host.send(
+        &json!({"id": 2, "route": "chat", "payload": {"message": "2+2?", "conversation_id": conv}}),
+    );
+    assert_eq!(
+        host.until_done(&json!(2)).last().unwrap()["status"],
+        "complete"
+    );
+    host.send(&json!({"id": 3, "route": "chat", "payload": {"message": "again", "conversation_id": conv}}));
+    let failed = host.until_done(&json!(3));
+    assert_eq!(failed.last().unwrap()["status"], "failed", "{failed:?}");
+    host.send(&json!({"id": 4, "route": "stats", "payload": {}}));
+    let stats = host.next();
+    for period in ["today", "month", "all_time"] {
+        let p = &stats["result"][period];
+        assert_eq!(p["reasoning_tokens"], 15, "{stats}");
+        assert_eq!(p["completion_tokens"], 20, "{stats}");
+        assert_eq!(p["errors"], 1, "{stats}");
+    }
+}

@@ -454,7 +454,8 @@ async fn captured_llama_server_stream_with_usage_and_timings() {
             .contains(&StreamEvent::Usage(rustbot::llm::Usage {
                 prompt_tokens: 35,
                 completion_tokens: 29,
-                cost_usd: None
+                cost_usd: None,
+                reasoning_tokens: 0,
             }))
     );
     assert_eq!(

@@ -88,6 +88,7 @@ fn rich(s: &Store) {
         completion_tokens: 9,
         cost_usd: Some(0.001),
         at: 1_000,
+        reasoning_tokens: 0,
     })
     .unwrap();
     assert_ne!(old, ans);

@@ -256,6 +256,7 @@ fn titles_rename_and_delete() {
         completion_tokens: 7,
         cost_usd: Some(1.5),
         at: now_ms(),
+        reasoning_tokens: 0,
     })
     .unwrap();
     s.delete_conversation("c").unwrap();
@@ -282,6 +283,7 @@ fn usage_totals_by_model_and_since() {
         completion_tokens: c,
         cost_usd: cost,
         at,
+        reasoning_tokens: 0,
     };
     s.record_usage(&rec("big", 100, 10, Some(2.0), 1_000))
         .unwrap();

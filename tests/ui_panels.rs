@@ -176,6 +176,7 @@ fn the_stats_page_shows_the_totals_of_seeded_usage() {
         completion_tokens: tokens,
         cost_usd: Some(cost),
         at,
+        reasoning_tokens: tokens / 2 + 11,
     };
     let records = vec![
         usage("vendor/a", 100, 0.25, now),
@@ -209,7 +210,11 @@ fn the_stats_page_shows_the_totals_of_seeded_usage() {
     assert!(shown(&h, "300"), "today's tokens");
     assert!(shown(&h, "$1.3750"), "all-time cost");
     assert!(shown(&h, "2300"), "all-time tokens");
+    assert!(shown(&h, "Reasoning"));
+    assert!(shown(&h, "97"), "today's reasoning tokens (61 + 36)");
+    assert!(shown(&h, "608"), "all-time reasoning tokens");
     let s = h.state().stats_panel().snapshot().unwrap();
+    assert_eq!(s.today.reasoning_tokens, 97);
     assert_eq!(s.today.requests, 2);
     assert_eq!(s.all.requests, 3);
 }

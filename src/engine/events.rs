@@ -259,6 +259,9 @@ pub struct RunMetrics {
     pub prompt_tokens: u64,
     /// Answer tokens (from the server, else estimated).
     pub completion_tokens: u64,
+    /// Of those, tokens spent reasoning (when the server said).
+    #[serde(default)]
+    pub reasoning_tokens: u64,
     /// Whether the token counts came from the server.
     pub tokens_reported: bool,
     /// Answer tokens per second, counted from the first token.
@@ -374,6 +377,9 @@ pub enum EngineEvent {
         completion_tokens: u64,
         /// Cost in USD, when the server reports it.
         cost_usd: Option<f64>,
+        /// Of the answer tokens, those spent reasoning (0 when the server does not say).
+        #[serde(default)]
+        reasoning_tokens: u64,
     },
     /// The request failed before any token and will be retried.
     Retrying {

@@ -397,6 +397,7 @@ impl Engine {
             completion_tokens: metrics.completion_tokens as i64,
             cost_usd: metrics.cost_usd,
             at: store::now_ms(),
+            reasoning_tokens: metrics.reasoning_tokens as i64,
         });
         let result = store
             .call(move |s| {

@@ -113,6 +113,7 @@ impl Run {
             self.usage_seen = true;
             self.usage_before.prompt_tokens += u.prompt_tokens;
             self.usage_before.completion_tokens += u.completion_tokens;
+            self.usage_before.reasoning_tokens += u.reasoning_tokens;
             self.usage_before.cost_usd = match (self.usage_before.cost_usd, u.cost_usd) {
                 (Some(a), Some(b)) => Some(a + b),
                 (a, b) => a.or(b),
@@ -143,6 +144,7 @@ impl Run {
             duration_ms: now.duration_since(self.started).as_millis() as u64,
             prompt_tokens: usage.prompt_tokens,
             completion_tokens: usage.completion_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
             tokens_reported: self.usage_seen,
             tokens_per_sec,
             cost_usd,

@@ -217,6 +217,7 @@ impl Engine {
             completion_tokens: metrics.completion_tokens as i64,
             cost_usd: metrics.cost_usd,
             at: store::now_ms(),
+            reasoning_tokens: metrics.reasoning_tokens as i64,
         };
         store.send("record usage", move |s| s.record_usage(&usage).map(|_| ()));
     }

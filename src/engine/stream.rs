@@ -87,6 +87,7 @@ impl Engine {
                     prompt_tokens: usage.prompt_tokens,
                     completion_tokens: usage.completion_tokens,
                     cost_usd: usage.cost_usd,
+                    reasoning_tokens: usage.reasoning_tokens,
                 });
             }
             Ok(StreamEvent::Retrying {

@@ -261,6 +261,17 @@ pub struct WireUsage {
     /// Cost in credits (USD) on OpenRouter.
     #[serde(default)]
     pub cost: Option<f64>,
+    /// The split of the answer's tokens (OpenAI, OpenRouter, DeepSeek: reasoning tokens).
+    #[serde(default)]
+    pub completion_tokens_details: Option<WireCompletionDetails>,
+}
+
+/// `usage.completion_tokens_details`.
+#[derive(Debug, Deserialize, Default, Clone, Copy)]
+pub struct WireCompletionDetails {
+    /// Tokens spent reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
 }
 
 /// An error object.
@@ -418,6 +429,11 @@ impl OpenAiDecoder {
                 u.prompt_tokens.unwrap_or(0),
                 u.completion_tokens.unwrap_or(0),
                 u.cost,
+            )
+            .with_reasoning(
+                u.completion_tokens_details
+                    .and_then(|d| d.reasoning_tokens)
+                    .unwrap_or(0),
             );
             self.usage = Some(usage);
         }

@@ -48,6 +48,7 @@ mod tests {
             prompt_tokens: 1_000_000,
             completion_tokens: 1_000_000,
             cost_usd: cost,
+            reasoning_tokens: 0,
         }
     }
 

@@ -219,6 +219,10 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// Cost in US dollars as reported by the server (OpenRouter), if it did.
     pub cost_usd: Option<f64>,
+    /// Of the answer's tokens, those the model spent reasoning, when the server says
+    /// (`completion_tokens_details.reasoning_tokens`); 0 otherwise.
+    #[serde(default)]
+    pub reasoning_tokens: u64,
 }
 
 impl Usage {
@@ -234,7 +238,15 @@ impl Usage {
             prompt_tokens: prompt_tokens.min(Self::MAX_REPORTED_TOKENS),
             completion_tokens: completion_tokens.min(Self::MAX_REPORTED_TOKENS),
             cost_usd: cost_usd.filter(|c| c.is_finite() && *c >= 0.0),
+            reasoning_tokens: 0,
         }
+    }
+
+    /// The same usage with `reasoning_tokens` of the answer's tokens spent reasoning (bounded
+    /// by the answer's own count).
+    pub fn with_reasoning(mut self, reasoning_tokens: u64) -> Self {
+        self.reasoning_tokens = reasoning_tokens.min(self.completion_tokens);
+        self
     }
 }
 

@@ -377,6 +377,7 @@ fn run_request(
                 prompt_tokens: outcome.prompt_tokens as u64,
                 completion_tokens: outcome.completion_tokens as u64,
                 cost_usd: Some(0.0),
+                reasoning_tokens: 0,
             })));
             let reason = match outcome.stop {
                 _ if stops.hit() => FinishReason::Stop,

@@ -117,12 +117,17 @@ pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
                 crate::engine::budget::day_start_ms(now),
                 crate::engine::budget::month_start_ms(now),
             );
-            let (today, this_month, all, timings) = with_store(host, move |s| {
+            let (today, this_month, all, timings, errors) = with_store(host, move |s| {
                 Ok((
                     s.usage_totals(Some(day))?,
                     s.usage_totals(Some(month))?,
                     s.usage_totals(None)?,
                     s.answer_timings(None, 10_000)?,
+                    [
+                        s.failed_answers(Some(day))?,
+                        s.failed_answers(Some(month))?,
+                        s.failed_answers(None)?,
+                    ],
                 ))
             })
             .await?;
@@ -130,11 +135,11 @@ pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
                 let values: Vec<i64> = timings.iter().filter_map(f).collect();
                 (!values.is_empty()).then(|| values.iter().sum::<i64>() / values.len() as i64)
             };
-            let totals = |t: &crate::store::UsageTotals| json!({"requests": t.requests, "prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens, "cost_usd": t.cost_usd});
+            let totals = |t: &crate::store::UsageTotals, errors: i64| json!({"requests": t.requests, "prompt_tokens": t.prompt_tokens, "completion_tokens": t.completion_tokens, "reasoning_tokens": t.reasoning_tokens, "cost_usd": t.cost_usd, "errors": errors});
             Ok(json!({
-                "today": totals(&today),
-                "month": totals(&this_month),
-                "all_time": totals(&all),
+                "today": totals(&today, errors[0]),
+                "month": totals(&this_month, errors[1]),
+                "all_time": totals(&all, errors[2]),
                 "mean_latency_ms": mean(|t| t.duration_ms),
                 "mean_ttft_ms": mean(|t| t.ttft_ms),
             }))

@@ -217,7 +217,8 @@ impl Store {
                 u.prompt_tokens,
                 u.completion_tokens,
                 u.cost_usd,
-                u.at
+                u.at,
+                u.reasoning_tokens
             ])?;
         }
         for t in &file.tool_calls {

@@ -226,8 +226,14 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status, reasoning ON
 END;
 "#;
 
+/// v9: the tokens a reasoning model spent thinking, per request (part of its completion
+/// tokens; 0 where the server did not say).
+pub const V9: &str = r#"
+ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+"#;
+
 /// Every migration in order; `MIGRATIONS[n]` takes a database from version n to n + 1.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -238,6 +238,7 @@ mod tests {
             completion_tokens: tokens,
             cost_usd: Some(cost),
             at,
+            reasoning_tokens: 0,
         }
     }
 

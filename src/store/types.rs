@@ -342,7 +342,7 @@ impl StoredMessage {
 }
 
 /// One billed request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
     /// Conversation it belongs to (kept as `None` after the conversation is deleted).
     pub conversation_id: Option<String>,
@@ -360,6 +360,9 @@ pub struct UsageRecord {
     pub cost_usd: Option<f64>,
     /// When, unix ms.
     pub at: i64,
+    /// Of the completion tokens, those spent reasoning (0 when the server did not say).
+    #[serde(default)]
+    pub reasoning_tokens: i64,
 }
 
 /// Token and cost totals for one model.
@@ -375,6 +378,9 @@ pub struct ModelUsage {
     pub prompt_tokens: i64,
     /// Completion tokens.
     pub completion_tokens: i64,
+    /// Of those, tokens spent reasoning.
+    #[serde(default)]
+    pub reasoning_tokens: i64,
     /// Cost in US dollars (requests without a known cost count as 0).
     pub cost_usd: f64,
 }
@@ -388,6 +394,8 @@ pub struct UsageTotals {
     pub prompt_tokens: i64,
     /// Completion tokens.
     pub completion_tokens: i64,
+    /// Of those, tokens spent reasoning.
+    pub reasoning_tokens: i64,
     /// Cost in US dollars.
     pub cost_usd: f64,
     /// Per model, most expensive first.

@@ -15,6 +15,7 @@ pub(crate) fn usage_from_row(r: &Row<'_>) -> rusqlite::Result<UsageRecord> {
         completion_tokens: r.get(5)?,
         cost_usd: r.get(6)?,
         at: r.get(7)?,
+        reasoning_tokens: r.get(8)?,
     })
 }
 
@@ -37,7 +38,8 @@ pub(crate) fn tool_call_from_row(r: &Row<'_>) -> rusqlite::Result<StoredToolCall
 }
 
 pub(crate) const INSERT_USAGE: &str = "INSERT INTO usage (conversation_id, message_id, provider, \
-     model, prompt_tokens, completion_tokens, cost_usd, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+     model, prompt_tokens, completion_tokens, cost_usd, at, reasoning_tokens) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 pub(crate) const INSERT_TOOL_CALL: &str = "INSERT INTO tool_calls (conversation_id, message_id, \
      call_id, name, arguments, result, approval, status, started_at, finished_at) \
@@ -55,6 +57,7 @@ impl Store {
             usage.completion_tokens,
             usage.cost_usd,
             usage.at,
+            usage.reasoning_tokens,
         ])?;
         Ok(self.conn.last_insert_rowid())
     }
@@ -63,7 +66,7 @@ impl Store {
     pub fn conversation_usage(&self, conversation_id: &str) -> Result<Vec<UsageRecord>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT conversation_id, message_id, provider, model, prompt_tokens,
-                    completion_tokens, cost_usd, at
+                    completion_tokens, cost_usd, at, reasoning_tokens
              FROM usage WHERE conversation_id = ?1 ORDER BY at, id",
         )?;
         let rows = stmt.query_map([conversation_id], usage_from_row)?;
@@ -75,7 +78,7 @@ impl Store {
         let since = since_ms.unwrap_or(i64::MIN);
         let mut stmt = self.conn.prepare_cached(
             "SELECT provider, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),
-                    TOTAL(cost_usd)
+                    TOTAL(cost_usd), SUM(reasoning_tokens)
              FROM usage WHERE at >= ?1
              GROUP BY provider, model ORDER BY TOTAL(cost_usd) DESC, provider, model",
         )?;
@@ -88,6 +91,7 @@ impl Store {
                     prompt_tokens: r.get(3)?,
                     completion_tokens: r.get(4)?,
                     cost_usd: r.get(5)?,
+                    reasoning_tokens: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -96,10 +100,22 @@ impl Store {
             totals.requests += m.requests;
             totals.prompt_tokens += m.prompt_tokens;
             totals.completion_tokens += m.completion_tokens;
+            totals.reasoning_tokens += m.reasoning_tokens;
             totals.cost_usd += m.cost_usd;
         }
         totals.by_model = by_model;
         Ok(totals)
+    }
+
+    /// Answers that failed (the provider refused, the connection broke…) since `since_ms`.
+    pub fn failed_answers(&self, since_ms: Option<i64>) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM messages
+                 WHERE role = 'assistant' AND status = 'failed' AND created_at >= ?1",
+            )?
+            .query_row([since_ms.unwrap_or(i64::MIN)], |r| r.get(0))?)
     }
 
     /// Records a tool call; returns its row id for `update_tool_call`.

@@ -96,6 +96,7 @@ impl StatsPanel {
                 self.session.requests += 1;
                 self.session.prompt_tokens += metrics.prompt_tokens as i64;
                 self.session.completion_tokens += metrics.completion_tokens as i64;
+                self.session.reasoning_tokens += metrics.reasoning_tokens as i64;
                 self.session.cost_usd += metrics.cost_usd.unwrap_or(0.0);
                 push_capped(
                     &mut self.live_answers,
@@ -218,18 +219,21 @@ impl StatsPanel {
     fn totals_ui(&self, ui: &mut egui::Ui) {
         ui.add_space(6.0);
         egui::Grid::new("rustbot_stats_totals")
-            .num_columns(4)
+            .num_columns(5)
             .spacing([24.0, 4.0])
             .show(ui, |ui| {
                 ui.strong("Period");
                 ui.strong("Requests");
                 ui.strong("Tokens");
+                ui.strong("Reasoning")
+                    .on_hover_text("Answer tokens the model spent thinking, when the provider reports them (part of Tokens)");
                 ui.strong("Cost");
                 ui.end_row();
                 let mut row = |name: &str, t: &UsageTotals| {
                     ui.label(name);
                     ui.label(t.requests.to_string());
                     ui.label((t.prompt_tokens + t.completion_tokens).to_string());
+                    ui.label(t.reasoning_tokens.to_string());
                     ui.label(format!("${:.4}", t.cost_usd));
                     ui.end_row();
                 };

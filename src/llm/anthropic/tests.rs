@@ -36,7 +36,8 @@ fn text_stream_with_usage_split_across_events() {
             StreamEvent::Usage(Usage {
                 prompt_tokens: 25,
                 completion_tokens: 15,
-                cost_usd: None
+                cost_usd: None,
+                reasoning_tokens: 0,
             }),
             StreamEvent::Finished(FinishReason::Stop),
         ]
@@ -150,5 +151,6 @@ fn hostile_usage_is_bounded() {
         prompt_tokens: Usage::MAX_REPORTED_TOKENS,
         completion_tokens: Usage::MAX_REPORTED_TOKENS,
         cost_usd: None,
+        reasoning_tokens: 0,
     })));
 }

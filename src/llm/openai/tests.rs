@@ -45,7 +45,8 @@ fn openai_stream_with_usage() {
         StreamEvent::Usage(Usage {
             prompt_tokens: 9,
             completion_tokens: 2,
-            cost_usd: None
+            cost_usd: None,
+            reasoning_tokens: 0,
         })
     );
     assert_eq!(out[n - 1], StreamEvent::Finished(FinishReason::Stop));
@@ -62,7 +63,8 @@ fn openrouter_usage_carries_cost() {
     assert!(out.contains(&StreamEvent::Usage(Usage {
         prompt_tokens: 8,
         completion_tokens: 1,
-        cost_usd: Some(0.0000018)
+        cost_usd: Some(0.0000018),
+        reasoning_tokens: 0,
     })));
 }
 
@@ -210,4 +212,21 @@ fn hostile_usage_is_bounded() {
     assert_eq!(usage.cost_usd, None);
     let total = crate::server::openai::UsageOut::new(u64::MAX, u64::MAX).total_tokens;
     assert_eq!(total, u64::MAX);
+}
+
+#[test]
+fn reasoning_tokens_are_read_from_the_completion_details() {
+    let out = decode_all(&[
+        r#"{"choices":[{"index":0,"delta":{"content":"4"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":40,"completion_tokens_details":{"reasoning_tokens":36}}}"#,
+        "[DONE]",
+    ])
+    .unwrap();
+    let usage = out
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::Usage(u) => Some(*u),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((usage.completion_tokens, usage.reasoning_tokens), (40, 36));
 }

@@ -131,9 +131,15 @@ pub fn event_summary(event: &EngineEvent) -> String {
             prompt_tokens,
             completion_tokens,
             cost_usd,
+            reasoning_tokens,
             ..
         } => format!(
-            "{prompt_tokens} + {completion_tokens} tokens{}",
+            "{prompt_tokens} + {completion_tokens} tokens{}{}",
+            if *reasoning_tokens > 0 {
+                format!(" ({reasoning_tokens} reasoning)")
+            } else {
+                String::new()
+            },
             cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default()
         ),
         EngineEvent::Retrying {
