@@ -414,7 +414,7 @@ fn a_watched_folder_follows_its_files_in_the_background() {
         .expect("a re-index within 20 s");
     assert_eq!(update.base, "notes");
     assert_eq!(update.outcome, Ok((1, 0, 0)), "only the new file is read");
-    let hits = search(&db, &bases, "comet tail", 3, None).unwrap();
+    let hits = search(&db, &bases, "comet tail", 3, None, None).unwrap();
     assert!(hits[0].path.ends_with("comet.md"), "{hits:?}");
 
     std::fs::remove_file(docs.join("comet.md")).unwrap();
@@ -423,8 +423,55 @@ fn a_watched_folder_follows_its_files_in_the_background() {
         .expect("a re-index within 20 s");
     assert_eq!(update.outcome, Ok((0, 1, 0)));
     assert!(
-        search(&db, &bases, "comet tail", 3, None)
+        search(&db, &bases, "comet tail", 3, None, None)
             .unwrap()
             .is_empty()
     );
+}
+
+/// A long-lived retriever (serve, the native host, the app) keeps the vectors in memory; a
+/// change to the base, even one that reuses the row ids of the chunks it replaced, is seen by
+/// the next search.
+#[test]
+fn a_kept_retriever_sees_changes_to_the_base() {
+    use rustbot::knowledge::{KnowledgeDb, Retriever, index_path};
+    let Ok(model) = std::env::var("RUSTBOT_TEST_EMBEDDING_MODEL") else {
+        peer_missing(
+            "RUSTBOT_TEST_EMBEDDING_MODEL (eval \"$(../shared/tools/model-fixtures.sh)\")",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (data, docs) = (dir.path().join("data"), dir.path().join("docs"));
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.md"), "Otters hold hands while they sleep.\n").unwrap();
+    std::fs::write(docs.join("z.md"), "The tide tables for the harbour.\n").unwrap();
+    let retriever = Retriever::new(data.clone(), Some(model.into()));
+    let embedder = retriever.loaded_embedder().unwrap().unwrap();
+    let mut db = KnowledgeDb::open(&data).unwrap();
+    index_path(&mut db, "notes", &docs, 300, Some(&embedder), &mut |_| {}).unwrap();
+    let bases = ["notes".to_string()];
+    let best = |q: &str| retriever.retrieve(&bases, q, 1).unwrap()[0].text.clone();
+    assert!(best("Which animals sleep holding paws?").contains("Otters"));
+    let before = retriever.vectors(&db).unwrap();
+    assert_eq!(before.len(), 2);
+    // The last file replaced: its new chunk takes the row id the old one had.
+    std::fs::write(
+        docs.join("z.md"),
+        "Volcanoes erupt molten rock called lava.\n",
+    )
+    .unwrap();
+    index_path(&mut db, "notes", &docs, 300, Some(&embedder), &mut |_| {}).unwrap();
+    assert!(
+        best("What comes out of a mountain that explodes?").contains("Volcanoes"),
+        "the replaced file's new text is found"
+    );
+    let after = retriever.vectors(&db).unwrap();
+    assert_ne!(before.generation, after.generation);
+    assert_eq!(after.len(), 2);
+    // Unchanged, the same copy serves the next search.
+    assert!(std::sync::Arc::ptr_eq(
+        &after,
+        &retriever.vectors(&db).unwrap()
+    ));
 }

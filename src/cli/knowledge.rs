@@ -164,7 +164,7 @@ pub(super) fn run(global: &GlobalOpts, cmd: KnowledgeCommand) -> anyhow::Result<
                 None => db.base_names()?,
             };
             let (model, _) = embedder(&settings)?;
-            let hits = knowledge::search(&db, &bases, &query, top.max(1), model.as_ref())?;
+            let hits = knowledge::search(&db, &bases, &query, top.max(1), model.as_ref(), None)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&hits)?);
             } else if hits.is_empty() {
@@ -230,6 +230,6 @@ pub(super) fn passages(
         return Err(KnowledgeError::NoBase(name.to_string()).into());
     }
     let (model, _) = embedder(settings)?;
-    let hits = knowledge::search(&db, &[name.to_string()], question, 4, model.as_ref())?;
+    let hits = knowledge::search(&db, &[name.to_string()], question, 4, model.as_ref(), None)?;
     Ok(knowledge::passages_for_prompt(name, &hits))
 }

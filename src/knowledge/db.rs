@@ -52,6 +52,19 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
         VALUES ('delete', old.id, old.text, old.heading);
 END;
+-- Bumped by every change to the chunks, so an in-memory copy of the vectors knows it is stale
+-- (row ids alone do not tell: a replaced last file reuses its ids).
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
+CREATE TRIGGER IF NOT EXISTS chunks_generation_insert AFTER INSERT ON chunks BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'generation';
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_generation_delete AFTER DELETE ON chunks BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'generation';
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_generation_update AFTER UPDATE OF embedding ON chunks BEGIN
+    UPDATE meta SET value = value + 1 WHERE key = 'generation';
+END;
 "#;
 
 /// A chunk as stored.
@@ -309,18 +322,48 @@ impl KnowledgeDb {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every embedded chunk of `bases` (id, vector), for the brute-force similarity pass.
-    pub fn embeddings(&self, bases: &[String]) -> Result<Vec<(i64, Vec<f32>)>, KnowledgeError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.id, c.embedding FROM chunks c JOIN files f ON f.id = c.file_id
-             WHERE c.embedding IS NOT NULL AND f.base IN (SELECT value FROM json_each(?1))",
+    /// A number that changes whenever any chunk is added, removed or re-embedded.
+    pub fn generation(&self) -> Result<i64, KnowledgeError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Calls `f(id, base, vector)` for every embedded chunk, reading one row at a time.
+    pub fn for_each_embedding(
+        &self,
+        mut f: impl FnMut(i64, &str, &[f32]),
+    ) -> Result<(), KnowledgeError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, f.base, c.embedding FROM chunks c JOIN files f ON f.id = c.file_id
+             WHERE c.embedding IS NOT NULL",
         )?;
-        let bases = serde_json::to_string(bases).unwrap_or_else(|_| "[]".into());
-        let rows = stmt.query_map([bases], |r| {
-            let blob: Vec<u8> = r.get(1)?;
-            Ok((r.get(0)?, from_blob(&blob)))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows = stmt.query([])?;
+        let mut vector = Vec::new();
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let base = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            let blob = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+            vector.clear();
+            vector.extend(
+                blob.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+            f(id, base, &vector);
+        }
+        Ok(())
+    }
+
+    /// The stored vector of one chunk.
+    pub fn embedding(&self, id: i64) -> Result<Option<Vec<f32>>, KnowledgeError> {
+        let blob: Option<Option<Vec<u8>>> = self
+            .conn
+            .prepare_cached("SELECT embedding FROM chunks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        Ok(blob.flatten().map(|b| from_blob(&b)))
     }
 
     /// One chunk with its file's path, and the chunk before and after it in the file.

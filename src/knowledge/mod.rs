@@ -8,6 +8,7 @@ pub mod extract;
 pub mod index;
 pub mod search;
 pub mod tool;
+pub mod vectors;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ pub use db::{BaseSummary, KnowledgeDb};
 pub use index::{IndexReport, index_path};
 pub use search::{Hit, search};
 pub use tool::{Retriever, SearchKnowledge};
+pub use vectors::VectorIndex;
 pub use watch::{KnowledgeWatcher, WatchUpdate};
 
 /// The embedding model knowledge bases use (the local models' sentence-transformers runner).

@@ -11,6 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::knowledge::db::KnowledgeDb;
+use crate::knowledge::vectors::VectorIndex;
 use crate::knowledge::{Embedder, KnowledgeError};
 
 /// Candidates each method contributes.
@@ -82,13 +83,15 @@ fn coverage(terms: &[String], text: &str) -> f64 {
     terms.iter().filter(|t| have.contains(*t)).count() as f64 / terms.len() as f64
 }
 
-/// The `top` best passages for `query` in `bases`.
+/// The `top` best passages for `query` in `bases`. `vectors` is the in-memory copy of the
+/// embeddings to search (None: read now, for a single search).
 pub fn search(
     db: &KnowledgeDb,
     bases: &[String],
     query: &str,
     top: usize,
     embedder: Option<&Embedder>,
+    vectors: Option<&VectorIndex>,
 ) -> Result<Vec<Hit>, KnowledgeError> {
     let terms = content_words(query);
     // FTS5 stems with Porter itself: it gets the words as written.
@@ -103,18 +106,26 @@ pub fn search(
             .into_iter()
             .next()
             .unwrap_or_default();
-        let mut scored: Vec<(i64, f64)> = db
-            .embeddings(bases)?
+        let loaded;
+        let vectors = match vectors {
+            Some(v) => v,
+            None => {
+                loaded = VectorIndex::load(db)?;
+                &loaded
+            }
+        };
+        // The nearest by the int8 codes, then every candidate (keyword ones too) scored
+        // exactly from its stored vector.
+        let mut ids: Vec<i64> = vectors
+            .nearest(&q, bases, CANDIDATES)
             .into_iter()
-            .filter(|(_, v)| v.len() == q.len())
-            .map(|(id, v)| (id, v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>() as f64))
+            .map(|(id, _)| id)
             .collect();
-        // Every keyword candidate keeps its cosine too; the rest only the best ones.
-        let wanted: HashSet<i64> = keyword.iter().map(|(id, _)| *id).collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (rank, (id, cos)) in scored.into_iter().enumerate() {
-            if rank < CANDIDATES || wanted.contains(&id) {
-                meaning.insert(id, cos);
+        ids.extend(keyword.iter().map(|(id, _)| *id));
+        for id in ids {
+            if let Some(v) = db.embedding(id)?.filter(|v| v.len() == q.len()) {
+                let cos = v.iter().zip(&q).map(|(a, b)| a * b).sum::<f32>();
+                meaning.insert(id, f64::from(cos));
             }
         }
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::knowledge::{self, Embedder, Hit, KnowledgeDb, KnowledgeError};
+use crate::knowledge::{self, Embedder, Hit, KnowledgeDb, KnowledgeError, VectorIndex};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
 /// Searches the knowledge bases of a data dir; cheap to clone (the model is shared).
@@ -19,6 +19,9 @@ pub struct Retriever {
     model_folder: Option<PathBuf>,
     /// Loaded on first use and kept.
     embedder: Arc<Mutex<Option<Arc<Embedder>>>>,
+    /// The embeddings in memory, read on the first search and again when the database
+    /// changed since (its generation moved).
+    vectors: Arc<Mutex<Option<Arc<VectorIndex>>>>,
 }
 
 impl Retriever {
@@ -28,6 +31,7 @@ impl Retriever {
             data_dir,
             model_folder,
             embedder: Arc::new(Mutex::new(None)),
+            vectors: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -96,7 +100,32 @@ impl Retriever {
             }
         }
         let embedder = self.loaded_embedder()?;
-        knowledge::search(&db, bases, query, top, embedder.as_deref())
+        let vectors = match &embedder {
+            Some(_) => Some(self.vectors(&db)?),
+            None => None,
+        };
+        knowledge::search(
+            &db,
+            bases,
+            query,
+            top,
+            embedder.as_deref(),
+            vectors.as_deref(),
+        )
+    }
+
+    /// The in-memory embeddings, read again if the database changed since they were read.
+    pub fn vectors(&self, db: &KnowledgeDb) -> Result<Arc<VectorIndex>, KnowledgeError> {
+        let generation = db.generation()?;
+        let mut slot = self.vectors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = slot.as_ref().filter(|v| v.generation == generation) {
+            return Ok(Arc::clone(v));
+        }
+        // Drop the stale copy first, so two copies are never held at once.
+        *slot = None;
+        let fresh = Arc::new(VectorIndex::load(db)?);
+        *slot = Some(Arc::clone(&fresh));
+        Ok(fresh)
     }
 }
 
