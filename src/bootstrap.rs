@@ -150,7 +150,12 @@ pub async fn start(
     } else {
         None
     };
-    let retriever = crate::knowledge::retriever(&settings.paths.data_dir, &settings.config);
+    let retriever = crate::knowledge::retriever(
+        &settings.paths.data_dir,
+        &settings.config,
+        &provider,
+        tokio::runtime::Handle::current(),
+    );
     let retriever_for_doors = retriever.clone();
     let mut mcp = None;
     let mut mcp_failures = Vec::new();

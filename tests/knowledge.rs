@@ -475,3 +475,114 @@ fn a_kept_retriever_sees_changes_to_the_base() {
         &retriever.vectors(&db).unwrap()
     ));
 }
+
+/// An embeddings server for the provider test: each text's vector counts its words hashed
+/// into 64 buckets (so texts sharing words are close), with the requests it got.
+fn bag_of_words_server() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut length, mut first) = (String::new(), 0usize, String::new());
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                if first.is_empty() {
+                    first = line.clone();
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let reply = if first.starts_with("POST /v1/embeddings") {
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let data: Vec<serde_json::Value> = req["input"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let mut v = vec![0.0f32; 64];
+                        for w in t.as_str().unwrap().split(|c: char| !c.is_alphanumeric()) {
+                            if w.len() > 3 {
+                                let h = w.to_lowercase().bytes().fold(7u32, |h, b| {
+                                    h.wrapping_mul(31).wrapping_add(u32::from(b))
+                                });
+                                v[(h % 64) as usize] += 2.0; // not unit length on purpose
+                            }
+                        }
+                        serde_json::json!({"index": i, "embedding": v})
+                    })
+                    .collect();
+                log.lock().unwrap().push(req);
+                serde_json::json!({"data": data, "model": "bow-64", "usage": {"prompt_tokens": 1, "total_tokens": 1}}).to_string()
+            } else {
+                r#"{"data":[]}"#.to_string()
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (base, seen)
+}
+
+/// `[knowledge] embeddings = "provider"`: the provider's /v1/embeddings makes the vectors,
+/// the base records the provider's model, and searches embed the question the same way.
+#[test]
+fn a_base_can_take_its_vectors_from_the_provider() {
+    let (base_url, seen) = bag_of_words_server();
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(
+        docs.join("otters.md"),
+        "# Otters\n\nSea otters float on their backs.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("taxes.md"),
+        "# Taxes\n\nQuarterly filings are due in April.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("config.toml"),
+        format!(
+            "provider = \"custom\"\nbase_url = \"{base_url}\"\nmodel = \"chat-model\"\n[knowledge]\nembeddings = \"provider\"\nembedding_model = \"bow-64\"\n"
+        ),
+    )
+    .unwrap();
+    let add = rustbot(home.path(), &["knowledge", "add", docs.to_str().unwrap()]);
+    assert_eq!(add.status.code(), Some(0), "{}", text(&add.stderr));
+    let list = rustbot(home.path(), &["knowledge", "list"]);
+    assert!(
+        text(&list.stdout).contains("embeddings: custom:bow-64"),
+        "{}",
+        text(&list.stdout)
+    );
+    let hits = search(home.path(), "backs floating otters", "1");
+    assert_eq!(paths(&hits), ["otters.md"], "{hits:?}");
+    let requests = seen.lock().unwrap();
+    assert!(
+        requests.len() >= 2,
+        "indexing and the question: {requests:?}"
+    );
+    assert!(requests.iter().all(|r| r["model"] == "bow-64"));
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["input"][0] == "backs floating otters"),
+        "the question was embedded by the provider"
+    );
+}

@@ -60,18 +60,45 @@ pub enum KnowledgeCommand {
     },
 }
 
+/// The runtime the provider's embedding requests run on (the knowledge commands are
+/// otherwise synchronous); built on first use.
+fn provider_runtime() -> anyhow::Result<tokio::runtime::Handle> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    Ok(RUNTIME.get_or_init(|| rt).handle().clone())
+}
+
 /// The embedding model and its name as recorded per base (`none`: keyword search only).
 fn embedder(settings: &ResolvedSettings) -> anyhow::Result<(Option<Embedder>, String)> {
-    let Some(folder) = knowledge::embedding_folder(&settings.config) else {
-        let why = if settings.config.knowledge.embeddings == EmbeddingSource::Provider {
-            "[knowledge] embeddings = \"provider\" is not built yet"
-        } else {
-            "no embedding model is set ([knowledge] embedding_model or [local] embedding_model, a sentence-transformers folder)"
+    if settings.config.knowledge.embeddings == EmbeddingSource::Provider {
+        let Some(model) = knowledge::provider_embedding_model(&settings.config) else {
+            eprintln!(
+                "note: [knowledge] embeddings = \"provider\" needs [knowledge] embedding_model (the provider's embedding model, e.g. text-embedding-3-small): keyword search only"
+            );
+            return Ok((None, "none".into()));
         };
-        eprintln!("note: {why}: keyword search only");
+        let embedder = Embedder::Provider {
+            provider: crate::llm::build_provider(settings.provider.clone())?,
+            model,
+            runtime: provider_runtime()?,
+        };
+        let name = embedder.name();
+        return Ok((Some(embedder), name));
+    }
+    let Some(folder) = knowledge::embedding_folder(&settings.config) else {
+        eprintln!(
+            "note: no embedding model is set ([knowledge] embedding_model or [local] embedding_model, a sentence-transformers folder): keyword search only"
+        );
         return Ok((None, "none".into()));
     };
-    let model = Embedder::load(&PathBuf::from(&folder))
+    let model = Embedder::load_local(&PathBuf::from(&folder))
         .with_context(|| format!("could not load the embedding model at {folder}"))?;
     Ok((Some(model), folder))
 }

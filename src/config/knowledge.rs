@@ -10,7 +10,7 @@ pub enum EmbeddingSource {
     /// embedding_model`), run in-process.
     #[default]
     Local,
-    /// The provider's `/v1/embeddings` (not built yet: keyword search only, said so).
+    /// The provider's `/v1/embeddings` with `embedding_model` (the provider's model id).
     Provider,
 }
 
@@ -20,7 +20,8 @@ pub enum EmbeddingSource {
 pub struct KnowledgeSettings {
     /// Where embeddings come from.
     pub embeddings: EmbeddingSource,
-    /// The embedding model: a sentence-transformers folder (unset: `[local] embedding_model`).
+    /// The embedding model: a sentence-transformers folder (unset: `[local] embedding_model`);
+    /// with `embeddings = "provider"`, the provider's model id (e.g. text-embedding-3-small).
     pub embedding_model: Option<String>,
     /// Target size of a chunk in tokens (estimated at 4 bytes a token).
     pub chunk_tokens: usize,

@@ -4,6 +4,7 @@
 
 pub mod chunk;
 pub mod db;
+pub mod embedder;
 pub mod extract;
 pub mod index;
 pub mod search;
@@ -22,8 +23,7 @@ pub use tool::{Retriever, SearchKnowledge};
 pub use vectors::VectorIndex;
 pub use watch::{KnowledgeWatcher, WatchUpdate};
 
-/// The embedding model knowledge bases use (the local models' sentence-transformers runner).
-pub type Embedder = crate::local::embed::Embedder;
+pub use embedder::Embedder;
 
 /// The base used when none is named.
 pub const DEFAULT_BASE: &str = "default";
@@ -51,6 +51,9 @@ pub enum KnowledgeError {
     /// The folders could not be watched.
     #[error("the knowledge folders cannot be watched: {0}")]
     Watch(String),
+    /// The provider's embeddings endpoint failed.
+    #[error("the provider's embeddings failed: {0}")]
+    Provider(String),
     /// Embeddings were asked for and no model is set.
     #[error(
         "no local embedding model is set: put a sentence-transformers folder (e.g. all-MiniLM-L6-v2) in [local] embedding_model"
@@ -62,7 +65,7 @@ pub enum KnowledgeError {
 }
 
 /// The embedding model's folder the config names (`[knowledge] embedding_model`, else
-/// `[local] embedding_model`); None with `embeddings = "provider"` (not built yet) or unset.
+/// `[local] embedding_model`); None with `embeddings = "provider"` or unset.
 pub fn embedding_folder(config: &crate::config::Config) -> Option<String> {
     if config.knowledge.embeddings == crate::config::knowledge::EmbeddingSource::Provider {
         return None;
@@ -74,12 +77,32 @@ pub fn embedding_folder(config: &crate::config::Config) -> Option<String> {
         .or_else(|| config.local.embedding_model.clone())
 }
 
-/// A retriever over `knowledge.db` in `data_dir` with the configured embedding model.
-pub fn retriever(data_dir: &std::path::Path, config: &crate::config::Config) -> Retriever {
-    Retriever::new(
-        data_dir.to_path_buf(),
-        embedding_folder(config).map(PathBuf::from),
-    )
+/// A retriever over `knowledge.db` in `data_dir` with the configured embedding model: the
+/// local folder, or with `embeddings = "provider"` the provider's `embedding_model` (requests
+/// run on `runtime`).
+pub fn retriever(
+    data_dir: &std::path::Path,
+    config: &crate::config::Config,
+    provider: &std::sync::Arc<dyn crate::llm::Provider>,
+    runtime: tokio::runtime::Handle,
+) -> Retriever {
+    match provider_embedding_model(config) {
+        Some(model) => {
+            Retriever::with_provider(data_dir.to_path_buf(), provider.clone(), model, runtime)
+        }
+        None => Retriever::new(
+            data_dir.to_path_buf(),
+            embedding_folder(config).map(PathBuf::from),
+        ),
+    }
+}
+
+/// The provider's embedding model with `[knowledge] embeddings = "provider"`.
+pub fn provider_embedding_model(config: &crate::config::Config) -> Option<String> {
+    (config.knowledge.embeddings == crate::config::knowledge::EmbeddingSource::Provider)
+        .then(|| config.knowledge.embedding_model.clone())
+        .flatten()
+        .filter(|m| !m.trim().is_empty())
 }
 
 /// The `search_knowledge` tool over every base in `data_dir`, if there is any.

@@ -11,12 +11,22 @@ use serde_json::{Value, json};
 use crate::knowledge::{self, Embedder, Hit, KnowledgeDb, KnowledgeError, VectorIndex};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
+/// The provider's embedding model a retriever uses.
+#[derive(Clone)]
+struct ProviderModel {
+    provider: Arc<dyn crate::llm::Provider>,
+    model: String,
+    runtime: tokio::runtime::Handle,
+}
+
 /// Searches the knowledge bases of a data dir; cheap to clone (the model is shared).
 #[derive(Clone)]
 pub struct Retriever {
     data_dir: PathBuf,
-    /// The sentence-transformers folder (None: keyword search only).
+    /// The sentence-transformers folder (None: keyword search only, or the provider's).
     model_folder: Option<PathBuf>,
+    /// The provider's embedding model, used instead of a local folder.
+    provider: Option<ProviderModel>,
     /// Loaded on first use and kept.
     embedder: Arc<Mutex<Option<Arc<Embedder>>>>,
     /// The embeddings in memory, read on the first search and again when the database
@@ -30,13 +40,35 @@ impl Retriever {
         Self {
             data_dir,
             model_folder,
+            provider: None,
             embedder: Arc::new(Mutex::new(None)),
             vectors: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// The embedding model's name as recorded per base (its folder; `none`: keyword only).
+    /// A retriever whose vectors come from `provider`'s embeddings `model`; its requests run
+    /// on `runtime` (the retriever's callers are blocking threads).
+    pub fn with_provider(
+        data_dir: PathBuf,
+        provider: Arc<dyn crate::llm::Provider>,
+        model: String,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        let mut r = Self::new(data_dir, None);
+        r.provider = Some(ProviderModel {
+            provider,
+            model,
+            runtime,
+        });
+        r
+    }
+
+    /// The embedding model's name as recorded per base (its folder, or `PROVIDER:MODEL`;
+    /// `none`: keyword only).
     pub fn model_name(&self) -> String {
+        if let Some(p) = &self.provider {
+            return format!("{}:{}", p.provider.id(), p.model);
+        }
         self.model_folder
             .as_ref()
             .map_or_else(|| "none".to_string(), |f| f.to_string_lossy().into_owned())
@@ -44,14 +76,19 @@ impl Retriever {
 
     /// The embedding model, loaded now if it was not yet (None: keyword search only).
     pub fn loaded_embedder(&self) -> Result<Option<Arc<Embedder>>, KnowledgeError> {
-        let Some(folder) = &self.model_folder else {
-            return Ok(None);
-        };
         let mut slot = self.embedder.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = slot.as_ref() {
             return Ok(Some(Arc::clone(e)));
         }
-        let loaded = Arc::new(Embedder::load(folder)?);
+        let loaded = match (&self.provider, &self.model_folder) {
+            (Some(p), _) => Arc::new(Embedder::Provider {
+                provider: Arc::clone(&p.provider),
+                model: p.model.clone(),
+                runtime: p.runtime.clone(),
+            }),
+            (None, Some(folder)) => Arc::new(Embedder::load_local(folder)?),
+            (None, None) => return Ok(None),
+        };
         *slot = Some(Arc::clone(&loaded));
         Ok(Some(loaded))
     }
@@ -61,7 +98,7 @@ impl Retriever {
         let embedder = self
             .loaded_embedder()?
             .ok_or(KnowledgeError::NoEmbeddingModel)?;
-        Ok(embedder.embed(texts)?)
+        embedder.embed(texts)
     }
 
     /// `documents` by similarity of meaning to `query`: (index, score), best first (blocking).
