@@ -82,6 +82,10 @@ def main():
 
     model = load_model(model_dir)
     model.eval()
+    if not os.path.exists(os.path.join(model_dir, "sentence_bert_config.json")):
+        # Without it, sentence-transformers falls back to the BERT limit (512);
+        # all-MiniLM-L6-v2 uses 256.
+        model.max_seq_length = 256
     max_len = model.max_seq_length or 256
 
     # Token count: model tokenizer, special tokens included, truncated to max_seq_length.
