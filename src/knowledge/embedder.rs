@@ -13,7 +13,7 @@ const PROVIDER_BATCH: usize = 64;
 /// An embedding model for knowledge bases.
 pub enum Embedder {
     /// The local model, run on this process's threads.
-    Local(crate::local::embed::Embedder),
+    Local(Box<crate::local::embed::Embedder>),
     /// The provider's embeddings endpoint.
     Provider {
         /// The provider.
@@ -28,7 +28,8 @@ pub enum Embedder {
 impl Embedder {
     /// The local model in `folder`.
     pub fn load_local(folder: &std::path::Path) -> Result<Self, KnowledgeError> {
-        Ok(Self::Local(crate::local::embed::Embedder::load(folder)?))
+        let model = crate::local::embed::Embedder::load(folder)?;
+        Ok(Self::Local(Box::new(model)))
     }
 
     /// The name recorded per base (a change of it re-embeds the base).

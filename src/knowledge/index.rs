@@ -135,10 +135,7 @@ fn index_file(
                     }
                 })
                 .collect();
-            Some(
-                e.embed(&inputs)
-                    .map_err(|e| FileOutcome::Failed(e.into()))?,
-            )
+            Some(e.embed(&inputs).map_err(FileOutcome::Failed)?)
         }
         None => None,
     };
