@@ -293,6 +293,7 @@ fn the_agents_page_creates_an_agent_file() {
         ("Temperature", "0.3"),
         ("Tools", "read_file, list_*"),
         ("Tags", "review, diff"),
+        ("Knowledge bases", "specs, style-guide"),
         ("Prompt", "Review the change carefully."),
     ] {
         rig.harness.get_by_label(field).focus();
@@ -307,6 +308,13 @@ fn the_agents_page_creates_an_agent_file() {
     assert!(text.contains("name: reviewer"), "{text}");
     assert!(text.contains("Reviews pull requests"), "{text}");
     assert!(text.contains("list_*"), "{text}");
+    let written = rustbot::agents::parse_agent(&text, &rig.agents_dir.join("reviewer.md"))
+        .map(|(a, _)| a.knowledge);
+    assert_eq!(
+        written.ok(),
+        Some(vec!["specs".to_string(), "style-guide".to_string()]),
+        "{text}"
+    );
     assert!(
         text.trim_end().ends_with("Review the change carefully."),
         "{text}"

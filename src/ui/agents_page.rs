@@ -25,8 +25,8 @@ pub struct AgentDraft {
     pub tags: String,
     /// The system prompt.
     pub prompt: String,
-    /// Knowledge bases (`knowledge:` in the file): kept as they are; not edited here yet.
-    pub knowledge: Vec<String>,
+    /// Knowledge bases (`knowledge:` in the file), comma-separated.
+    pub knowledge: String,
 }
 
 impl AgentDraft {
@@ -44,7 +44,7 @@ impl AgentDraft {
             },
             tags: agent.tags.join(", "),
             prompt: agent.prompt.clone(),
-            knowledge: agent.knowledge.clone(),
+            knowledge: agent.knowledge.join(", "),
         }
     }
 
@@ -75,7 +75,7 @@ impl AgentDraft {
             temperature,
             tools,
             tags: split_list(&self.tags),
-            knowledge: self.knowledge.clone(),
+            knowledge: split_list(&self.knowledge),
             ..Agent::new(name, self.prompt.trim())
         })
     }
@@ -126,13 +126,14 @@ impl Default for AgentsPage {
 }
 
 /// Accessible names of the editor's fields, in order.
-pub const FIELD_LABELS: [&str; 7] = [
+pub const FIELD_LABELS: [&str; 8] = [
     "Name",
     "Description",
     "Model",
     "Temperature",
     "Tools",
     "Tags",
+    "Knowledge bases",
     "Prompt",
 ];
 
@@ -254,6 +255,7 @@ impl AgentsPage {
                     "empty: the configured temperature",
                     "empty: every tool · none · read_file, list_*",
                     "keywords, comma-separated",
+                    "bases whose passages go with every question (rustbot knowledge list)",
                 ];
                 let fields = [
                     &mut d.name,
@@ -262,6 +264,7 @@ impl AgentsPage {
                     &mut d.temperature,
                     &mut d.tools,
                     &mut d.tags,
+                    &mut d.knowledge,
                 ];
                 for ((label, hint), text) in FIELD_LABELS.iter().zip(hints).zip(fields) {
                     let label = ui.label(*label);
@@ -274,7 +277,7 @@ impl AgentsPage {
                     ui.end_row();
                 }
             });
-        let label = ui.label(FIELD_LABELS[6]);
+        let label = ui.label(FIELD_LABELS[7]);
         ui.add(
             egui::TextEdit::multiline(&mut d.prompt)
                 .desired_rows(12)
@@ -341,8 +344,10 @@ mod tests {
         agent.tools = Some(vec!["read_file".into(), "list_*".into()]);
         agent.temperature = Some(0.3);
         agent.tags = vec!["review".into()];
+        agent.knowledge = vec!["notes".into(), "specs".into()];
         let draft = AgentDraft::from_agent(&agent);
         assert_eq!(draft.tools, "read_file, list_*");
+        assert_eq!(draft.knowledge, "notes, specs");
         assert_eq!(draft.to_agent().unwrap(), agent);
         let none = AgentDraft {
             tools: "none".into(),
