@@ -456,3 +456,73 @@ async fn the_first_exchange_gets_a_title_from_the_model_else_keeps_the_plain_one
     assert_eq!(stored.title.as_deref(), Some("And of Italy?"));
     assert_eq!(server.requests().len(), 4);
 }
+
+/// Rename, pin and delete are engine commands (the UI writes nothing itself): they reach the
+/// store in the order sent, an empty title is refused with an error event, and a delete
+/// removes the conversation and its messages.
+#[tokio::test]
+async fn rename_pin_and_delete_commands_change_the_store_in_order() {
+    let data = tempfile::tempdir().unwrap();
+    let store = rustbot::store::StoreHandle::open(data.path()).unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["hi"], false)]);
+    let h = engine::start(
+        EngineConfig {
+            store: Some(store.clone()),
+            ..EngineConfig::new(scripted_provider(&server, 2), "m")
+        },
+        &tokio::runtime::Handle::current(),
+    );
+    let sub = h.subscribe();
+    let conv = send(&h, "hello");
+    until_done(&sub, &conv).await;
+    h.send(Command::RenameConversation {
+        conversation: conv.clone(),
+        title: "  Greetings ".into(),
+    });
+    h.send(Command::SetPinned {
+        conversation: conv.clone(),
+        pinned: true,
+    });
+    h.send(Command::RenameConversation {
+        conversation: conv.clone(),
+        title: "   ".into(),
+    });
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let EngineEvent::Error { message, .. } = sub.recv().await {
+                return message;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(refused.contains("title"), "{refused}");
+    let key = conv.0.clone();
+    let stored = store
+        .call(move |s| s.conversation(&key))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.title.as_deref(), Some("Greetings"));
+    assert!(stored.pinned);
+    h.send(Command::DeleteConversation {
+        conversation: conv.clone(),
+    });
+    let key = conv.0.clone();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let k = key.clone();
+        if store
+            .call(move |s| s.conversation(&k))
+            .await
+            .unwrap()
+            .unwrap()
+            .is_none()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "deleted within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -742,6 +742,39 @@ fn conversations_can_be_renamed_pinned_and_deleted_with_undo() {
             .is_some()
     );
     assert!(!rig.has_label_containing("Deleted"));
+    // Every change went to the engine as a command (the UI writes nothing itself).
+    let sent = rig.commands();
+    assert!(sent.iter().any(|c| matches!(c,
+        Command::RenameConversation { conversation, title }
+            if *conversation == first && title == "alpha topic renamed")));
+    assert!(sent.iter().any(|c| matches!(c,
+        Command::SetPinned { conversation, pinned: true } if *conversation == first)));
+    assert!(
+        !sent
+            .iter()
+            .any(|c| matches!(c, Command::DeleteConversation { .. })),
+        "undone: nothing deleted"
+    );
+    // Deleted for good once the undo window passes (here: the next delete ends it).
+    rig.harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "beta topic")
+        .click_secondary();
+    rig.settle();
+    rig.harness.get_by_label("Delete").click();
+    rig.settle();
+    rig.harness.get_by_label("+ New chat").click();
+    rig.settle();
+    let third = rig.send_message("gamma topic");
+    rig.done(&third, RunStatus::Complete, "c", None);
+    rig.settle();
+    rig.harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "gamma topic")
+        .click_secondary();
+    rig.settle();
+    rig.harness.get_by_label("Delete").click();
+    rig.settle();
+    assert!(rig.commands().iter().any(|c| matches!(c,
+        Command::DeleteConversation { conversation } if *conversation == second)));
 }
 
 #[test]

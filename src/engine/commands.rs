@@ -175,7 +175,73 @@ impl Engine {
                 self.ensure_loaded(&conversation).await;
                 self.conversation(&conversation).next_sampling = Some(sampling);
             }
+            Command::RenameConversation {
+                conversation,
+                title,
+            } => {
+                let title = title.trim().to_string();
+                if title.is_empty() {
+                    self.error(Some(&conversation), "a title cannot be empty".into());
+                    return;
+                }
+                self.store_write(&conversation, "rename the conversation", move |s, id| {
+                    s.rename(id, &title)
+                });
+            }
+            Command::SetPinned {
+                conversation,
+                pinned,
+            } => self.store_write(&conversation, "pin the conversation", move |s, id| {
+                s.set_pinned(id, pinned)
+            }),
+            Command::DeleteConversation { conversation } => {
+                // Its run ends first, so nothing writes to the conversation after it is gone.
+                if let Some(c) = self.conversations.get(&conversation)
+                    && let Some(run) = &c.run
+                {
+                    run.cancel.cancel();
+                }
+                self.store_write(&conversation, "delete the conversation", |s, id| {
+                    s.delete_conversation(id)
+                });
+                self.conversations.remove(&conversation);
+            }
             Command::Shutdown => {}
+        }
+    }
+
+    /// Runs a write to a stored conversation in the background; a failure becomes an error
+    /// event naming what was being done.
+    fn store_write(
+        &self,
+        conversation: &ConversationId,
+        what: &'static str,
+        write: impl FnOnce(&mut crate::store::Store, &str) -> crate::store::Result<()> + Send + 'static,
+    ) {
+        // With history off there is nothing stored to change: the window's list is all.
+        let Some(store) = self.config.store.clone() else {
+            tracing::debug!("not stored, so nothing to {what}");
+            return;
+        };
+        // Queued now, so writes keep the order of their commands.
+        let (bus, id, key) = (
+            self.bus.clone(),
+            conversation.clone(),
+            conversation.0.clone(),
+        );
+        let queued = store.queue(
+            move |s| write(s, &key),
+            move |result| {
+                if let Err(e) = result.and_then(|r| r) {
+                    bus.publish(EngineEvent::Error {
+                        conversation: Some(id),
+                        message: format!("could not {what}: {e}"),
+                    });
+                }
+            },
+        );
+        if let Err(e) = queued {
+            self.error(Some(conversation), format!("could not {what}: {e}"));
         }
     }
 

@@ -154,6 +154,25 @@ pub enum Command {
         /// The stored id of the message.
         message_id: i64,
     },
+    /// Give a stored conversation a new title.
+    RenameConversation {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The title (trimmed; an empty one is refused).
+        title: String,
+    },
+    /// Pin a stored conversation to the top of the list, or unpin it.
+    SetPinned {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Pinned or not.
+        pinned: bool,
+    },
+    /// Delete a conversation with its messages (a running answer is stopped first).
+    DeleteConversation {
+        /// The conversation.
+        conversation: ConversationId,
+    },
     /// Send the following requests of conversations without a profile to this provider and
     /// model (the settings page changed provider, base URL or key).
     SetProvider {

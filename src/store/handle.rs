@@ -68,6 +68,16 @@ impl StoreHandle {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Queues `f` now (ordered after every earlier call) and gives its result to `done` on the
+    /// store's thread.
+    pub fn queue<R, F>(&self, f: F, done: impl FnOnce(Result<R>) + Send + 'static) -> Result<()>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Store) -> R + Send + 'static,
+    {
+        self.submit(f, done)
+    }
+
     /// Queues `f` without waiting (still ordered after every earlier call); a failure is
     /// logged with `what`, since nobody waits to handle it.
     pub fn send<F>(&self, what: &'static str, f: F)

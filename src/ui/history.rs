@@ -85,28 +85,6 @@ impl History {
         });
     }
 
-    /// Renames a stored conversation (in the background; a failure is logged).
-    pub fn rename(&self, conversation: &ConversationId, title: &str) {
-        let (id, title) = (conversation.0.clone(), title.to_string());
-        self.store
-            .send("rename the conversation", move |s| s.rename(&id, &title));
-    }
-
-    /// Pins or unpins a stored conversation.
-    pub fn set_pinned(&self, conversation: &ConversationId, pinned: bool) {
-        let id = conversation.0.clone();
-        self.store
-            .send("pin the conversation", move |s| s.set_pinned(&id, pinned));
-    }
-
-    /// Deletes a stored conversation.
-    pub fn delete(&self, conversation: &ConversationId) {
-        let id = conversation.0.clone();
-        self.store.send("delete the conversation", move |s| {
-            s.delete_conversation(&id)
-        });
-    }
-
     /// A reader for the Events and Stats pages over the same store and runtime.
     pub fn panel_data(&self) -> crate::ui::stats_data::PanelData {
         crate::ui::stats_data::PanelData::new(self.store.clone(), self.results.runtime().clone())

@@ -55,16 +55,18 @@ impl RustbotApp {
             AppAction::Sidebar(SidebarAction::Rename(id, title)) => {
                 if !title.trim().is_empty() {
                     self.vm.rename(&id, &title);
-                    if let Some(history) = &self.history {
-                        history.rename(&id, title.trim());
-                    }
+                    self.engine.send(Command::RenameConversation {
+                        conversation: id,
+                        title: title.trim().to_string(),
+                    });
                 }
             }
             AppAction::Sidebar(SidebarAction::SetPinned(id, pinned)) => {
                 self.vm.set_pinned(&id, pinned);
-                if let Some(history) = &self.history {
-                    history.set_pinned(&id, pinned);
-                }
+                self.engine.send(Command::SetPinned {
+                    conversation: id,
+                    pinned,
+                });
             }
             AppAction::Sidebar(SidebarAction::Delete(id)) => {
                 self.finish_delete();
@@ -232,10 +234,10 @@ impl RustbotApp {
 
     /// Deletes the conversation waiting in the undo window for good.
     pub(super) fn finish_delete(&mut self) {
-        if let Some(pending) = self.pending_delete.take()
-            && let Some(history) = &self.history
-        {
-            history.delete(&pending.conversation.id);
+        if let Some(pending) = self.pending_delete.take() {
+            self.engine.send(Command::DeleteConversation {
+                conversation: pending.conversation.id,
+            });
         }
     }
 
