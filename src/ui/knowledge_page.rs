@@ -230,7 +230,7 @@ impl KnowledgePage {
              watched while the app is open.",
         );
         ui.add_space(6.0);
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label(FOLDER_LABEL);
             ui.add(
                 egui::TextEdit::singleline(&mut self.folder)
