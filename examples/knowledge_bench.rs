@@ -222,6 +222,7 @@ fn index_bench(files: usize) {
     let retriever = Retriever::new(data.clone(), Some(model()));
     let embedder = retriever.loaded_embedder().unwrap().unwrap();
     let mut db = KnowledgeDb::open(&data).unwrap();
+    db.set_base("bench", &embedder.name()).unwrap();
     let t = Instant::now();
     let mut last = Instant::now();
     let report = index_path(&mut db, "bench", &docs, 300, Some(&embedder), &mut |p| {

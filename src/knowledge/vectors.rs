@@ -38,12 +38,24 @@ fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
     scale
 }
 
-/// Dot product of two code rows (widened so no sum overflows: 384 × 127² fits an i32).
+/// Dot product of two code rows (widened so no sum overflows: 384 × 127² fits an i32). In
+/// 16-lane blocks with 16 separate sums, which the compiler turns into SIMD multiply-adds even
+/// in the size-optimised release build (a plain iterator sum stayed scalar there).
 fn dot(a: &[i8], b: &[i8]) -> i32 {
-    a.iter()
-        .zip(b)
+    let (a_blocks, a_rest) = a.as_chunks::<16>();
+    let (b_blocks, b_rest) = b.as_chunks::<16>();
+    let mut sums = [0i32; 16];
+    for (x, y) in a_blocks.iter().zip(b_blocks) {
+        for lane in 0..16 {
+            sums[lane] += i32::from(x[lane]) * i32::from(y[lane]);
+        }
+    }
+    let rest: i32 = a_rest
+        .iter()
+        .zip(b_rest)
         .map(|(x, y)| i32::from(*x) * i32::from(*y))
-        .sum()
+        .sum();
+    sums.iter().sum::<i32>() + rest
 }
 
 impl VectorIndex {
@@ -145,6 +157,18 @@ mod tests {
         let (sa, sb) = (quantize(&a, &mut ca), quantize(&b, &mut cb));
         let approx = dot(&ca, &cb) as f32 * sa * sb;
         assert!((exact - approx).abs() < 0.01, "{exact} vs {approx}");
+    }
+
+    #[test]
+    fn the_blocked_dot_product_equals_the_plain_one() {
+        let a: Vec<i8> = (0..389).map(|i| ((i * 37) % 255 - 127) as i8).collect();
+        let b: Vec<i8> = (0..389).map(|i| ((i * 91) % 251 - 125) as i8).collect();
+        let plain: i32 = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| i32::from(*x) * i32::from(*y))
+            .sum();
+        assert_eq!(dot(&a, &b), plain);
     }
 
     #[test]
