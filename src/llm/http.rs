@@ -381,31 +381,8 @@ impl Transport {
         headers: HeaderMap,
     ) -> Result<T, LlmError> {
         let url = self.url(path);
-        let ctx = RequestContext {
-            url: url.clone(),
-            model: String::new(),
-        };
-        let resp = self
-            .client
-            .get(&url)
-            .headers(headers)
-            .timeout(self.settings.network.idle_timeout())
-            .send()
-            .await
-            .map_err(|e| self.request_error(&ctx, &e))?;
-        let status = resp.status().as_u16();
-        if !resp.status().is_success() {
-            let retry_after = parse_retry_after(resp.headers(), SystemTime::now());
-            let body = read_limited(resp).await;
-            return Err(self.redact(self.status_error(&ctx, status, &body, retry_after)));
-        }
-        let body = resp.bytes().await.map_err(|e| LlmError::Incomplete {
-            detail: e.to_string(),
-        })?;
-        serde_json::from_slice(&body).map_err(|e| LlmError::Protocol {
-            provider: self.settings.kind.id().into(),
-            detail: format!("the model list from {url} is not the expected JSON: {e}"),
-        })
+        let request = self.client.get(&url).headers(headers);
+        self.json_answer(request, url, String::new()).await
     }
 
     /// POSTs `body` as JSON to `path` and parses the JSON answer (embeddings, rerank), mapping
@@ -418,15 +395,23 @@ impl Transport {
         body: &B,
     ) -> Result<T, LlmError> {
         let url = self.url(path);
+        let request = self.client.post(&url).headers(headers).json(body);
+        self.json_answer(request, url, model.to_string()).await
+    }
+
+    /// Sends `request` (to `url`, for `model`) and parses its JSON answer; a refusal becomes
+    /// the same error a stream would get, with the key redacted.
+    async fn json_answer<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: String,
+        model: String,
+    ) -> Result<T, LlmError> {
         let ctx = RequestContext {
             url: url.clone(),
-            model: model.to_string(),
+            model,
         };
-        let resp = self
-            .client
-            .post(&url)
-            .headers(headers)
-            .json(body)
+        let resp = request
             .timeout(self.settings.network.idle_timeout())
             .send()
             .await

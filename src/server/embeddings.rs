@@ -184,21 +184,7 @@ pub(crate) async fn embeddings(
             return response;
         }
         return match state.provider.embed(&model, &inputs).await {
-            Ok(e) => {
-                let data: Vec<_> = e
-                    .vectors
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, embedding)| json!({"object": "embedding", "index": index, "embedding": embedding}))
-                    .collect();
-                axum::Json(json!({
-                    "object": "list",
-                    "data": data,
-                    "model": e.model,
-                    "usage": {"prompt_tokens": e.prompt_tokens, "total_tokens": e.prompt_tokens},
-                }))
-                .into_response()
-            }
+            Ok(e) => embeddings_answer(e.vectors, &e.model, e.prompt_tokens),
             Err(e) => provider_error(&e),
         };
     }
@@ -212,6 +198,11 @@ pub(crate) async fn embeddings(
         Ok(v) => v,
         Err(response) => return response,
     };
+    embeddings_answer(vectors, &model_name(&state), tokens as u64)
+}
+
+/// OpenAI's embeddings answer: one object per vector, in input order.
+fn embeddings_answer(vectors: Vec<Vec<f32>>, model: &str, tokens: u64) -> Response {
     let data: Vec<_> = vectors
         .into_iter()
         .enumerate()
@@ -220,7 +211,7 @@ pub(crate) async fn embeddings(
     axum::Json(json!({
         "object": "list",
         "data": data,
-        "model": model_name(&state),
+        "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }))
     .into_response()
