@@ -449,6 +449,7 @@ fn a_kept_retriever_sees_changes_to_the_base() {
     let retriever = Retriever::new(data.clone(), Some(model.into()));
     let embedder = retriever.loaded_embedder().unwrap().unwrap();
     let mut db = KnowledgeDb::open(&data).unwrap();
+    db.set_base("notes", &embedder.name()).unwrap();
     index_path(&mut db, "notes", &docs, 300, Some(&embedder), &mut |_| {}).unwrap();
     let bases = ["notes".to_string()];
     let best = |q: &str| retriever.retrieve(&bases, q, 1).unwrap()[0].text.clone();
