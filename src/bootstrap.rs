@@ -69,6 +69,9 @@ pub struct Started {
     pub mcp_failures: Vec<McpFailure>,
     /// The knowledge bases' retriever (the engine's, sharing its loaded model).
     pub knowledge: crate::knowledge::Retriever,
+    /// The provider the engine answers with (the doors' model lists, embeddings and rerank
+    /// use the same one instead of building their own).
+    pub provider: std::sync::Arc<dyn crate::llm::Provider>,
 }
 
 /// The workspace folder: the flag, else the config, else `workspace` in the data dir.
@@ -191,7 +194,7 @@ pub async fn start(
         })
     };
     let config = EngineConfig {
-        provider,
+        provider: provider.clone(),
         model: settings.model.clone(),
         system_prompt: settings.system_prompt.clone(),
         temperature: settings.temperature,
@@ -217,6 +220,7 @@ pub async fn start(
         mcp,
         mcp_failures,
         knowledge: retriever_for_doors,
+        provider,
     })
 }
 

@@ -11,7 +11,6 @@ use clap::Subcommand;
 use crate::bootstrap::{self, DoorOptions};
 use crate::cli::{GlobalOpts, runtime};
 use crate::engine::Command;
-use crate::llm::build_provider;
 use crate::server::install::{self, Browser};
 use crate::server::native::{self, Host, NativeError, caller_origin};
 use crate::tools::ToolFilter;
@@ -90,7 +89,7 @@ pub(super) fn run(
         let host = Arc::new(Host {
             engine: started.engine.clone(),
             store: started.store.clone(),
-            provider: build_provider(settings.provider.clone())?,
+            provider: started.provider.clone(),
             default_model: settings.model.clone(),
             knowledge: Some(started.knowledge.clone()),
             data_dir: Some(settings.paths.data_dir.clone()),

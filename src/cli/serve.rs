@@ -10,7 +10,6 @@ use crate::bootstrap::{self, DoorOptions};
 use crate::cli::GlobalOpts;
 use crate::config::secrets::{self, Secret};
 use crate::engine::Command;
-use crate::llm::build_provider;
 use crate::server::http::{AppState, serve};
 use crate::server::limits::generate_token;
 use crate::tools::ToolFilter;
@@ -56,7 +55,7 @@ pub(super) fn run(global: &GlobalOpts, listen: Option<String>) -> anyhow::Result
         for failure in &started.mcp_failures {
             eprintln!("warning: MCP server {}: {}", failure.server, failure.error);
         }
-        let provider = build_provider(settings.provider.clone())?;
+        let provider = started.provider.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("could not listen on {addr}"))?;
