@@ -4,6 +4,7 @@
 //! that no module reaches up.
 
 mod ids;
+pub mod process;
 mod reasoning;
 
 pub use ids::{ApprovalScope, ConversationId};

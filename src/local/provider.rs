@@ -140,13 +140,6 @@ pub struct LoadState {
     pub context_tokens: Option<usize>,
 }
 
-/// This process's resident memory in bytes (Linux; None elsewhere).
-fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
 /// Loads `name` (a path or a model in the folder) ahead of use, replacing any other loaded
 /// model; it stays for `[local] keep_loaded_secs` idle like after an answer. Blocks while an
 /// answer is being generated.
@@ -168,10 +161,10 @@ pub fn load_now(settings: &LocalSettings, name: &str) -> Result<LoadState, Local
         state.context_tokens = Some(m.context_tokens);
     } else {
         *guard = None;
-        let before = resident_bytes();
+        let before = crate::core::process::resident_bytes();
         let cap = settings.context_tokens.map(|c| c as usize);
         let model = slot.run(settings.thread_count(), || LoadedModel::load(&path, cap))?;
-        state.memory_bytes = match (before, resident_bytes()) {
+        state.memory_bytes = match (before, crate::core::process::resident_bytes()) {
             (Some(b), Some(a)) => a.saturating_sub(b),
             _ => 0,
         };

@@ -226,11 +226,6 @@ pub fn write_jsonl(
 
 /// Reads this process's memory and CPU time from `/proc/self` (zeros elsewhere).
 pub fn read_process() -> ProcessStats {
-    let page = page_size();
-    let rss_pages = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .unwrap_or(0);
     let ticks = clock_ticks();
     let cpu_ticks = std::fs::read_to_string("/proc/self/stat")
         .ok()
@@ -244,19 +239,13 @@ pub fn read_process() -> ProcessStats {
         })
         .unwrap_or(0);
     ProcessStats {
-        rss_bytes: rss_pages * page,
+        rss_bytes: crate::core::process::resident_bytes().unwrap_or(0),
         cpu_secs: cpu_ticks as f64 / ticks,
     }
 }
 
-fn page_size() -> u64 {
-    // SAFETY: sysconf only reads a constant of the running system.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(size).ok().filter(|s| *s > 0).unwrap_or(4096)
-}
-
 fn clock_ticks() -> f64 {
-    // SAFETY: as above.
+    // SAFETY: sysconf only reads a constant of the running system.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if ticks > 0 { ticks as f64 } else { 100.0 }
 }
