@@ -309,26 +309,12 @@ impl KnowledgeDb {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        // Searching every base (one base, the usual case, or all of them), the best rows come
-        // from the full-text index alone: joining each match to its chunk and file to check
-        // the base cost most of a search over 100,000 chunks.
-        let all: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM bases", [], |r| r.get(0))?;
-        let distinct = bases.iter().collect::<std::collections::HashSet<_>>().len();
-        let mut stmt = if distinct as i64 >= all {
-            self.conn.prepare_cached(
-                "SELECT rowid, bm25(chunks_fts) FROM chunks_fts
-                 WHERE chunks_fts MATCH ?1 AND ?2 IS NOT NULL ORDER BY rank LIMIT ?3",
-            )?
-        } else {
-            self.conn.prepare_cached(
-                "SELECT c.id, bm25(chunks_fts) FROM chunks_fts
-                 JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id
-                 WHERE chunks_fts MATCH ?1 AND f.base IN (SELECT value FROM json_each(?2))
-                 ORDER BY rank LIMIT ?3",
-            )?
-        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT c.id, bm25(chunks_fts) FROM chunks_fts
+             JOIN chunks c ON c.id = chunks_fts.rowid JOIN files f ON f.id = c.file_id
+             WHERE chunks_fts MATCH ?1 AND f.base IN (SELECT value FROM json_each(?2))
+             ORDER BY rank LIMIT ?3",
+        )?;
         let bases = serde_json::to_string(bases).unwrap_or_else(|_| "[]".into());
         let rows = stmt.query_map(params![terms.join(" OR "), bases, limit as i64], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -361,10 +347,7 @@ impl KnowledgeDb {
             let base = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
             let blob = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
             vector.clear();
-            vector.extend(
-                blob.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            );
+            decode_into(blob, &mut vector);
             f(id, base, &vector);
         }
         Ok(())
@@ -420,7 +403,15 @@ fn to_blob(v: &[f32]) -> Vec<u8> {
 }
 
 fn from_blob(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    let mut v = Vec::with_capacity(b.len() / 4);
+    decode_into(b, &mut v);
+    v
+}
+
+/// Appends the little-endian f32s of a stored vector to `out` (reused across rows).
+fn decode_into(b: &[u8], out: &mut Vec<f32>) {
+    out.extend(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
 }
