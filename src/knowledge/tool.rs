@@ -11,23 +11,13 @@ use serde_json::{Value, json};
 use crate::knowledge::{self, Embedder, Hit, KnowledgeDb, KnowledgeError, VectorIndex};
 use crate::tools::{Tool, ToolContext, ToolError, ToolOutput};
 
-/// The provider's embedding model a retriever uses.
-#[derive(Clone)]
-struct ProviderModel {
-    provider: Arc<dyn crate::llm::Provider>,
-    model: String,
-    runtime: tokio::runtime::Handle,
-}
-
 /// Searches the knowledge bases of a data dir; cheap to clone (the model is shared).
 #[derive(Clone)]
 pub struct Retriever {
     data_dir: PathBuf,
     /// The sentence-transformers folder (None: keyword search only, or the provider's).
     model_folder: Option<PathBuf>,
-    /// The provider's embedding model, used instead of a local folder.
-    provider: Option<ProviderModel>,
-    /// Loaded on first use and kept.
+    /// The local model, loaded on first use and kept; the provider's, set at the start.
     embedder: Arc<Mutex<Option<Arc<Embedder>>>>,
     /// The embeddings in memory, read on the first search and again when the database
     /// changed since (its generation moved).
@@ -40,7 +30,6 @@ impl Retriever {
         Self {
             data_dir,
             model_folder,
-            provider: None,
             embedder: Arc::new(Mutex::new(None)),
             vectors: Arc::new(Mutex::new(None)),
         }
@@ -54,24 +43,25 @@ impl Retriever {
         model: String,
         runtime: tokio::runtime::Handle,
     ) -> Self {
-        let mut r = Self::new(data_dir, None);
-        r.provider = Some(ProviderModel {
-            provider,
-            model,
-            runtime,
-        });
+        let r = Self::new(data_dir, None);
+        *r.embedder.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(Embedder::Provider {
+                provider,
+                model,
+                runtime,
+            }));
         r
     }
 
     /// The embedding model's name as recorded per base (its folder, or `PROVIDER:MODEL`;
     /// `none`: keyword only).
     pub fn model_name(&self) -> String {
-        if let Some(p) = &self.provider {
-            return format!("{}:{}", p.provider.id(), p.model);
+        if let Some(folder) = &self.model_folder {
+            return folder.to_string_lossy().into_owned();
         }
-        self.model_folder
-            .as_ref()
-            .map_or_else(|| "none".to_string(), |f| f.to_string_lossy().into_owned())
+        let slot = self.embedder.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref()
+            .map_or_else(|| "none".to_string(), |e| e.name())
     }
 
     /// The embedding model, loaded now if it was not yet (None: keyword search only).
@@ -80,15 +70,10 @@ impl Retriever {
         if let Some(e) = slot.as_ref() {
             return Ok(Some(Arc::clone(e)));
         }
-        let loaded = match (&self.provider, &self.model_folder) {
-            (Some(p), _) => Arc::new(Embedder::Provider {
-                provider: Arc::clone(&p.provider),
-                model: p.model.clone(),
-                runtime: p.runtime.clone(),
-            }),
-            (None, Some(folder)) => Arc::new(Embedder::load_local(folder)?),
-            (None, None) => return Ok(None),
+        let Some(folder) = &self.model_folder else {
+            return Ok(None);
         };
+        let loaded = Arc::new(Embedder::load_local(folder)?);
         *slot = Some(Arc::clone(&loaded));
         Ok(Some(loaded))
     }
