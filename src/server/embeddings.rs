@@ -104,9 +104,20 @@ async fn with_retriever<T: Send + 'static>(
     }
 }
 
-/// Whether `model` names the local embedding model (absent, `local` or `local:NAME`).
-fn is_local(model: Option<&str>) -> bool {
+/// Whether `model` names the local embedding model (absent, empty, `local` or `local:NAME`);
+/// serve and the native host both ask.
+pub(crate) fn is_local(model: Option<&str>) -> bool {
     model.is_none_or(|m| m.is_empty() || m == "local" || m.starts_with("local:"))
+}
+
+/// The provider model a rerank goes to: the one the request names unless it is the local
+/// model, else `[knowledge] rerank_model` when the request names none; None: the local model.
+pub(crate) fn rerank_target(asked: Option<&str>, configured: Option<&String>) -> Option<String> {
+    match asked {
+        Some(m) if !is_local(Some(m)) => Some(m.to_string()),
+        Some(_) => None,
+        None => configured.cloned(),
+    }
 }
 
 /// A provider's failure in OpenAI's error shape: its status where it gave one (a missing
@@ -236,48 +247,38 @@ pub(crate) async fn rerank(
     let top = req.top_n.unwrap_or(count).min(count);
     let mut inputs = vec![req.query.clone()];
     inputs.extend(req.documents.iter().cloned());
-    // The provider's reranker when the request names a model or `[knowledge] rerank_model`
-    // is set; the local embedding model otherwise.
-    let remote = match req.model.as_deref() {
-        Some(m) if !is_local(Some(m)) => Some(m.to_string()),
-        Some(_) => None,
-        None => state.rerank_model.clone(),
-    };
-    if let Some(model) = remote {
-        if let Some(response) = check_inputs(&inputs) {
-            return response;
-        }
-        return match state
-            .provider
-            .rerank(&model, &req.query, &req.documents)
-            .await
-        {
-            Ok(ranked) => {
-                let results: Vec<_> = ranked
-                    .into_iter()
-                    .take(top)
-                    .map(|(index, score)| json!({"index": index, "relevance_score": score}))
-                    .collect();
-                axum::Json(json!({"model": model, "results": results})).into_response()
+    let (ranked, model) = match rerank_target(req.model.as_deref(), state.rerank_model.as_ref()) {
+        Some(model) => {
+            if let Some(response) = check_inputs(&inputs) {
+                return response;
             }
-            Err(e) => provider_error(&e),
-        };
-    }
-    let (query, documents) = (req.query, req.documents);
-    let ranked = match with_retriever(&state, req.model.as_deref(), &inputs, move |r| {
-        r.rerank(&query, &documents)
-    })
-    .await
-    {
-        Ok(r) => r,
-        Err(response) => return response,
+            match state
+                .provider
+                .rerank(&model, &req.query, &req.documents)
+                .await
+            {
+                Ok(ranked) => (ranked, model),
+                Err(e) => return provider_error(&e),
+            }
+        }
+        None => {
+            let (query, documents) = (req.query, req.documents);
+            match with_retriever(&state, req.model.as_deref(), &inputs, move |r| {
+                r.rerank(&query, &documents)
+            })
+            .await
+            {
+                Ok(ranked) => (ranked, model_name(&state)),
+                Err(response) => return response,
+            }
+        }
     };
     let results: Vec<_> = ranked
         .into_iter()
         .take(top)
         .map(|(index, score)| json!({"index": index, "relevance_score": score}))
         .collect();
-    axum::Json(json!({"model": model_name(&state), "results": results})).into_response()
+    axum::Json(json!({"model": model, "results": results})).into_response()
 }
 
 /// `GET /v1/models/{id}`.

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::knowledge::{KnowledgeError, Retriever};
+use crate::server::embeddings::{is_local, rerank_target};
 use crate::server::native::Host;
 
 type RouteResult = Result<Value, (&'static str, String)>;
@@ -80,9 +81,14 @@ fn texts(payload: &Value, field: &str, max: usize) -> Result<Vec<String>, (&'sta
     Ok(list)
 }
 
-/// Whether `model` names the local embedding model.
-fn is_local(model: &str) -> bool {
-    model.is_empty() || model == "local" || model.starts_with("local:")
+/// The `embeddings` result: one object per vector, in input order.
+fn embeddings_result(vectors: Vec<Vec<f32>>, model: &str, tokens: u64) -> Value {
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, embedding)| json!({"index": index, "embedding": embedding}))
+        .collect();
+    json!({"data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 }
 
 /// The local provider's settings, or the error for a host on another provider.
@@ -223,33 +229,19 @@ pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
             Ok(json!({"state": "unloaded", "model": name, "was_loaded": freed}))
         }
         "embeddings" => {
-            if let Some(m) = payload["model"].as_str().filter(|m| !is_local(m)) {
+            if let Some(m) = payload["model"].as_str().filter(|m| !is_local(Some(m))) {
                 let input = texts(payload, "input", 2048)?;
                 let e = host
                     .provider
                     .embed(m, &input)
                     .await
                     .map_err(|e| ("provider_error", e.to_string()))?;
-                let data: Vec<Value> = e
-                    .vectors
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, embedding)| json!({"index": index, "embedding": embedding}))
-                    .collect();
-                return Ok(json!({"data": data, "model": e.model,
-                    "usage": {"prompt_tokens": e.prompt_tokens, "total_tokens": e.prompt_tokens}}));
+                return Ok(embeddings_result(e.vectors, &e.model, e.prompt_tokens));
             }
             let input = texts(payload, "input", 100)?;
             let tokens: usize = input.iter().map(|t| t.len().div_ceil(4)).sum();
             let vectors = blocking(host.knowledge.clone(), move |r| r.embed(&input)).await?;
-            let data: Vec<Value> = vectors
-                .into_iter()
-                .enumerate()
-                .map(|(index, embedding)| json!({"index": index, "embedding": embedding}))
-                .collect();
-            Ok(
-                json!({"data": data, "model": "local", "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
-            )
+            Ok(embeddings_result(vectors, "local", tokens as u64))
         }
         "rerank" => {
             let query = payload["query"]
@@ -266,14 +258,8 @@ pub async fn route(host: &Host, route: &str, payload: &Value) -> RouteResult {
                     .ok_or_else(|| bad("payload.top_n must be a whole number from 1"))?
                     as usize,
             };
-            // The provider's reranker when the request names a model or `[knowledge]
-            // rerank_model` is set; similarity under the local embedding model otherwise.
-            let remote = match payload["model"].as_str() {
-                Some(m) if !is_local(m) => Some(m.to_string()),
-                Some(_) => None,
-                None => host.rerank_model.clone(),
-            };
-            let ranked = match remote {
+            let ranked = match rerank_target(payload["model"].as_str(), host.rerank_model.as_ref())
+            {
                 Some(model) => host
                     .provider
                     .rerank(&model, &query, &documents)
