@@ -40,6 +40,7 @@ fn loaded(role: Role, text: String, created_ms: i64) -> LoadedMessage {
         store_id: Some(created_ms),
         siblings: Siblings::default(),
         usage: None,
+        images: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ use cpu_renderer::CpuRenderer;
 use egui::epaint::{ClippedPrimitive, ImageDelta, Mesh, Primitive};
 use egui::{Color32, ColorImage, Pos2, Rect, TextureId, TextureOptions, TexturesDelta};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use rustbot::engine::{ConversationId, EngineEvent, RunMetrics, RunStatus};
 use rustbot::tools::{ApprovedBy, Decision};
 use rustbot::ui::settings::ThemeChoice;
@@ -460,4 +461,81 @@ fn settings_dark() {
 #[test]
 fn settings_light() {
     screen_snapshot(ThemeChoice::Light, Page::Settings, "settings_light");
+}
+
+/// A picture for the attachment snapshot: a sky-to-sea gradient with a sun, 320×200.
+fn picture_png() -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(320, 200, |x, y| {
+        let (dx, dy) = (x as f32 - 230.0, y as f32 - 60.0);
+        if dx * dx + dy * dy < 900.0 {
+            image::Rgba([250, 200, 40, 255])
+        } else if y < 120 {
+            image::Rgba([90, 150, 230 - (y as u8 / 2), 255])
+        } else {
+            image::Rgba([20, 60 + (x as u8 / 8), 120, 255])
+        }
+    });
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgba8(image)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// A message with an attached image and text file, and an answer after its thinking: the
+/// thumbnail and the folded file above, "Thought for 3 s" folded over the answer.
+#[test]
+fn chat_attachments_and_reasoning_dark() {
+    use rustbot::attachments::{Attachment, fenced, message_text};
+    use rustbot::ui::images::ImageVm;
+    let mut harness = app(ThemeChoice::Dark, Page::Chat);
+    let conversation = ConversationId("attached".into());
+    let c = || conversation.clone();
+    let file = Attachment::Text {
+        name: "notes.md".into(),
+        block: fenced("notes.md", "# Trip\n\nBeach day, 24 °C.\n"),
+    };
+    let text = message_text("Where was this taken? My notes are attached.", &[file]);
+    let image = ImageVm::decode("beach.png", "image/png", picture_png().into());
+    {
+        let vm = harness.state_mut().view_model_mut();
+        vm.apply(&EngineEvent::ConversationCreated { conversation: c() }, T0);
+        vm.user_sent_with_images(&c(), &text, vec![image], T0);
+        let events = [
+            EngineEvent::UserMessage {
+                conversation: c(),
+                text: text.clone(),
+            },
+            EngineEvent::RunStarted {
+                conversation: c(),
+                model: "vision-model".into(),
+            },
+            EngineEvent::Reasoning {
+                conversation: c(),
+                delta: "A sunny beach, calm sea; the notes say 24 °C.".into(),
+            },
+            EngineEvent::Text {
+                conversation: c(),
+                delta: "A beach on a clear day, as your notes say.".into(),
+            },
+            EngineEvent::Done {
+                conversation: c(),
+                status: RunStatus::Complete,
+                reason: "stop".into(),
+                text: "A beach on a clear day, as your notes say.".into(),
+                error: None,
+                metrics: RunMetrics {
+                    model: "vision-model".into(),
+                    ..RunMetrics::default()
+                },
+            },
+        ];
+        for (i, event) in events.iter().enumerate() {
+            vm.apply(event, T0 + 1000 * (i as i64 + 1));
+        }
+        vm.select(c(), T0);
+    }
+    settle(&mut harness);
+    harness.get_by_label("View image beach.png");
+    harness.snapshot("chat_attachments_dark");
 }

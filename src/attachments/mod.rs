@@ -3,6 +3,7 @@
 //! image parts (byte for byte when small enough, else downscaled). Anything else is refused
 //! with one sentence before anything is sent.
 
+mod blocks;
 mod image_part;
 mod pdf;
 
@@ -11,6 +12,7 @@ use std::path::Path;
 use crate::config::attachments::AttachmentSettings;
 use crate::llm::ImagePart;
 
+pub use blocks::{TextBlock, fenced, message_text, split_text_blocks};
 pub use image_part::prepare_image;
 pub use pdf::pdf_text;
 
@@ -163,38 +165,6 @@ pub fn image_media_type(bytes: &[u8]) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-/// `text` as a fenced block headed by the file name; the fence is longer than any run of
-/// backticks inside, so the file cannot close it early.
-pub fn fenced(name: &str, text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat((longest + 1).max(3));
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    format!("{name}\n{fence}\n{body}\n{fence}")
-}
-
-/// The user's text with the text attachments appended, one block each.
-pub fn message_text(text: &str, attachments: &[Attachment]) -> String {
-    let mut out = text.to_string();
-    for a in attachments {
-        if let Attachment::Text { block, .. } = a {
-            if !out.is_empty() {
-                out.push_str("\n\n");
-            }
-            out.push_str(block);
-        }
-    }
-    out
 }
 
 /// The image parts among `attachments`.

@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineEvent;
 use crate::ui::agents_page::AgentsPage;
+use crate::ui::attachment_tray::AttachmentTray;
 use crate::ui::chat::{ChatAction, ChatView};
 use crate::ui::events_panel::EventsPanel;
 use crate::ui::history::{History, HistoryUpdate};
-use crate::ui::input::{InputAction, InputBox};
+use crate::ui::input::{InputAction, InputBox, TrayState};
 use crate::ui::link::EngineLink;
 use crate::ui::models::ModelCatalog;
 use crate::ui::personas::{AgentChoice, AgentEdit, AgentParts, Personas};
@@ -101,6 +102,8 @@ pub struct RustbotApp {
     engine: EngineLink,
     chat: ChatView,
     input: InputBox,
+    /// Files waiting to go with the next message.
+    tray: AttachmentTray,
     sidebar: Sidebar,
     settings_page: SettingsPage,
     applied: GuiSettings,
@@ -161,6 +164,7 @@ impl RustbotApp {
             engine,
             chat: ChatView::default(),
             input,
+            tray: AttachmentTray::default(),
             sidebar: Sidebar::default(),
             settings_page: SettingsPage::new(settings.clone()),
             applied: settings,
@@ -238,6 +242,11 @@ impl RustbotApp {
     /// Shows spending against these limits on the Stats page.
     pub fn set_budget_limits(&mut self, limits: crate::engine::budget::BudgetLimits) {
         self.stats.set_budget(limits);
+    }
+
+    /// The attached image open in the larger view (for tests).
+    pub fn image_viewing(&self) -> Option<&str> {
+        self.chat.images.viewing()
     }
 
     /// The page shown.
@@ -369,7 +378,12 @@ impl RustbotApp {
             .show_separator_line(false)
             .frame(egui::Frame::new().inner_margin(egui::Margin::symmetric(0, 8)))
             .show(ui, |ui| {
-                if let Some(a) = self.input.ui(ui, run_active, last_user.as_deref()) {
+                self.tray.ui(ui, &mut self.chat.images);
+                let tray = TrayState {
+                    files: self.tray.files().len(),
+                    loading: self.tray.is_loading(),
+                };
+                if let Some(a) = self.input.ui(ui, run_active, last_user.as_deref(), tray) {
                     actions.push(AppAction::Input(a));
                 }
             });
@@ -434,6 +448,7 @@ impl eframe::App for RustbotApp {
         let ctx = ui.ctx().clone();
         let mut actions = Vec::new();
         self.shortcuts(&ctx, &mut actions);
+        self.tray.update(&ctx, self.applied.attachments);
 
         egui::Panel::left("rustbot_sidebar")
             .resizable(true)
@@ -450,6 +465,8 @@ impl eframe::App for RustbotApp {
             self.page_ui(ui, &mut actions);
         });
 
+        self.chat.images.viewer_ui(&ctx);
+        drop_hint_ui(&ctx);
         for action in actions {
             self.apply(&ctx, action);
         }
@@ -469,4 +486,24 @@ impl eframe::App for RustbotApp {
         // A delete still in its undo window happens now.
         self.finish_delete();
     }
+}
+
+/// While files are dragged over the window: a veil saying that dropping attaches them.
+fn drop_hint_ui(ctx: &egui::Context) {
+    if ctx.input(|i| i.raw.hovered_files.is_empty()) {
+        return;
+    }
+    let rect = ctx.content_rect();
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("rustbot_drop_hint"),
+    ));
+    painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
+    painter.text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        crate::ui::attachment_tray::DROP_HINT,
+        egui::FontId::proportional(22.0),
+        egui::Color32::WHITE,
+    );
 }

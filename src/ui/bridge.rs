@@ -37,6 +37,7 @@ impl GuiSettings {
             max_tokens: resolved.max_tokens.unwrap_or(defaults.max_tokens),
             theme: ThemeChoice::parse(&ui.theme),
             font_size: ui.font_size,
+            attachments: resolved.config.attachments,
         }
     }
 

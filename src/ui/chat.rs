@@ -98,6 +98,8 @@ pub struct ChatView {
     pub agent_names: Vec<String>,
     /// The message whose Delete waits for a second click.
     confirm_delete: Option<u64>,
+    /// Textures of attached images (thumbnails and the larger view), shared with the tray.
+    pub images: crate::ui::images::ImageTextures,
     /// Answers whose Thinking section was folded when their answer began (once, so the
     /// user can open it again).
     thinking_folded: std::collections::HashSet<u64>,
@@ -252,7 +254,7 @@ impl ChatView {
                 message_bar_ui(ui, conv, msg, &mut self.confirm_delete, action);
                 match msg.role {
                     Role::User => {
-                        ui.add(egui::Label::new(&msg.text).selectable(true).wrap());
+                        crate::ui::user_message::user_message_ui(ui, &mut self.images, msg);
                     }
                     Role::Summary => summary_card_ui(ui, msg),
                     Role::Assistant

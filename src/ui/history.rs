@@ -3,6 +3,7 @@
 
 use crate::engine::ConversationId;
 use crate::store::{self, ListFilter, StoreHandle};
+use crate::ui::images::ImageVm;
 use crate::ui::link::Background;
 use crate::ui::view_model::{
     LoadedMessage, MessageStatus, Role, Siblings, StoredSummary, usage_line,
@@ -77,7 +78,19 @@ impl History {
     pub fn request_messages(&self, conversation: &ConversationId) {
         let conversation = conversation.clone();
         self.spawn(move |s| {
-            let messages = shown_messages(s.active_path_with_siblings(&conversation.0)?);
+            let mut attached = s.conversation_attachments(&conversation.0)?;
+            let mut messages = shown_messages(s.active_path_with_siblings(&conversation.0)?);
+            for message in &mut messages {
+                let stored = message
+                    .store_id
+                    .and_then(|id| attached.remove(&store::MessageId(id)))
+                    .unwrap_or_default();
+                // Thumbnails are decoded here, on the runtime, never on the UI thread.
+                message.images = stored
+                    .into_iter()
+                    .map(|a| ImageVm::decode(&a.name, &a.media_type, a.data.into()))
+                    .collect();
+            }
             Ok(HistoryUpdate::Messages {
                 conversation,
                 messages,
@@ -153,5 +166,6 @@ fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
         store_id: Some(m.id.0),
         siblings: Siblings::default(),
         usage,
+        images: Vec::new(),
     })
 }

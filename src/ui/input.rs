@@ -7,7 +7,7 @@ use egui::{Event, Id, Key, KeyboardShortcut, Modifiers, TextEdit};
 #[must_use]
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputAction {
-    /// Send this (non-empty, trimmed) text as the user's message.
+    /// Send this trimmed text (empty only when files are attached) as the user's message.
     Send(String),
     /// Replace a sent message with this text and answer it again (a new branch).
     Edit {
@@ -34,6 +34,15 @@ enum Editing {
     Last,
     /// This one (its view id; its Edit button).
     Message(u64),
+}
+
+/// The attachment tray as the Send button sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrayState {
+    /// Files ready to go (a message may then be sent without words).
+    pub files: usize,
+    /// Files still being read (sending waits for them).
+    pub loading: bool,
 }
 
 /// The accessible name (and label) of the message field.
@@ -84,12 +93,13 @@ impl InputBox {
     }
 
     /// Draws the box. `run_active` turns Send into Stop; `last_user_text` is what Up recalls
-    /// into an empty box.
+    /// into an empty box; `tray` lets files go without words, and holds Send while they load.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         run_active: bool,
         last_user_text: Option<&str>,
+        tray: TrayState,
     ) -> Option<InputAction> {
         let id = Self::id();
         let mut action = None;
@@ -144,11 +154,23 @@ impl InputBox {
                     action = Some(InputAction::Stop);
                 }
             } else {
-                let can_send = !self.text.trim().is_empty();
+                // An edit replaces words only: files go with new messages.
+                let files = if self.editing.is_some() {
+                    0
+                } else {
+                    tray.files
+                };
+                let can_send = !tray.loading && (!self.text.trim().is_empty() || files > 0);
+                let hover = if tray.loading {
+                    "Waiting for the attached files to be read"
+                } else {
+                    "Send (Enter)"
+                };
                 let send = ui
                     .add_enabled_ui(can_send, |ui| {
                         ui.add_sized(button_size, egui::Button::new("Send"))
-                            .on_hover_text("Send (Enter)")
+                            .on_hover_text(hover)
+                            .on_disabled_hover_text(hover)
                     })
                     .inner;
                 if can_send && (send.clicked() || enter) {

@@ -6,6 +6,7 @@
 
 pub mod agents_page;
 pub mod app;
+pub mod attachment_tray;
 pub mod bridge;
 pub mod chat;
 pub mod citations;
@@ -13,6 +14,7 @@ pub mod code_fences;
 pub mod events_panel;
 pub mod glyphs;
 pub mod history;
+pub mod images;
 pub mod input;
 pub mod knowledge_page;
 pub mod link;
@@ -25,6 +27,7 @@ pub mod stats_data;
 pub mod stats_panel;
 pub mod tool_card;
 pub mod trace;
+pub mod user_message;
 pub mod view_model;
 
 use std::path::PathBuf;

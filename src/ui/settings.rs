@@ -141,6 +141,8 @@ pub struct GuiSettings {
     pub theme: ThemeChoice,
     /// Body text size in points.
     pub font_size: f32,
+    /// `[attachments]`: file size limit and image size sent as it is (not edited here).
+    pub attachments: crate::config::attachments::AttachmentSettings,
 }
 
 impl Default for GuiSettings {
@@ -156,6 +158,7 @@ impl Default for GuiSettings {
             max_tokens: 4096,
             theme: ThemeChoice::System,
             font_size: 14.0,
+            attachments: Default::default(),
         }
     }
 }

@@ -220,10 +220,22 @@ impl ViewModel {
 
     /// Records the user's message the moment it is sent, before the engine confirms it.
     pub fn user_sent(&mut self, id: &ConversationId, text: &str, now: UnixMs) {
+        self.user_sent_with_images(id, text, Vec::new(), now);
+    }
+
+    /// Records the user's message with its attached images the moment it is sent.
+    pub fn user_sent_with_images(
+        &mut self,
+        id: &ConversationId,
+        text: &str,
+        images: Vec<crate::ui::images::ImageVm>,
+        now: UnixMs,
+    ) {
         let message = self.new_message(Role::User, text.to_string(), None, now);
         let conv = self.ensure(id, now);
         conv.messages.push(MessageVm {
             status: MessageStatus::Pending,
+            images,
             ..message
         });
         conv.run = RunState::Sending;
@@ -311,6 +323,7 @@ impl ViewModel {
             usage: None,
             reasoning: None,
             citations: Vec::new(),
+            images: Vec::new(),
             store_id: None,
             siblings: Siblings::default(),
         }
@@ -325,6 +338,7 @@ impl ViewModel {
             usage: m.usage,
             store_id: m.store_id,
             siblings: m.siblings,
+            images: m.images,
             ..message
         }
     }

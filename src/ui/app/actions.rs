@@ -83,7 +83,10 @@ impl RustbotApp {
                     ctx.request_repaint_after(UNDO_WINDOW);
                 }
             }
-            AppAction::Input(InputAction::Send(text)) => {
+            AppAction::Input(InputAction::Send(words)) => {
+                let files = self.tray.take();
+                let text = crate::attachments::message_text(&words, &files.attachments);
+                let images = crate::attachments::images(&files.attachments);
                 let conversation = match self.vm.selected_id() {
                     Some(id) => id.clone(),
                     None => {
@@ -102,12 +105,13 @@ impl RustbotApp {
                         id
                     }
                 };
-                self.vm.user_sent(&conversation, &text, now);
+                self.vm
+                    .user_sent_with_images(&conversation, &text, files.images, now);
                 self.engine.send(Command::SendMessage {
                     conversation,
                     text,
                     model: None,
-                    images: Vec::new(),
+                    images,
                 });
                 self.chat.scroll_to_latest();
             }

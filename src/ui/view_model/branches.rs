@@ -95,6 +95,7 @@ mod tests {
                 current: siblings.iter().position(|s| *s == store_id).unwrap_or(0),
             },
             usage: None,
+            images: Vec::new(),
         }
     }
 

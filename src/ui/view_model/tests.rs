@@ -224,6 +224,7 @@ fn stored_conversations_list_and_load_without_clobbering_live_ones() {
             store_id: None,
             siblings: Siblings::default(),
             usage: None,
+            images: Vec::new(),
         },
         LoadedMessage {
             role: Role::Assistant,
@@ -235,6 +236,7 @@ fn stored_conversations_list_and_load_without_clobbering_live_ones() {
             store_id: None,
             siblings: Siblings::default(),
             usage: None,
+            images: Vec::new(),
         },
     ];
     vm.load_messages(&conv("old"), loaded.clone());

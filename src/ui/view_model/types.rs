@@ -76,6 +76,8 @@ pub struct LoadedMessage {
     pub siblings: Siblings,
     /// Tokens and cost, as shown under an answer.
     pub usage: Option<String>,
+    /// Images attached to it (user messages).
+    pub images: Vec<crate::ui::images::ImageVm>,
 }
 
 /// The branches at a message: the store ids of it and its siblings, oldest first.
@@ -169,6 +171,8 @@ pub struct MessageVm {
     pub reasoning: Option<ReasoningVm>,
     /// Sources the answer cites (OpenRouter's web search), `[1]` first.
     pub citations: Vec<crate::llm::Citation>,
+    /// Images attached to it (user messages); text files are inside `text`.
+    pub images: Vec<crate::ui::images::ImageVm>,
 }
 
 /// The thinking before (and between) an answer's words.
