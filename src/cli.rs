@@ -4,6 +4,7 @@ mod agents;
 mod ask;
 mod compact;
 mod conversations;
+mod export_file;
 mod knowledge;
 mod models;
 mod native_host;

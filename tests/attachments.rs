@@ -239,3 +239,78 @@ fn an_image_is_stored_once_and_sent_again_with_the_history() {
         "the reopened conversation sends its image again"
     );
 }
+
+fn conversations(home: &tempfile::TempDir, args: &[&str]) -> Output {
+    isolated_rustbot(home.path())
+        .arg("conversations")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn exports_keep_attachments_and_import_reads_them_back() {
+    let home = tempfile::tempdir().unwrap();
+    let small = png(20, 12);
+    std::fs::write(home.path().join("my pic.png"), &small).unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["a gradient"], false)]);
+    let out = ask(&home, "custom", &server, &["my pic.png"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = conversation_id(&text(&out.stderr));
+
+    // Markdown to a file: the image is written beside it and linked.
+    let md = home.path().join("out").join("trip.md");
+    std::fs::create_dir_all(md.parent().unwrap()).unwrap();
+    let out = conversations(
+        &home,
+        &["export", &id, "--format", "md", "-o", &md.to_string_lossy()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        markdown.contains("![my pic.png](trip_files/my%20pic.png)"),
+        "{markdown}"
+    );
+    assert_eq!(
+        std::fs::read(home.path().join("out/trip_files/my pic.png")).unwrap(),
+        small,
+        "the file beside the Markdown is the image byte for byte"
+    );
+    assert!(!home.path().join("out/trip.md.part").exists());
+    // To stdout, where nothing can be linked, the image is named.
+    let out = conversations(&home, &["export", &id, "--format", "md"]);
+    assert!(
+        text(&out.stdout).contains("_(attached: my pic.png · image/png ·"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // JSON keeps it as base64 with its media type, and import reads it back.
+    let out = conversations(&home, &["export", &id, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let exported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
+    assert_eq!(exported["attachments"][0]["name"], "my pic.png");
+    assert_eq!(exported["attachments"][0]["media_type"], "image/png");
+    assert_eq!(exported["attachments"][0]["data"], b64.as_str());
+    let file = home.path().join("export.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let out = conversations(&other, &["import", &file.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = conversations(&other, &["export", &id, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["attachments"][0]["data"], b64.as_str());
+    let user = again["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap();
+    assert_eq!(
+        again["attachments"][0]["message_id"], user["id"],
+        "linked to the imported user message"
+    );
+}

@@ -32,6 +32,10 @@ pub enum ConversationsCommand {
         /// Markdown (readable) or JSON (lossless: the whole tree, usage, tool calls).
         #[arg(long, value_enum, default_value = "md")]
         format: ExportFormat,
+        /// Write to this file instead of stdout; a Markdown export's attached images go into
+        /// a folder beside it (`NAME_files/`) and are linked.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Delete a conversation.
     Delete {
@@ -120,16 +124,19 @@ pub(super) fn run(global: &GlobalOpts, cmd: ConversationsCommand) -> anyhow::Res
                 }
             }
         }
-        ConversationsCommand::Export { id, format } => {
-            let text = match format {
-                ExportFormat::Md => store.export_markdown(&id)?,
-                ExportFormat::Json => store.export_json(&id)?,
-            };
-            print!("{text}");
-            if !text.ends_with('\n') {
-                println!();
+        ConversationsCommand::Export { id, format, output } => match output {
+            Some(path) => super::export_file::write(&store, &id, format, &path)?,
+            None => {
+                let text = match format {
+                    ExportFormat::Md => store.export_markdown(&id)?,
+                    ExportFormat::Json => store.export_json(&id)?,
+                };
+                print!("{text}");
+                if !text.ends_with('\n') {
+                    println!();
+                }
             }
-        }
+        },
         ConversationsCommand::Delete { id } => {
             store.delete_conversation(&id)?;
             eprintln!("deleted conversation {id}");

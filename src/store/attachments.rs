@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
 use super::{MessageId, Result, Store, StoredAttachment};
@@ -16,20 +16,7 @@ impl Store {
         }
         let tx = self.write_tx()?;
         for (position, a) in attachments.iter().enumerate() {
-            let hash: String = Sha256::digest(&a.data)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO attachments (hash, name, media_type, data)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![hash, a.name, a.media_type, a.data])?;
-            tx.prepare_cached(
-                "INSERT OR REPLACE INTO message_attachments (message_id, position, hash)
-                 VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, position as i64, hash])?;
+            insert_attachment(&tx, id, position, a)?;
         }
         tx.commit()?;
         Ok(())
@@ -65,4 +52,28 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Stores `a` once (by the SHA-256 of its bytes) and links it to message `id` at `position`.
+pub(super) fn insert_attachment(
+    conn: &Connection,
+    id: MessageId,
+    position: usize,
+    a: &StoredAttachment,
+) -> Result<()> {
+    let hash: String = Sha256::digest(&a.data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO attachments (hash, name, media_type, data)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![hash, a.name, a.media_type, a.data])?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO message_attachments (message_id, position, hash)
+         VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![id, position as i64, hash])?;
+    Ok(())
 }

@@ -1,18 +1,20 @@
 //! Export to Markdown and lossless JSON; import of our JSON and of OpenAI-style message arrays.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use base64::Engine as _;
+
+use super::attachments::insert_attachment;
 use super::conversations::{fallback_title, not_found};
 use super::error::{Result, StoreError};
 use super::messages::insert_message;
 use super::usage::{INSERT_TOOL_CALL, INSERT_USAGE};
 use super::{
-    Conversation, MessageId, MessageStatus, NewMessage, Role, Store, StoredMessage, StoredToolCall,
-    UsageRecord, now_ms,
+    Conversation, MessageId, MessageStatus, NewMessage, Role, Store, StoredAttachment,
+    StoredMessage, StoredToolCall, UsageRecord, now_ms,
 };
 
 /// The `format` field of a JSON export.
@@ -33,74 +35,24 @@ struct ExportFile {
     usage: Vec<UsageRecord>,
     #[serde(default)]
     tool_calls: Vec<StoredToolCall>,
+    /// Absent when there are none, so exports without attachments read as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<ExportedAttachment>,
+}
+
+/// A file attached to a message, in a JSON export: base64 with its media type.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportedAttachment {
+    /// The message it belongs to (an id inside the export).
+    message_id: MessageId,
+    name: String,
+    media_type: String,
+    /// The bytes, standard base64.
+    data: String,
 }
 
 impl Store {
-    /// The selected branch as readable Markdown: title as H1, one heading per message.
-    pub fn export_markdown(&self, conversation_id: &str) -> Result<String> {
-        let conv = self
-            .conversation(conversation_id)?
-            .ok_or_else(|| not_found(conversation_id))?;
-        let mut out = String::new();
-        let title = conv.title.as_deref().unwrap_or("Untitled conversation");
-        let _ = writeln!(out, "# {}\n", title.trim());
-        let mut meta = vec![conv.provider.clone(), conv.model.clone()];
-        meta.retain(|s| !s.is_empty());
-        meta.push(format_utc(conv.created_at));
-        let _ = writeln!(out, "_{}_\n", meta.join(" · "));
-        if !conv.system_prompt.trim().is_empty() {
-            let _ = writeln!(out, "## System\n\n{}\n", balanced(&conv.system_prompt));
-        }
-        for m in self.active_path(conversation_id)? {
-            let heading = match m.role {
-                Role::System if m.is_summary() => "Summary of the earlier messages".to_string(),
-                Role::System => "System".to_string(),
-                Role::User => "User".to_string(),
-                Role::Assistant => match &m.model {
-                    Some(model) if !model.is_empty() => format!("Assistant ({model})"),
-                    _ => "Assistant".to_string(),
-                },
-                Role::Tool => match &m.tool_call_id {
-                    Some(id) => format!("Tool result ({id})"),
-                    None => "Tool result".to_string(),
-                },
-            };
-            let _ = writeln!(out, "## {heading}\n");
-            if let Some(reasoning) = m.reasoning.as_deref().filter(|r| !r.trim().is_empty()) {
-                let fence = fence_for(reasoning);
-                let _ = writeln!(
-                    out,
-                    "<details><summary>Thinking</summary>\n\n{fence}\n{}\n{fence}\n\n</details>\n",
-                    reasoning.trim_end()
-                );
-            }
-            if m.role == Role::Tool {
-                // Tool output is raw text; a fence keeps stray Markdown in it from rendering.
-                let fence = fence_for(&m.content);
-                let _ = writeln!(out, "{fence}\n{}\n{fence}\n", m.content.trim_end());
-            } else if !m.content.trim().is_empty() {
-                let _ = writeln!(out, "{}\n", balanced(&m.content));
-            }
-            if let Some(calls) = &m.tool_calls {
-                let pretty = serde_json::from_str::<serde_json::Value>(calls)
-                    .and_then(|v| serde_json::to_string_pretty(&v))
-                    .unwrap_or_else(|_| calls.clone());
-                let fence = fence_for(&pretty);
-                let _ = writeln!(out, "**Tool calls**\n\n{fence}json\n{pretty}\n{fence}\n");
-            }
-            match m.status {
-                MessageStatus::Stopped => out.push_str("_(stopped)_\n\n"),
-                MessageStatus::Streaming => out.push_str("_(still being written)_\n\n"),
-                MessageStatus::Failed => {
-                    let error = m.error.as_deref().unwrap_or("unknown error");
-                    let _ = writeln!(out, "_(failed: {})_\n", error.trim());
-                }
-                MessageStatus::Complete => {}
-            }
-        }
-        Ok(format!("{}\n", out.trim_end()))
-    }
-
     /// The whole conversation (every branch, usage, tool calls) as JSON; lossless.
     pub fn export_json(&self, conversation_id: &str) -> Result<String> {
         let conversation = self
@@ -114,6 +66,7 @@ impl Store {
             messages: self.messages(conversation_id)?,
             usage: self.conversation_usage(conversation_id)?,
             tool_calls: self.tool_calls(conversation_id)?,
+            attachments: self.exported_attachments(conversation_id)?,
         };
         serde_json::to_string_pretty(&file)
             .map_err(|e| StoreError::Invalid(format!("Could not write the export: {e}.")))
@@ -221,6 +174,32 @@ impl Store {
                 u.reasoning_tokens
             ])?;
         }
+        let mut position: HashMap<MessageId, usize> = HashMap::new();
+        for a in &file.attachments {
+            let message = new_ids.get(&a.message_id).copied().ok_or_else(|| {
+                StoreError::Import(format!(
+                    "attachment {} belongs to message {}, which is not in the file",
+                    a.name, a.message_id
+                ))
+            })?;
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(a.data.as_bytes())
+                .map_err(|e| {
+                    StoreError::Import(format!("attachment {} is not valid base64 ({e})", a.name))
+                })?;
+            let at = position.entry(message).or_default();
+            insert_attachment(
+                &tx,
+                message,
+                *at,
+                &StoredAttachment {
+                    name: a.name.clone(),
+                    media_type: a.media_type.clone(),
+                    data,
+                },
+            )?;
+            *at += 1;
+        }
         for t in &file.tool_calls {
             let c = &t.record;
             tx.prepare_cached(INSERT_TOOL_CALL)?.execute(params![
@@ -238,6 +217,26 @@ impl Store {
         }
         tx.commit()?;
         Ok(id)
+    }
+
+    /// Every attachment of the conversation, message by message, in order.
+    fn exported_attachments(&self, conversation_id: &str) -> Result<Vec<ExportedAttachment>> {
+        let mut by_message: Vec<_> = self
+            .conversation_attachments(conversation_id)?
+            .into_iter()
+            .collect();
+        by_message.sort_by_key(|(id, _)| *id);
+        Ok(by_message
+            .into_iter()
+            .flat_map(|(message_id, files)| {
+                files.into_iter().map(move |a| ExportedAttachment {
+                    message_id,
+                    name: a.name,
+                    media_type: a.media_type,
+                    data: base64::engine::general_purpose::STANDARD.encode(&a.data),
+                })
+            })
+            .collect())
     }
 
     /// Imports an OpenAI-style `[{"role","content"}]` array or `{"messages": [...]}` object as a
@@ -394,59 +393,4 @@ fn parents_first(messages: &[StoredMessage]) -> Result<Vec<&StoredMessage>> {
         }
     }
     Ok(order)
-}
-
-/// A backtick fence longer than any backtick run inside `text`.
-fn fence_for(text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    "`".repeat(longest.max(2) + 1)
-}
-
-/// The text, trimmed, with a closing fence added if it ends inside a code block (an answer
-/// stopped mid-code), so the next heading is not swallowed by the open block.
-fn balanced(text: &str) -> String {
-    let text = text.trim_end();
-    let mut open: Option<String> = None;
-    for line in text.lines() {
-        let t = line.trim_start();
-        let ticks = t.chars().take_while(|c| *c == '`').count();
-        if ticks >= 3 {
-            match &open {
-                None => open = Some("`".repeat(ticks)),
-                Some(f) if ticks >= f.len() && t[ticks..].trim().is_empty() => open = None,
-                Some(_) => {}
-            }
-        }
-    }
-    match open {
-        Some(fence) => format!("{text}\n{fence}"),
-        None => text.to_string(),
-    }
-}
-
-/// `YYYY-MM-DD HH:MM UTC` from unix ms.
-fn format_utc(ms: i64) -> String {
-    format!("{} UTC", crate::time::format_utc_minutes(ms))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{balanced, fence_for, format_utc};
-
-    #[test]
-    fn dates_are_utc_civil() {
-        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_utc(1_709_210_096_000), "2024-02-29 12:34 UTC");
-    }
-
-    #[test]
-    fn open_code_block_is_closed() {
-        assert_eq!(
-            balanced("x\n```rust\nfn a() {}"),
-            "x\n```rust\nfn a() {}\n```"
-        );
-        assert_eq!(balanced("```\na\n```\n"), "```\na\n```");
-        assert_eq!(fence_for("a ```` b"), "`````");
-        assert_eq!(fence_for("plain"), "```");
-    }
 }
