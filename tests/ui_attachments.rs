@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::gui::{GuiRig, start_gui};
 use common::*;
 use egui::{Color32, ColorImage, Key};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use rustbot::engine::{self, EngineConfig, EngineHandle};
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
 
 /// A file dropped on the window, as eframe's native backend hands it over (a path).
@@ -33,58 +33,18 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
-struct App {
-    harness: Harness<'static, RustbotApp>,
-    _engine: EngineHandle,
-    _runtime: tokio::runtime::Runtime,
+fn start(server: &ScriptedServer) -> GuiRig {
+    start_gui(server, egui::vec2(1000.0, 700.0))
 }
 
-fn start(server: &ScriptedServer) -> App {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let provider = scripted_provider(server, 0);
-    let handle = engine::start(EngineConfig::new(provider, "m"), runtime.handle());
-    let parts = AppParts {
-        engine: EngineLink::from_engine(&handle),
-        settings: GuiSettings {
-            provider: "custom".into(),
-            base_url: server.base_url(),
-            model: "m".into(),
-            api_key: "k".into(),
-            ..GuiSettings::default()
-        },
-        save_settings: None,
-        history: None,
-        models: None,
-        started_at: None,
-    };
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 700.0))
-        .build_eframe(move |cc| RustbotApp::new(cc, parts));
-    App {
-        harness,
-        _engine: handle,
-        _runtime: runtime,
+fn drop_files(app: &mut GuiRig, paths: &[PathBuf]) {
+    for path in paths {
+        app.harness
+            .input_mut()
+            .dropped_files
+            .push(Arc::new(Dropped(path.clone())));
     }
-}
-
-impl App {
-    fn drop_files(&mut self, paths: &[PathBuf]) {
-        for path in paths {
-            self.harness
-                .input_mut()
-                .dropped_files
-                .push(Arc::new(Dropped(path.clone())));
-        }
-        self.harness.step();
-    }
-
-    fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
-        step_until(&mut self.harness, what, check);
-    }
+    app.harness.step();
 }
 
 fn shown(h: &Harness<'static, RustbotApp>, label: &str) -> bool {
@@ -126,7 +86,7 @@ fn dropped_files_and_a_pasted_image_go_with_the_message_and_show_in_it() {
     std::fs::write(&extra, "not wanted").unwrap();
 
     let mut app = start(&server);
-    app.drop_files(&[notes, picture, extra]);
+    drop_files(&mut app, &[notes, picture, extra]);
     app.wait_for("three chips", |h| {
         shown(h, "Remove notes.md") && shown(h, "Remove pic.png") && shown(h, "Remove extra.txt")
     });
@@ -187,6 +147,26 @@ fn dropped_files_and_a_pasted_image_go_with_the_message_and_show_in_it() {
     app.harness.get_by_label("Close").click();
     app.wait_for("the larger view closed", |h| !shown(h, "Close"));
     assert_eq!(app.harness.state().image_viewing(), None);
+
+    // The store keeps both images with the message, the dropped one byte for byte.
+    let id = app
+        .harness
+        .state()
+        .view_model()
+        .selected_id()
+        .unwrap()
+        .0
+        .clone();
+    let stored = app
+        .store
+        .call_blocking(move |s| s.conversation_attachments(&id))
+        .unwrap()
+        .unwrap();
+    let files: Vec<_> = stored.into_values().flatten().collect();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0].name, "pic.png");
+    assert_eq!(files[0].data, picture_bytes);
+    assert_eq!(files[1].name, "pasted-image-1.png");
 }
 
 #[test]
@@ -198,11 +178,11 @@ fn a_refused_file_gets_a_sentence_and_nothing_is_sent() {
     let missing = dir.path().join("gone.txt");
 
     let mut app = start(&server);
-    app.drop_files(&[binary]);
+    drop_files(&mut app, &[binary]);
     app.wait_for("the refusal", |h| {
         shown_containing(h, "tool.bin is a binary file that is neither text, PDF nor")
     });
-    app.drop_files(&[missing]);
+    drop_files(&mut app, &[missing]);
     app.wait_for("the second refusal", |h| shown_containing(h, "cannot read"));
     assert!(!shown(&app.harness, "Remove tool.bin"), "no chip for it");
     // With no words and no files there is nothing to send.

@@ -6,108 +6,45 @@
 
 mod common;
 
+use common::gui::{GuiRig, label_shown, start_gui};
 use common::*;
 use egui::accesskit::Role;
 use egui::{Key, Modifiers};
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use rustbot::engine::{self, EngineConfig, EngineHandle};
-use rustbot::store::StoreHandle;
-use rustbot::ui::history::History;
 use rustbot::ui::message_bar::{CONFIRM_DELETE, DELETE, EDIT, NEXT_BRANCH, PREVIOUS_BRANCH};
-use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
 
-struct Rig {
-    harness: Harness<'static, RustbotApp>,
-    store: StoreHandle,
-    _engine: EngineHandle,
-    _runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
+fn start(server: &ScriptedServer) -> GuiRig {
+    start_gui(server, egui::vec2(1000.0, 800.0))
 }
 
-fn start(server: &ScriptedServer) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let store = StoreHandle::open(dir.path()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let provider = scripted_provider(server, 0);
-    let mut config = EngineConfig::new(provider, "m");
-    config.store = Some(store.clone());
-    let handle = engine::start(config, runtime.handle());
-    let parts = AppParts {
-        engine: EngineLink::from_engine(&handle),
-        settings: GuiSettings {
-            provider: "custom".into(),
-            base_url: server.base_url(),
-            model: "m".into(),
-            api_key: "k".into(),
-            ..GuiSettings::default()
-        },
-        save_settings: None,
-        history: Some(History::new(store.clone(), runtime.handle().clone())),
-        models: None,
-        started_at: None,
-    };
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 800.0))
-        .build_eframe(move |cc| RustbotApp::new(cc, parts));
-    Rig {
-        harness,
-        store,
-        _engine: handle,
-        _runtime: runtime,
-        _dir: dir,
-    }
+/// Waits until the selected conversation is idle and every shown message has its store id.
+fn settle(rig: &mut GuiRig, what: &str) {
+    rig.wait_for(what, |h| {
+        h.state().view_model().selected().is_some_and(|c| {
+            !c.run.is_active()
+                && !c.messages.is_empty()
+                && c.messages.iter().all(|m| m.store_id.is_some())
+        })
+    });
 }
 
-impl Rig {
-    /// Steps frames until `check` holds (the engine and store run on their own threads).
-    fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
-        step_until(&mut self.harness, what, check);
-    }
-
-    fn send(&mut self, text: &str) {
-        self.harness.get_by_label("Message").type_text(text);
-        self.harness.key_press(Key::Enter);
-        self.harness.run_steps(2);
-    }
-
-    /// Waits until the selected conversation is idle and every shown message has its store id.
-    fn settle(&mut self, what: &str) {
-        self.wait_for(what, |h| {
-            h.state().view_model().selected().is_some_and(|c| {
-                !c.run.is_active()
-                    && !c.messages.is_empty()
-                    && c.messages.iter().all(|m| m.store_id.is_some())
-            })
-        });
-    }
-
-    fn shown_texts(&self) -> Vec<String> {
-        let vm = self.harness.state().view_model();
-        vm.selected()
-            .map(|c| c.messages.iter().map(|m| m.text.clone()).collect())
-            .unwrap_or_default()
-    }
-
-    fn stored_path(&self) -> Vec<String> {
-        let vm = self.harness.state().view_model();
-        let id = vm.selected_id().unwrap().0.clone();
-        self.store
-            .call_blocking(move |s| s.active_path(&id))
-            .unwrap()
-            .unwrap()
-            .into_iter()
-            .map(|m| m.content)
-            .collect()
-    }
+fn shown_texts(rig: &GuiRig) -> Vec<String> {
+    let vm = rig.harness.state().view_model();
+    vm.selected()
+        .map(|c| c.messages.iter().map(|m| m.text.clone()).collect())
+        .unwrap_or_default()
 }
 
-fn label_shown(h: &Harness<'static, RustbotApp>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
+fn stored_path(rig: &GuiRig) -> Vec<String> {
+    let vm = rig.harness.state().view_model();
+    let id = vm.selected_id().unwrap().0.clone();
+    rig.store
+        .call_blocking(move |s| s.active_path(&id))
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect()
 }
 
 fn sent_user_texts(request: &Recorded) -> Vec<String> {
@@ -131,7 +68,7 @@ fn regenerate_then_switch_between_answers_edit_an_earlier_message_and_delete_one
     let mut rig = start(&server);
 
     rig.send("Hi");
-    rig.settle("the first answer, stored");
+    settle(&mut rig, "the first answer, stored");
     assert!(!label_shown(&rig.harness, "1/2"), "no branches yet");
 
     rig.harness.get_by_label("Regenerate").click();
@@ -144,8 +81,8 @@ fn regenerate_then_switch_between_answers_edit_an_earlier_message_and_delete_one
     rig.wait_for("the first answer again", |h| {
         label_shown(h, "First answer") && label_shown(h, "1/2")
     });
-    assert_eq!(rig.shown_texts(), vec!["Hi", "First answer"]);
-    assert_eq!(rig.stored_path(), vec!["Hi", "First answer"]);
+    assert_eq!(shown_texts(&rig), vec!["Hi", "First answer"]);
+    assert_eq!(stored_path(&rig), vec!["Hi", "First answer"]);
     rig.harness.get_by_label(NEXT_BRANCH).click();
     rig.wait_for("the second answer again", |h| {
         label_shown(h, "Second answer") && label_shown(h, "2/2")
@@ -158,8 +95,8 @@ fn regenerate_then_switch_between_answers_edit_an_earlier_message_and_delete_one
 
     // A second exchange, then edit the *first* message: the follow-up leaves this branch.
     rig.send("And then?");
-    rig.settle("the follow-up answer");
-    assert_eq!(rig.shown_texts().len(), 4);
+    settle(&mut rig, "the follow-up answer");
+    assert_eq!(shown_texts(&rig).len(), 4);
     rig.harness.get_all_by_label(EDIT).next().unwrap().click();
     rig.harness.run_steps(2);
     assert_eq!(
@@ -170,8 +107,8 @@ fn regenerate_then_switch_between_answers_edit_an_earlier_message_and_delete_one
     rig.harness.get_by_label("Message").type_text(" there");
     rig.harness.key_press(Key::Enter);
     rig.harness.run_steps(2);
-    rig.settle("the answer to the edited message");
-    assert_eq!(rig.shown_texts(), vec!["Hi there", "Edited answer"]);
+    settle(&mut rig, "the answer to the edited message");
+    assert_eq!(shown_texts(&rig), vec!["Hi there", "Edited answer"]);
     assert_eq!(
         sent_user_texts(&server.requests()[3]),
         vec!["Hi there"],
@@ -186,8 +123,8 @@ fn regenerate_then_switch_between_answers_edit_an_earlier_message_and_delete_one
     rig.harness.run_steps(2);
     rig.harness.get_by_label(CONFIRM_DELETE).click();
     rig.wait_for("the answer to leave", |h| !label_shown(h, "Edited answer"));
-    assert_eq!(rig.shown_texts(), vec!["Hi there"]);
-    assert_eq!(rig.stored_path(), vec!["Hi there"]);
+    assert_eq!(shown_texts(&rig), vec!["Hi there"]);
+    assert_eq!(stored_path(&rig), vec!["Hi there"]);
 }
 
 #[test]
@@ -196,7 +133,7 @@ fn a_new_base_url_in_settings_is_where_the_next_request_goes() {
     let second = ScriptedServer::start(vec![openai_answer(&["From", " the second"], false)]);
     let mut rig = start(&first);
     rig.send("One");
-    rig.settle("the first server's answer");
+    settle(&mut rig, "the first server's answer");
 
     rig.harness.get_by_label("Settings").click();
     rig.harness.run_steps(2);
@@ -237,7 +174,7 @@ fn temperature_and_max_tokens_from_settings_go_with_the_next_request() {
     ]);
     let mut rig = start(&server);
     rig.send("One");
-    rig.settle("the first answer");
+    settle(&mut rig, "the first answer");
     let first = server.requests()[0].json();
     assert!(first.get("max_tokens").is_none(), "{first}");
 
@@ -283,9 +220,9 @@ fn compact_now_shows_the_meter_and_an_expandable_summary_card() {
     ]);
     let mut rig = start(&server);
     rig.send("Hi");
-    rig.settle("the first answer");
+    settle(&mut rig, "the first answer");
     rig.send("Hi again");
-    rig.settle("the second answer");
+    settle(&mut rig, "the second answer");
     // Window unknown to the model list: the default 4096; the last request's size is shown.
     rig.wait_for("the context meter", |h| label_shown(h, "/ 4096 ("));
     assert!(!label_shown(&rig.harness, SUMMARY_CARD_TITLE));

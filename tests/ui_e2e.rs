@@ -7,73 +7,22 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::gui::{GuiRig, label_shown, start_gui};
 use common::*;
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use rustbot::engine::{self, EngineConfig, EngineHandle};
 use rustbot::ui::view_model::MessageStatus;
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
 
-struct E2e {
-    harness: Harness<'static, RustbotApp>,
-    _engine: EngineHandle,
-    _runtime: tokio::runtime::Runtime,
+fn start(server: &ScriptedServer) -> GuiRig {
+    start_gui(server, egui::vec2(1000.0, 700.0))
 }
 
-fn start(server: &ScriptedServer) -> E2e {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let provider = scripted_provider(server, 0);
-    let handle = engine::start(EngineConfig::new(provider, "m"), runtime.handle());
-    let parts = AppParts {
-        engine: EngineLink::from_engine(&handle),
-        settings: GuiSettings {
-            provider: "custom".into(),
-            base_url: server.base_url(),
-            model: "m".into(),
-            api_key: "k".into(),
-            ..GuiSettings::default()
-        },
-        save_settings: None,
-        history: None,
-        models: None,
-        started_at: None,
-    };
-    let harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 700.0))
-        .build_eframe(move |cc| RustbotApp::new(cc, parts));
-    E2e {
-        harness,
-        _engine: handle,
-        _runtime: runtime,
-    }
-}
-
-impl E2e {
-    /// Steps frames until `check` holds (real time passes: the engine runs on its threads).
-    fn wait_for(&mut self, what: &str, check: impl Fn(&Harness<'static, RustbotApp>) -> bool) {
-        step_until(&mut self.harness, what, check);
-    }
-
-    fn send(&mut self, text: &str) {
-        self.harness.get_by_label("Message").type_text(text);
-        self.harness.key_press(Key::Enter);
-        self.harness.run_steps(2);
-    }
-
-    fn last_answer(&self) -> Option<(String, MessageStatus)> {
-        let vm = self.harness.state().view_model();
-        let m = vm.selected()?.messages.last()?;
-        Some((m.text.clone(), m.status))
-    }
-}
-
-fn label_shown(h: &Harness<'static, RustbotApp>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
+fn last_answer(app: &GuiRig) -> Option<(String, MessageStatus)> {
+    let vm = app.harness.state().view_model();
+    let m = vm.selected()?.messages.last()?;
+    Some((m.text.clone(), m.status))
 }
 
 #[test]
@@ -93,7 +42,7 @@ fn a_typed_message_streams_the_servers_answer_and_settings_change_the_next_model
                 .is_some_and(|c| !c.run.is_active())
     });
     assert_eq!(
-        app.last_answer(),
+        last_answer(&app),
         Some(("Hello from the server".into(), MessageStatus::Complete))
     );
     assert_eq!(server.requests()[0].json()["model"], "m");
@@ -129,7 +78,7 @@ fn stop_mid_stream_keeps_the_partial_answer_marked_stopped() {
     app.wait_for("the first token", |h| label_shown(h, "Partial"));
     app.harness.get_by_label("Stop").click();
     app.wait_for("the stop", |h| label_shown(h, "Stopped by you"));
-    let (text, status) = app.last_answer().unwrap();
+    let (text, status) = last_answer(&app).unwrap();
     assert!(text.starts_with("Partial"), "partial answer kept: {text:?}");
     assert_eq!(status, MessageStatus::Stopped);
     app.harness.get_by_label("Send");

@@ -4,6 +4,7 @@
 // Test helpers: a failed setup is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod gui;
 pub mod serve;
 
 /// A test's peer (a real server, an npm or PyPI package, a D-Bus session) is missing. Outside
