@@ -74,7 +74,7 @@ fn text_and_images_go_in_both_wire_formats() {
     let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
     let out = ask(&home, "custom", &server, &["notes.md", "pic.png"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let body = server.requests()[0].json();
+    let body = server.posts()[0].json();
     let content = &body["messages"][0]["content"];
     assert_eq!(
         content[0],
@@ -89,7 +89,7 @@ fn text_and_images_go_in_both_wire_formats() {
     let server = ScriptedServer::start(vec![anthropic_ok()]);
     let out = ask(&home, "anthropic", &server, &["pic.png"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let body = server.requests()[0].json();
+    let body = server.posts()[0].json();
     assert_eq!(
         body["messages"][0]["content"],
         json!([
@@ -112,7 +112,7 @@ fn a_large_image_is_downscaled_and_a_pdf_goes_as_text() {
     let server = ScriptedServer::start(vec![openai_answer(&["ok"], false)]);
     let out = ask(&home, "custom", &server, &["big.png", "doc.pdf"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let body = server.requests()[0].json();
+    let body = server.posts()[0].json();
     let content = &body["messages"][0]["content"];
     let prompt = content[0]["text"].as_str().unwrap();
     assert!(
@@ -190,7 +190,7 @@ fn serve_passes_image_parts_through() {
             .status()
     });
     assert_eq!(status, 200);
-    let sent = upstream.requests()[0].json();
+    let sent = upstream.posts()[0].json();
     assert_eq!(sent["messages"][0]["content"][1]["image_url"]["url"], url);
     let bad = json!({"model": "M", "messages": [{"role": "user", "content": [
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
@@ -231,7 +231,7 @@ fn an_image_is_stored_once_and_sent_again_with_the_history() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let body = server.requests()[0].json();
+    let body = server.posts()[0].json();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
     assert_eq!(
         body["messages"][0]["content"][1]["image_url"]["url"],

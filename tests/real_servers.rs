@@ -164,3 +164,38 @@ fn seven_long_follow_ups_in_a_1024_token_window_all_answer() {
     }
     assert!(!compactions.is_empty(), "seven long turns never compacted");
 }
+
+/// llama.cpp's server says which models take images (`capabilities`); SmolLM2 has no vision
+/// projector, so an attached image is refused before anything is sent, with a sentence, even
+/// on a first run with no cached model list.
+#[test]
+fn an_image_for_a_text_only_real_model_is_refused_before_sending() {
+    let url = "http://127.0.0.1:8089/v1";
+    if !reachable(url) {
+        common::peer_missing("llama-server on 127.0.0.1:8089 (../shared/tools/real-llm-server.sh)");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let png = home.path().join("pic.png");
+    let image = image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]));
+    image.save(&png).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rustbot"))
+        .current_dir(home.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
+        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
+        .args(["--provider", "custom", "--base-url", url])
+        .args(["--model", "SmolLM2-135M-Instruct"])
+        .args(["ask", "--attach", &png.to_string_lossy(), "What is this?"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("this model does not take images"),
+        "refused by us, not by the server's 500: {stderr}"
+    );
+}

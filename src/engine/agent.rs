@@ -107,6 +107,7 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
     }
     let engine = Engine {
         models,
+        models_looked_up: false,
         memory_spend: MemorySpend::default(),
         config,
         queue: Arc::clone(&handle.queue),
@@ -123,6 +124,8 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
 pub(crate) struct Engine {
     pub config: EngineConfig,
     pub models: HashMap<String, ModelInfo>,
+    /// The model list was fetched on demand once (for an image), so it is not fetched again.
+    pub(crate) models_looked_up: bool,
     pub memory_spend: MemorySpend,
     pub queue: Arc<EventQueue<Input>>,
     pub bus: EventBus,

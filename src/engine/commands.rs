@@ -8,6 +8,9 @@ use crate::engine::events::{Command, ConversationId, EngineEvent};
 use crate::engine::spending::refresh_models;
 use crate::llm::{ChatMessage, Role};
 
+/// How long a message with images waits for the model list when its model is not in it.
+const IMAGE_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Engine {
     /// Serves one command from a door.
     pub(crate) async fn command(&mut self, cmd: Command) {
@@ -26,7 +29,10 @@ impl Engine {
                 if !self.ready_for_change(&conversation).await {
                     return;
                 }
-                if !images.is_empty() && self.model_refuses_images(&conversation, model.as_deref())
+                if !images.is_empty()
+                    && self
+                        .model_refuses_images(&conversation, model.as_deref())
+                        .await
                 {
                     let message = "this model does not take images (its provider's model list says so), so nothing was sent: pick a model with image input or send the text alone".to_string();
                     self.refuse(&conversation, "attachments", message);
@@ -252,12 +258,23 @@ impl Engine {
         !self.refuse_if_active(id)
     }
 
-    /// Whether the model this message would go to is known not to take images.
-    fn model_refuses_images(&mut self, id: &ConversationId, model: Option<&str>) -> bool {
+    /// Whether the model this message would go to is known not to take images. A model not
+    /// in the list yet (a first `ask` races the background refresh) is looked up once, at
+    /// most [`IMAGE_CHECK_WAIT`], so an image is refused here rather than by the server.
+    async fn model_refuses_images(&mut self, id: &ConversationId, model: Option<&str>) -> bool {
         let model = model
             .map(str::to_string)
             .or_else(|| self.agent(id).and_then(|a| a.model.clone()))
             .unwrap_or_else(|| self.base_model(id));
+        if !self.models.contains_key(&model) && !self.models_looked_up {
+            self.models_looked_up = true;
+            let provider = Arc::clone(&self.config.provider);
+            match tokio::time::timeout(IMAGE_CHECK_WAIT, provider.models()).await {
+                Ok(Ok(models)) => self.set_models(models),
+                Ok(Err(e)) => tracing::info!("the model list could not be fetched: {e}"),
+                Err(_) => tracing::info!("the model list did not come in time; sending as is"),
+            }
+        }
         self.models.get(&model).is_some_and(|m| m.refuses_images())
     }
 

@@ -13,6 +13,8 @@ use crate::llm::types::{
     ChatMessage, ChatRequest, FinishReason, ModelInfo, Role, StreamEvent, ToolSpec, Usage,
 };
 
+mod models;
+
 /// Request body of `POST /chat/completions`.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct WireRequest {
@@ -526,57 +528,6 @@ impl OpenAiProvider {
     }
 }
 
-/// OpenRouter's model list entry (other servers send a subset).
-#[derive(Debug, Deserialize)]
-struct WireModel {
-    id: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    context_length: Option<u64>,
-    #[serde(default)]
-    pricing: Option<WirePricing>,
-    #[serde(default)]
-    architecture: Option<WireArchitecture>,
-    /// llama.cpp's server: `n_ctx` is the window it was started with (it sends no
-    /// `context_length`).
-    #[serde(default)]
-    meta: Option<WireMeta>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireMeta {
-    #[serde(default)]
-    n_ctx: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireArchitecture {
-    #[serde(default)]
-    input_modalities: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WirePricing {
-    #[serde(default)]
-    prompt: Option<serde_json::Value>,
-    #[serde(default)]
-    completion: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct WireModelList {
-    data: Vec<WireModel>,
-}
-
-fn price(v: &Option<serde_json::Value>) -> Option<f64> {
-    match v.as_ref()? {
-        serde_json::Value::String(s) => s.parse().ok(),
-        serde_json::Value::Number(n) => n.as_f64(),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl Provider for OpenAiProvider {
     fn id(&self) -> &str {
@@ -617,22 +568,11 @@ impl Provider for OpenAiProvider {
     }
 
     async fn models(&self) -> Result<Vec<ModelInfo>, LlmError> {
-        let list: WireModelList = self
+        let list: models::WireModelList = self
             .transport
             .get_json("models", self.auth_headers())
             .await?;
-        Ok(list
-            .data
-            .into_iter()
-            .map(|m| ModelInfo {
-                prompt_price_usd: m.pricing.as_ref().and_then(|p| price(&p.prompt)),
-                completion_price_usd: m.pricing.as_ref().and_then(|p| price(&p.completion)),
-                id: m.id,
-                name: m.name,
-                context_length: m.meta.and_then(|meta| meta.n_ctx).or(m.context_length),
-                input_modalities: m.architecture.and_then(|a| a.input_modalities),
-            })
-            .collect())
+        Ok(models::model_infos(list))
     }
 
     async fn embed(&self, model: &str, input: &[String]) -> Result<Embeddings, LlmError> {

@@ -102,6 +102,15 @@ impl ScriptedServer {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The POST requests received so far (a client may also GET `/models`, e.g. to check
+    /// that a model takes images before sending one).
+    pub fn posts(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.request_line.starts_with("POST "))
+            .collect()
+    }
+
     /// Requests received so far.
     pub fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()

@@ -224,6 +224,10 @@ impl ViewModel {
                 let conv = self.ensure(conversation, now);
                 conv.updated_ms = now;
                 conv.run = RunState::Idle;
+                if error.is_some() && conv.notice == *error {
+                    // The answer's error card says it, with Retry: once is enough.
+                    conv.notice = None;
+                }
                 if conv.streaming_answer().is_none() {
                     if text.is_empty() && error.is_none() && *status == RunStatus::Complete {
                         return;

@@ -106,6 +106,44 @@ fn a_failure_before_any_token_still_shows_an_answer_with_the_error() {
 }
 
 #[test]
+fn a_failed_answer_shows_its_error_once_on_its_card() {
+    let mut vm = ViewModel::new();
+    vm.user_sent(&conv("a"), "q", 1);
+    let error = EngineEvent::Error {
+        conversation: Some(conv("a")),
+        message: "image input is not supported".into(),
+    };
+    vm.apply(&error, 2);
+    vm.apply(
+        &done(
+            "a",
+            RunStatus::Failed,
+            "",
+            Some("image input is not supported"),
+        ),
+        3,
+    );
+    let c = vm.conversation(&conv("a")).unwrap();
+    assert_eq!(c.notice, None, "the card says it; no notice above");
+    assert_eq!(
+        c.messages[1].error.as_deref(),
+        Some("image input is not supported")
+    );
+    // An error that is not the answer's stays a notice.
+    vm.apply(
+        &EngineEvent::Error {
+            conversation: Some(conv("a")),
+            message: "a title cannot be empty".into(),
+        },
+        4,
+    );
+    assert_eq!(
+        vm.conversation(&conv("a")).unwrap().notice.as_deref(),
+        Some("a title cannot be empty")
+    );
+}
+
+#[test]
 fn interleaved_conversations_keep_their_texts_apart() {
     let mut vm = ViewModel::new();
     vm.user_sent(&conv("a"), "qa", 1);
