@@ -10,14 +10,20 @@ pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4)
 }
 
-/// The estimate for one message with its tool calls.
+/// What an attached image is counted as. The most either wire format charges for an image we
+/// send: Anthropic scales to at most 1,568 px on the long side (≈ w·h/750 ≤ 1,600 tokens);
+/// OpenAI's high detail is at most 765 tokens for 768 px tiles. Counting the most keeps a
+/// conversation with pictures from overflowing the window.
+pub const IMAGE_TOKENS: u64 = 1_600;
+
+/// The estimate for one message with its tool calls and images.
 pub(crate) fn message_tokens(m: &ChatMessage) -> u64 {
     let calls: u64 = m
         .tool_calls
         .iter()
         .map(|c| estimate_tokens(&c.name) + estimate_tokens(&c.arguments))
         .sum();
-    estimate_tokens(&m.content) + calls + 4
+    estimate_tokens(&m.content) + calls + m.images.len() as u64 * IMAGE_TOKENS + 4
 }
 
 /// Where each turn starts: at a user message, so an assistant's tool calls stay with their
@@ -77,6 +83,25 @@ mod tests {
             ChatMessage::user(format!("q{i} {}", "x".repeat(size))),
             ChatMessage::assistant(format!("a{i} {}", "y".repeat(size))),
         ]
+    }
+
+    #[test]
+    fn images_count_in_the_budget() {
+        let mut with_image = ChatMessage::user("look");
+        with_image.images = vec![crate::llm::ImagePart::new("a.png", "image/png", b"png")];
+        assert_eq!(
+            message_tokens(&with_image),
+            message_tokens(&ChatMessage::user("look")) + IMAGE_TOKENS
+        );
+        // An older turn with a picture goes before a newer text-only one is cut.
+        let msgs = vec![
+            with_image,
+            ChatMessage::assistant("a picture"),
+            ChatMessage::user("and now?"),
+            ChatMessage::assistant("text"),
+        ];
+        let (kept, dropped) = fit_history(None, &msgs, IMAGE_TOKENS);
+        assert_eq!((kept.len(), dropped), (2, 1));
     }
 
     #[test]
