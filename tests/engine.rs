@@ -526,3 +526,91 @@ async fn rename_pin_and_delete_commands_change_the_store_in_order() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The next `ProviderProbed` or `ProviderChanged`.
+async fn provider_answer(sub: &Subscription) -> EngineEvent {
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), sub.recv())
+            .await
+            .expect("an answer within 10 s");
+        if matches!(
+            ev,
+            EngineEvent::ProviderProbed { .. } | EngineEvent::ProviderChanged { .. }
+        ) {
+            return ev;
+        }
+    }
+}
+
+/// The settings page describes providers and the engine builds and asks them (issue 16: the
+/// window never builds one): a probe answers with the listed models or the exact error, and a
+/// described provider takes the following requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn described_providers_are_probed_and_used_by_the_engine() {
+    let models = r#"{"data":[{"id":"b-model"},{"id":"a-model","context_length":8192}]}"#;
+    let server = ScriptedServer::start(vec![
+        vec![Step::Bytes(json_response("200 OK", "", models))],
+        openai_answer(&["from", " the new one"], false),
+    ]);
+    let old = ScriptedServer::start(vec![openai_answer(&["old"], false)]);
+    let handle = engine(&old);
+    let sub = handle.subscribe();
+    let describe = |base_url: String| ProviderSettings {
+        kind: ProviderKind::Custom,
+        base_url,
+        api_key: None,
+        network: NetworkSettings::default(),
+        local: Default::default(),
+    };
+
+    handle.send(Command::ProbeProvider {
+        settings: describe(server.base_url()),
+    });
+    let EngineEvent::ProviderProbed { models, error } = provider_answer(&sub).await else {
+        panic!("a probe answer")
+    };
+    assert_eq!(error, None);
+    let ids: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["a-model", "b-model"], "sorted by id");
+    assert_eq!(models[0].context_length, Some(8192));
+
+    let refusing = ScriptedServer::start(vec![vec![Step::Bytes(json_response(
+        "401 Unauthorized",
+        "",
+        r#"{"error":{"message":"Invalid API key"}}"#,
+    ))]]);
+    handle.send(Command::ProbeProvider {
+        settings: describe(refusing.base_url()),
+    });
+    let EngineEvent::ProviderProbed { models, error } = provider_answer(&sub).await else {
+        panic!("a probe answer")
+    };
+    assert!(models.is_empty());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("rejected (401)")),
+        "the exact error: {error:?}"
+    );
+
+    handle.send(Command::UseProvider {
+        name: "custom".into(),
+        settings: describe(server.base_url()),
+        model: "new-model".into(),
+    });
+    let EngineEvent::ProviderChanged { error } = provider_answer(&sub).await else {
+        panic!("a change answer")
+    };
+    assert_eq!(error, None);
+    let conv = ConversationId::new();
+    handle.send(Command::SendMessage {
+        conversation: conv.clone(),
+        text: "hi".into(),
+        model: None,
+        images: Vec::new(),
+    });
+    let events = until_done(&sub, &conv).await;
+    assert_eq!(text(&events, &conv), "from the new one");
+    assert_eq!(server.posts()[0].json()["model"], "new-model");
+    assert!(old.requests().is_empty(), "the old provider got nothing");
+}

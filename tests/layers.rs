@@ -106,6 +106,48 @@ fn no_module_imports_a_layer_above_it() {
     assert!(found.is_empty(), "upward imports:\n{}", found.join("\n"));
 }
 
+/// Imports a door may not make even though the layers allow them: the window draws and sends
+/// commands, so it never talks to a provider (`llm`) itself.
+const FORBIDDEN: &[(&str, &str)] = &[("ui", "llm")];
+
+fn forbidden_imports(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut found = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = first.to_string_lossy();
+        let module = module.trim_end_matches(".rs");
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (line, target) in crate_paths(non_test_code(&text)) {
+            if FORBIDDEN.contains(&(module, target.as_str())) {
+                found.push(format!(
+                    "{}:{line}: {module} imports {target}",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_window_never_talks_to_a_provider_itself() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let found = forbidden_imports(&src);
+    assert!(found.is_empty(), "forbidden imports:\n{}", found.join("\n"));
+    // And the check sees one.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ui")).unwrap();
+    std::fs::write(
+        dir.path().join("ui/models.rs"),
+        "use crate::llm::build_provider;\n",
+    )
+    .unwrap();
+    assert_eq!(forbidden_imports(dir.path()).len(), 1);
+}
+
 #[test]
 fn every_top_level_module_has_a_layer() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");

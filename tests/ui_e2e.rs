@@ -161,7 +161,7 @@ fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
 
 #[test]
 fn settings_list_the_providers_models_and_picking_one_sets_the_model() {
-    use rustbot::engine::{Command, EventBus};
+    use rustbot::engine::Command;
     use rustbot::ui::models::ModelCatalog;
 
     let models = r#"{"data":[
@@ -175,14 +175,20 @@ fn settings_list_the_providers_models_and_picking_one_sets_the_model() {
         .enable_all()
         .build()
         .unwrap();
-    let bus = EventBus::new();
+    // The real engine (it asks the provider for the list); the commands it gets are kept.
+    let engine = rustbot::engine::start(
+        rustbot::engine::EngineConfig::new(scripted_provider(&server, 0), "vendor/small"),
+        runtime.handle(),
+    );
     let (tx, commands) = std::sync::mpsc::channel();
+    let sender = engine.clone();
     let parts = AppParts {
         engine: EngineLink::new(
-            move |c| {
-                let _ = tx.send(c);
+            move |c: Command| {
+                let _ = tx.send(c.clone());
+                sender.send(c);
             },
-            |w| bus.subscribe(Some(w)),
+            |w| engine.subscribe_with_waker(w),
         ),
         settings: GuiSettings {
             provider: "custom".into(),
@@ -195,7 +201,6 @@ fn settings_list_the_providers_models_and_picking_one_sets_the_model() {
         history: None,
         models: Some(ModelCatalog::new(
             rustbot::config::NetworkSettings::default(),
-            runtime.handle().clone(),
         )),
         started_at: None,
     };
@@ -241,9 +246,12 @@ fn a_failing_connection_test_shows_the_exact_error() {
         .enable_all()
         .build()
         .unwrap();
-    let bus = rustbot::engine::EventBus::new();
+    let engine = rustbot::engine::start(
+        rustbot::engine::EngineConfig::new(scripted_provider(&server, 0), "m"),
+        runtime.handle(),
+    );
     let parts = AppParts {
-        engine: EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
+        engine: EngineLink::from_engine(&engine),
         settings: GuiSettings {
             provider: "custom".into(),
             base_url: server.base_url(),
@@ -254,7 +262,6 @@ fn a_failing_connection_test_shows_the_exact_error() {
         history: None,
         models: Some(ModelCatalog::new(
             rustbot::config::NetworkSettings::default(),
-            runtime.handle().clone(),
         )),
         started_at: None,
     };

@@ -143,7 +143,7 @@ impl FromStr for ProviderKind {
 }
 
 /// Everything needed to build a provider.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderSettings {
     /// Which provider.
     pub kind: ProviderKind,

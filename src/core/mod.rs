@@ -4,10 +4,12 @@
 //! that no module reaches up.
 
 mod ids;
+mod model_info;
 pub mod process;
 mod reasoning;
 
 pub use ids::{ApprovalScope, ConversationId};
+pub use model_info::{Citation, ModelInfo};
 pub use reasoning::ReasoningEffort;
 
 /// An error with its sources as one line, each source once (reqwest and hyper keep the useful

@@ -132,13 +132,46 @@ impl Engine {
                 }
                 self.delete_message(&conversation, message_id).await;
             }
-            Command::SetProvider { profile } => {
-                self.config.provider = profile.provider;
-                self.config.model = profile.model;
-                // Prices and context lengths are the new provider's from now on.
-                if self.config.refresh_models {
-                    refresh_models(Arc::clone(&self.config.provider), Arc::clone(&self.queue));
+            Command::SetProvider { profile } => self.set_provider(profile),
+            Command::UseProvider {
+                name,
+                settings,
+                model,
+            } => match crate::llm::build_provider(settings) {
+                Ok(provider) => {
+                    self.set_provider(crate::engine::ProviderProfile {
+                        name,
+                        provider,
+                        model,
+                    });
+                    self.bus
+                        .publish(EngineEvent::ProviderChanged { error: None });
                 }
+                Err(e) => self.bus.publish(EngineEvent::ProviderChanged {
+                    error: Some(e.to_string()),
+                }),
+            },
+            Command::ProbeProvider { settings } => {
+                let bus = self.bus.clone();
+                tokio::spawn(async move {
+                    let result = match crate::llm::build_provider(settings) {
+                        Ok(provider) => provider.models().await.map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    bus.publish(match result {
+                        Ok(mut models) => {
+                            models.sort_by(|a, b| a.id.cmp(&b.id));
+                            EngineEvent::ProviderProbed {
+                                models,
+                                error: None,
+                            }
+                        }
+                        Err(error) => EngineEvent::ProviderProbed {
+                            models: Vec::new(),
+                            error: Some(error),
+                        },
+                    });
+                });
             }
             Command::AllowOverBudget { conversation } => {
                 self.conversation(&conversation).budget_override = true;
@@ -256,6 +289,16 @@ impl Engine {
     async fn ready_for_change(&mut self, id: &ConversationId) -> bool {
         self.ensure_loaded(id).await;
         !self.refuse_if_active(id)
+    }
+
+    /// Later requests of conversations without a profile go to `profile`.
+    fn set_provider(&mut self, profile: crate::engine::ProviderProfile) {
+        self.config.provider = profile.provider;
+        self.config.model = profile.model;
+        // Prices and context lengths are the new provider's from now on.
+        if self.config.refresh_models {
+            refresh_models(Arc::clone(&self.config.provider), Arc::clone(&self.queue));
+        }
     }
 
     /// Whether the model this message would go to is known not to take images. A model not

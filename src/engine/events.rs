@@ -179,6 +179,23 @@ pub enum Command {
         /// The provider, already built, and its model.
         profile: ProviderProfile,
     },
+    /// Like `SetProvider`, from a description the engine builds the provider from (the
+    /// settings page: doors above the engine never build providers). The answer is
+    /// `ProviderChanged`.
+    UseProvider {
+        /// The provider's id as the settings name it (`openrouter`, `custom`, ...).
+        name: String,
+        /// What to build.
+        settings: crate::config::provider::ProviderSettings,
+        /// The model for the following requests.
+        model: String,
+    },
+    /// Ask the described provider for its models (Settings' list and connection test); the
+    /// answer is `ProviderProbed`. Nothing in use changes.
+    ProbeProvider {
+        /// What to ask.
+        settings: crate::config::provider::ProviderSettings,
+    },
     /// Let the conversation's next message through even if a spending limit is reached.
     AllowOverBudget {
         /// The conversation.
@@ -500,6 +517,22 @@ pub enum EngineEvent {
         /// The sentence.
         message: String,
     },
+    /// The answer to `UseProvider`: `error` when the provider could not be built (the old
+    /// one stays in use).
+    ProviderChanged {
+        /// Why the new provider is not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The answer to `ProbeProvider`: its models (sorted by id), or the exact error.
+    ProviderProbed {
+        /// The models listed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        models: Vec<crate::core::ModelInfo>,
+        /// Why there is no list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// This subscriber fell behind and `dropped` events were discarded for it.
     Lagged {
         /// How many events were discarded since the last `Lagged`.
@@ -533,7 +566,9 @@ impl EngineEvent {
             | EngineEvent::MessageDeleted { conversation, .. }
             | EngineEvent::Done { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
-            EngineEvent::Lagged { .. } => None,
+            EngineEvent::Lagged { .. }
+            | EngineEvent::ProviderChanged { .. }
+            | EngineEvent::ProviderProbed { .. } => None,
         }
     }
 
@@ -562,6 +597,8 @@ impl EngineEvent {
             EngineEvent::MessageDeleted { .. } => "message_deleted",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
+            EngineEvent::ProviderChanged { .. } => "provider_changed",
+            EngineEvent::ProviderProbed { .. } => "provider_probed",
             EngineEvent::Lagged { .. } => "lagged",
         }
     }

@@ -2,17 +2,7 @@
 //! `:online` models), read leniently — an annotation of another shape is skipped, never an
 //! error.
 
-use serde::{Deserialize, Serialize};
-
-/// One source, numbered by its place in the answer's list (`[1]` is the first).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Citation {
-    /// The address.
-    pub url: String,
-    /// The page's title, when given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-}
+pub use crate::core::Citation;
 
 /// The URL citations in a delta's (or message's) `annotations` value.
 pub fn from_annotations(annotations: &serde_json::Value) -> Vec<Citation> {

@@ -94,7 +94,7 @@ pub struct ThinkingBlock {
     pub redacted: Option<String>,
 }
 
-pub use crate::core::ReasoningEffort;
+pub use crate::core::{ModelInfo, ReasoningEffort};
 
 impl ChatMessage {
     /// A plain text message.
@@ -286,32 +286,4 @@ pub enum StreamEvent {
     },
     /// The answer is complete.
     Finished(FinishReason),
-}
-
-/// What a provider knows about one model.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    /// The model id to put in requests.
-    pub id: String,
-    /// A human name, when the provider gives one.
-    pub name: Option<String>,
-    /// Context window in tokens, when known.
-    pub context_length: Option<u64>,
-    /// Price per prompt token in USD, when known.
-    pub prompt_price_usd: Option<f64>,
-    /// Price per completion token in USD, when known.
-    pub completion_price_usd: Option<f64>,
-    /// What the model takes as input (`text`, `image`, ...), when the provider says
-    /// (OpenRouter's `architecture.input_modalities`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_modalities: Option<Vec<String>>,
-}
-
-impl ModelInfo {
-    /// Whether the model is known not to take images (unknown: it may).
-    pub fn refuses_images(&self) -> bool {
-        self.input_modalities
-            .as_ref()
-            .is_some_and(|m| !m.iter().any(|x| x == "image"))
-    }
 }

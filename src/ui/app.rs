@@ -24,7 +24,7 @@ use crate::ui::events_panel::EventsPanel;
 use crate::ui::history::{History, HistoryUpdate};
 use crate::ui::input::{InputAction, InputBox, TrayState};
 use crate::ui::link::EngineLink;
-use crate::ui::models::ModelCatalog;
+use crate::ui::models::{ModelCatalog, ProbeResult};
 use crate::ui::personas::{AgentChoice, AgentEdit, AgentParts, Personas};
 use crate::ui::settings::{GuiSettings, ProbeStatus, SettingsAction, SettingsPage};
 use crate::ui::sidebar::{Page, Sidebar, SidebarAction};
@@ -141,9 +141,6 @@ impl RustbotApp {
             models,
             started_at,
         } = parts;
-        if let Some(models) = &models {
-            models.attach(ctx);
-        }
         if let Some(history) = &history {
             history.attach(ctx);
             history.request_list();
@@ -275,6 +272,16 @@ impl RustbotApp {
             {
                 history.request_messages(conversation);
             }
+            match &event {
+                EngineEvent::ProviderProbed { models, error } => {
+                    self.settings_page.probe_finished(match error {
+                        Some(e) => ProbeResult::Failed(e.clone()),
+                        None => ProbeResult::Models(models.clone()),
+                    });
+                }
+                EngineEvent::ProviderChanged { error: Some(e) } => self.provider_refused(e),
+                _ => {}
+            }
             self.vm.apply(&event, now);
             self.events.push(&event, now);
             self.stats.push(&event, now);
@@ -317,9 +324,6 @@ impl RustbotApp {
             }
         }
         self.drain_personas();
-        while let Some(result) = self.models.as_ref().and_then(ModelCatalog::try_recv) {
-            self.settings_page.probe_finished(result);
-        }
         if let Some(saver) = &self.saver {
             while let Ok(message) = saver.errors.try_recv() {
                 self.settings_page.status = (!message.is_empty()).then_some(message);

@@ -176,10 +176,7 @@ pub fn run_desktop_since(
         settings,
         save_settings: Some(save),
         history,
-        models: Some(ModelCatalog::new(
-            resolved.provider.network,
-            runtime.handle().clone(),
-        )),
+        models: Some(ModelCatalog::new(resolved.provider.network)),
         started_at: Some(started_at),
         data_dir: Some(resolved.paths.data_dir.clone()),
         budget: resolved.config.budget,

@@ -1,11 +1,12 @@
 //! The provider's model list for the settings page, fetched with the settings being edited
-//! (so it doubles as "Test connection"), on the async runtime, never on the UI thread.
+//! (so it doubles as "Test connection"). The window never builds a provider: it describes
+//! one and the engine asks it (`Command::ProbeProvider`, answered by `ProviderProbed`).
 
+use crate::config::provider::{ProviderKind, ProviderSettings};
 use crate::config::{NetworkSettings, Secret};
-use std::sync::Arc;
-
-use crate::llm::{ModelInfo, Provider, ProviderKind, ProviderSettings, build_provider};
-use crate::ui::link::Background;
+use crate::core::ModelInfo;
+use crate::engine::Command;
+use crate::ui::link::EngineLink;
 use crate::ui::settings::GuiSettings;
 
 /// What a probe of the provider found.
@@ -17,29 +18,15 @@ pub enum ProbeResult {
     Failed(String),
 }
 
-/// Fetches model lists.
+/// Lists models through the engine, with the network settings (timeouts) in effect.
 pub struct ModelCatalog {
     network: NetworkSettings,
-    results: Background<ProbeResult>,
 }
 
 impl ModelCatalog {
-    /// Probes with `network` timeouts, on `runtime`.
-    pub fn new(network: NetworkSettings, runtime: tokio::runtime::Handle) -> Self {
-        Self {
-            network,
-            results: Background::new(runtime),
-        }
-    }
-
-    /// Lets results wake the window.
-    pub fn attach(&self, ctx: &egui::Context) {
-        self.results.attach(ctx);
-    }
-
-    /// The next result, if one is ready.
-    pub fn try_recv(&self) -> Option<ProbeResult> {
-        self.results.try_recv()
+    /// Probes with `network` timeouts.
+    pub fn new(network: NetworkSettings) -> Self {
+        Self { network }
     }
 
     /// The network settings probes use.
@@ -47,40 +34,26 @@ impl ModelCatalog {
         self.network
     }
 
-    /// Asks the provider described by `settings` for its models.
-    pub fn request(&self, settings: &GuiSettings) {
-        let provider = provider_from_settings(settings, self.network);
-        let report = self.results.reporter();
-        match provider {
-            Ok(provider) => {
-                self.results.runtime().spawn(async move {
-                    report.send(match provider.models().await {
-                        Ok(mut models) => {
-                            models.sort_by(|a, b| a.id.cmp(&b.id));
-                            ProbeResult::Models(models)
-                        }
-                        Err(e) => ProbeResult::Failed(e.to_string()),
-                    });
-                });
-            }
-            Err(e) => report.send(ProbeResult::Failed(e)),
-        }
+    /// Asks the engine to ask the provider described by `settings` for its models.
+    pub fn request(&self, engine: &EngineLink, settings: &GuiSettings) -> Result<(), String> {
+        let settings = provider_settings(settings, self.network)?;
+        engine.send(Command::ProbeProvider { settings });
+        Ok(())
     }
 }
 
-/// Builds the provider the settings page describes.
-pub fn provider_from_settings(
+/// The provider the settings page describes, for the engine to build.
+pub fn provider_settings(
     settings: &GuiSettings,
     network: NetworkSettings,
-) -> Result<Arc<dyn Provider>, String> {
+) -> Result<ProviderSettings, String> {
     let kind = settings.provider.parse::<ProviderKind>()?;
     let key = settings.api_key.trim();
-    build_provider(ProviderSettings {
+    Ok(ProviderSettings {
         kind,
         base_url: settings.base_url.trim().trim_end_matches('/').to_string(),
         api_key: (!key.is_empty()).then(|| Secret::new(key)),
         network,
         local: Default::default(),
     })
-    .map_err(|e| e.to_string())
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::llm::ModelInfo;
+use crate::core::ModelInfo;
 use crate::ui::models::ProbeResult;
 
 /// Light, dark, or whatever the system says.

@@ -46,7 +46,10 @@ impl RustbotApp {
                 {
                     // Fill the model list (and show whether the connection works) once.
                     self.settings_page.probe_started();
-                    models.request(&self.applied);
+                    if let Err(e) = models.request(&self.engine, &self.applied) {
+                        self.settings_page
+                            .probe_finished(crate::ui::models::ProbeResult::Failed(e));
+                    }
                 }
                 if page == Page::Chat {
                     self.input.request_focus();
@@ -224,7 +227,10 @@ impl RustbotApp {
             AppAction::Settings(SettingsAction::Probe(settings)) => match &self.models {
                 Some(models) => {
                     self.settings_page.probe_started();
-                    models.request(&settings);
+                    if let Err(e) = models.request(&self.engine, &settings) {
+                        self.settings_page
+                            .probe_finished(crate::ui::models::ProbeResult::Failed(e));
+                    }
                 }
                 None => {
                     self.settings_page

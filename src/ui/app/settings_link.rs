@@ -4,8 +4,8 @@
 use std::sync::mpsc;
 
 use super::{RustbotApp, SaveSettingsFn};
-use crate::engine::{Command, ProviderProfile};
-use crate::ui::models::provider_from_settings;
+use crate::engine::Command;
+use crate::ui::models::provider_settings;
 use crate::ui::settings::GuiSettings;
 
 pub(super) struct SettingsSaver {
@@ -89,23 +89,25 @@ impl RustbotApp {
             .as_ref()
             .map(|m| m.network())
             .unwrap_or_default();
-        match provider_from_settings(settings, network) {
+        match provider_settings(settings, network) {
             Ok(provider) => {
-                self.engine.send(Command::SetProvider {
-                    profile: ProviderProfile {
-                        name: settings.provider.clone(),
-                        provider,
-                        model: settings.model.trim().to_string(),
-                    },
+                // The engine builds it and answers with `ProviderChanged`.
+                self.engine.send(Command::UseProvider {
+                    name: settings.provider.clone(),
+                    settings: provider,
+                    model: settings.model.trim().to_string(),
                 });
                 self.settings_page.status = None;
             }
-            Err(e) => {
-                self.settings_page.status = Some(format!(
-                    "The provider settings are not used yet: {e}. Requests still go to the previous provider."
-                ));
-            }
+            Err(e) => self.provider_refused(&e),
         }
+    }
+
+    /// The new provider settings could not be used: the page says so.
+    pub(super) fn provider_refused(&mut self, error: &str) {
+        self.settings_page.status = Some(format!(
+            "The provider settings are not used yet: {error}. Requests still go to the previous provider."
+        ));
     }
 }
 

@@ -197,6 +197,12 @@ pub fn event_summary(event: &EngineEvent) -> String {
         },
         EngineEvent::Error { message, .. } => one_line(message),
         EngineEvent::Lagged { dropped } => format!("{dropped} events dropped"),
+        EngineEvent::ProviderChanged { error: None } => "provider changed".into(),
+        EngineEvent::ProviderChanged { error: Some(e) } => format!("provider not changed: {e}"),
+        EngineEvent::ProviderProbed { models, error } => match error {
+            Some(e) => format!("provider probe failed: {}", one_line(e)),
+            None => format!("provider lists {} models", models.len()),
+        },
     }
 }
 

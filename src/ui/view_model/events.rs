@@ -93,7 +93,7 @@ impl ViewModel {
                 self.with_answer(conversation, now, |answer| {
                     answer.citations = passages
                         .iter()
-                        .map(|p| crate::llm::Citation {
+                        .map(|p| crate::core::Citation {
                             url: format!("file://{}", p.path),
                             title: Some(format!("{}:{}-{}", p.path, p.lines[0], p.lines[1])),
                         })
@@ -267,6 +267,8 @@ impl ViewModel {
                 message,
             } => self.global_notices.push(message.clone()),
             EngineEvent::Lagged { dropped } => self.lagged_events += dropped,
+            // The settings page's answers: the app hands them to it.
+            EngineEvent::ProviderChanged { .. } | EngineEvent::ProviderProbed { .. } => {}
         }
     }
 

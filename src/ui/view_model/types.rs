@@ -170,7 +170,7 @@ pub struct MessageVm {
     /// A reasoning model's thinking, shown apart above the answer.
     pub reasoning: Option<ReasoningVm>,
     /// Sources the answer cites (OpenRouter's web search), `[1]` first.
-    pub citations: Vec<crate::llm::Citation>,
+    pub citations: Vec<crate::core::Citation>,
     /// Images attached to it (user messages); text files are inside `text`.
     pub images: Vec<crate::ui::images::ImageVm>,
 }
