@@ -11,7 +11,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use eframe::App as _;
 use rustbot::engine::{ConversationId, EngineEvent, EventBus};
-use rustbot::ui::view_model::{LoadedMessage, MessageStatus, Role, Siblings, StoredSummary};
+use rustbot::ui::view_model::{Author, LoadedMessage, MessageStatus, Siblings, StoredSummary};
 use rustbot::ui::{AppParts, EngineLink, GuiSettings, PersistedUi, RustbotApp};
 
 /// The answer that streams in, token by token; long enough to wrap, with two highlighted
@@ -28,11 +28,11 @@ loop does not make a system call per line. In Python:\n\n```python\ndef count_li
 errors to its caller\n\nFor very large files, memory-map them or read in parallel chunks.\n";
 
 /// A stored message, built in one place so a new `LoadedMessage` field is a one-line change.
-fn loaded(role: Role, text: String, created_ms: i64) -> LoadedMessage {
+fn loaded(role: Author, text: String, created_ms: i64) -> LoadedMessage {
     LoadedMessage {
         role,
         text,
-        model: (role == Role::Assistant).then(|| "vendor/model".to_string()),
+        model: (role == Author::Assistant).then(|| "vendor/model".to_string()),
         created_ms,
         status: MessageStatus::Complete,
         error: None,
@@ -49,7 +49,7 @@ fn message(i: usize) -> LoadedMessage {
     let created_ms = 1_700_000_000_000 + i as i64 * 1000;
     if i.is_multiple_of(2) {
         return loaded(
-            Role::User,
+            Author::User,
             format!("Question {i}: how do I read a file and count its non-blank lines?"),
             created_ms,
         );
@@ -71,7 +71,7 @@ fn message(i: usize) -> LoadedMessage {
              neither reads the whole file at once, so both run in constant space.\n"
         ),
     };
-    loaded(Role::Assistant, text, created_ms)
+    loaded(Author::Assistant, text, created_ms)
 }
 
 /// Splits the answer into token-sized deltas (a word with its leading space, or a newline).

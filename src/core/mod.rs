@@ -7,10 +7,12 @@ mod ids;
 mod model_info;
 pub mod process;
 mod reasoning;
+mod role;
 
 pub use ids::{ApprovalScope, ConversationId};
 pub use model_info::{Citation, ModelInfo};
 pub use reasoning::ReasoningEffort;
+pub use role::Role;
 
 /// An error with its sources as one line, each source once (reqwest and hyper keep the useful
 /// part, such as why a connection failed, in the sources).

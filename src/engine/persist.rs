@@ -423,12 +423,7 @@ pub(crate) fn is_history(m: &StoredMessage) -> bool {
 
 /// A stored message as history for the model (failed empty answers are left out).
 fn to_chat_message(m: &StoredMessage) -> Option<ChatMessage> {
-    let role = match m.role {
-        store::Role::System => Role::System,
-        store::Role::User => Role::User,
-        store::Role::Assistant => Role::Assistant,
-        store::Role::Tool => Role::Tool,
-    };
+    let role = m.role;
     let tool_calls: Vec<ToolCall> = m
         .tool_calls
         .as_deref()

@@ -2,19 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Who wrote a message in a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Instructions for the model.
-    System,
-    /// The person using Rustbot.
-    User,
-    /// The model.
-    Assistant,
-    /// The result of a tool call, sent back to the model.
-    Tool,
-}
+pub use crate::core::Role;
 
 /// A tool call the model asked for, fully assembled from its streamed fragments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

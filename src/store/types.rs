@@ -74,17 +74,20 @@ macro_rules! text_enum {
     };
 }
 
-text_enum! {
-    /// Who wrote a message.
-    Role {
-        /// Instructions for the model.
-        System => "system",
-        /// The person at the keyboard.
-        User => "user",
-        /// The model's answer.
-        Assistant => "assistant",
-        /// The result of a tool call, sent back to the model.
-        Tool => "tool",
+pub use crate::core::Role;
+
+impl ToSql for Role {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl FromSql for Role {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: String| FromSqlError::Other(e.into()))
     }
 }
 

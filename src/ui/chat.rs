@@ -12,7 +12,7 @@ use crate::ui::code_fences::normalize_fences;
 use crate::ui::message_bar::message_bar_ui;
 use crate::ui::personas::AgentChoice;
 use crate::ui::tool_card::tool_call_ui;
-use crate::ui::view_model::{ConversationVm, MessageStatus, MessageVm, Role, RunState, UnixMs};
+use crate::ui::view_model::{Author, ConversationVm, MessageStatus, MessageVm, RunState, UnixMs};
 
 /// What the chat view asks the app to do.
 #[must_use]
@@ -242,8 +242,8 @@ impl ChatView {
     ) {
         let visuals = ui.visuals();
         let fill = match msg.role {
-            Role::User | Role::Summary => visuals.faint_bg_color,
-            Role::Assistant => Color32::TRANSPARENT,
+            Author::User | Author::Summary => visuals.faint_bg_color,
+            Author::Assistant => Color32::TRANSPARENT,
         };
         Frame::new()
             .fill(fill)
@@ -253,11 +253,11 @@ impl ChatView {
                 ui.set_width(ui.available_width());
                 message_bar_ui(ui, conv, msg, &mut self.confirm_delete, action);
                 match msg.role {
-                    Role::User => {
+                    Author::User => {
                         crate::ui::user_message::user_message_ui(ui, &mut self.images, msg);
                     }
-                    Role::Summary => summary_card_ui(ui, msg),
-                    Role::Assistant
+                    Author::Summary => summary_card_ui(ui, msg),
+                    Author::Assistant
                         if msg.text.is_empty() && msg.status == MessageStatus::Streaming =>
                     {
                         self.reasoning_ui(ui, msg);
@@ -266,7 +266,7 @@ impl ChatView {
                             ui.weak(waiting_text(&conv.run));
                         });
                     }
-                    Role::Assistant => {
+                    Author::Assistant => {
                         self.reasoning_ui(ui, msg);
                         let cache = self.markdown.get_or_insert_with(CommonMarkCache::default);
                         let sources = crate::ui::citations::sources(msg);
@@ -298,7 +298,7 @@ impl ChatView {
                     _ => {}
                 }
                 if may_retry
-                    && msg.role == Role::Assistant
+                    && msg.role == Author::Assistant
                     && matches!(msg.status, MessageStatus::Complete | MessageStatus::Stopped)
                     && ui
                         .small_button("Regenerate")

@@ -6,7 +6,7 @@ use crate::store::{self, ListFilter, StoreHandle};
 use crate::ui::images::ImageVm;
 use crate::ui::link::Background;
 use crate::ui::view_model::{
-    LoadedMessage, MessageStatus, Role, Siblings, StoredSummary, usage_line,
+    Author, LoadedMessage, MessageStatus, Siblings, StoredSummary, usage_line,
 };
 
 /// A result from the store.
@@ -136,10 +136,10 @@ fn shown_messages(path: Vec<store::PathMessage>) -> Vec<LoadedMessage> {
 /// A stored message as the chat view shows it (system and tool messages are not shown).
 fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
     let role = match m.role {
-        store::Role::User => Role::User,
+        store::Role::User => Author::User,
         store::Role::Assistant if m.content.is_empty() && m.error.is_none() => return None,
-        store::Role::Assistant => Role::Assistant,
-        store::Role::System if m.is_summary() => Role::Summary,
+        store::Role::Assistant => Author::Assistant,
+        store::Role::System if m.is_summary() => Author::Summary,
         store::Role::System | store::Role::Tool => return None,
     };
     let status = match m.status {
@@ -148,7 +148,7 @@ fn loaded_message(m: store::StoredMessage) -> Option<LoadedMessage> {
         store::MessageStatus::Complete => MessageStatus::Complete,
         store::MessageStatus::Failed => MessageStatus::Failed,
     };
-    let usage = (role == Role::Assistant && m.completion_tokens.is_some()).then(|| {
+    let usage = (role == Author::Assistant && m.completion_tokens.is_some()).then(|| {
         let tokens = |t: Option<i64>| u64::try_from(t.unwrap_or(0)).unwrap_or(0);
         usage_line(
             tokens(m.prompt_tokens),

@@ -4,7 +4,7 @@
 use egui::{Align, Layout, RichText};
 
 use crate::ui::chat::{ChatAction, format_time};
-use crate::ui::view_model::{ConversationVm, MessageStatus, MessageVm, Role};
+use crate::ui::view_model::{Author, ConversationVm, MessageStatus, MessageVm};
 
 /// Accessible name of the button showing the previous branch.
 pub const PREVIOUS_BRANCH: &str = "Previous version";
@@ -30,9 +30,9 @@ pub fn message_bar_ui(
     let idle = !conv.run.is_active();
     ui.horizontal(|ui| {
         let role = match msg.role {
-            Role::User => "You",
-            Role::Assistant => "Assistant",
-            Role::Summary => "Summary",
+            Author::User => "You",
+            Author::Assistant => "Assistant",
+            Author::Summary => "Summary",
         };
         ui.label(RichText::new(role).strong());
         if let Some(model) = &msg.model {
@@ -80,7 +80,7 @@ pub fn message_bar_ui(
             {
                 *confirm_delete = Some(msg.id);
             }
-            if msg.role == Role::User
+            if msg.role == Author::User
                 && ui
                     .small_button(EDIT)
                     .on_hover_text("Edit and send again as a new branch (the old one is kept)")

@@ -205,7 +205,7 @@ impl ViewModel {
         let conv = &mut self.conversations[i];
         conv.history_pending = false;
         if conv.title == UNTITLED
-            && let Some(first) = loaded.iter().find(|m| m.role == Role::User)
+            && let Some(first) = loaded.iter().find(|m| m.role == Author::User)
         {
             conv.title = title_from(&first.text);
         }
@@ -231,7 +231,7 @@ impl ViewModel {
         images: Vec<crate::ui::images::ImageVm>,
         now: UnixMs,
     ) {
-        let message = self.new_message(Role::User, text.to_string(), None, now);
+        let message = self.new_message(Author::User, text.to_string(), None, now);
         let conv = self.ensure(id, now);
         conv.messages.push(MessageVm {
             status: MessageStatus::Pending,
@@ -254,7 +254,7 @@ impl ViewModel {
         while conv
             .messages
             .last()
-            .is_some_and(|m| m.role == Role::Assistant)
+            .is_some_and(|m| m.role == Author::Assistant)
         {
             conv.messages.pop();
         }
@@ -266,7 +266,7 @@ impl ViewModel {
     /// store keeps them as a sibling branch) and the new text takes its place.
     pub fn edit_requested(&mut self, id: &ConversationId, text: &str, now: UnixMs) {
         let conv = self.ensure(id, now);
-        while conv.messages.last().is_some_and(|m| m.role != Role::User) {
+        while conv.messages.last().is_some_and(|m| m.role != Author::User) {
             conv.messages.pop();
         }
         conv.messages.pop();
@@ -303,7 +303,7 @@ impl ViewModel {
 
     fn new_message(
         &mut self,
-        role: Role,
+        role: Author,
         text: String,
         model: Option<&String>,
         now: UnixMs,

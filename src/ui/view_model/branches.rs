@@ -78,10 +78,10 @@ impl ViewModel {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{MessageStatus, Role, RunState, Siblings};
+    use super::super::{Author, MessageStatus, RunState, Siblings};
     use super::*;
 
-    fn loaded(role: Role, text: &str, store_id: i64, siblings: &[i64]) -> LoadedMessage {
+    fn loaded(role: Author, text: &str, store_id: i64, siblings: &[i64]) -> LoadedMessage {
         LoadedMessage {
             role,
             text: text.into(),
@@ -108,7 +108,7 @@ mod tests {
             usage: Some("1 + 2 tokens".into()),
             ..conv.messages[0].clone()
         });
-        conv.messages[1].role = Role::Assistant;
+        conv.messages[1].role = Author::Assistant;
         conv.messages[1].id = 99;
         conv.messages[1].text = "answer".into();
         conv.run = RunState::Idle;
@@ -129,8 +129,8 @@ mod tests {
         vm.refresh_messages(
             &id,
             vec![
-                loaded(Role::User, "question", 1, &[1]),
-                loaded(Role::Assistant, "answer", 3, &[2, 3]),
+                loaded(Author::User, "question", 1, &[1]),
+                loaded(Author::Assistant, "answer", 3, &[2, 3]),
             ],
         );
         let conv = vm.selected().unwrap();
@@ -148,7 +148,7 @@ mod tests {
         let mut vm = ViewModel::new();
         let id = ConversationId("c".into());
         live_exchange(&mut vm, &id);
-        let other = vec![loaded(Role::User, "other question", 5, &[1, 5])];
+        let other = vec![loaded(Author::User, "other question", 5, &[1, 5])];
 
         vm.ensure(&id, 1).run = RunState::Streaming;
         vm.refresh_messages(&id, other.clone());

@@ -22,7 +22,7 @@ impl ViewModel {
                     pending.revision = revision;
                 } else {
                     // Sent by another door (serve, native host) or before we subscribed.
-                    let message = self.new_message(Role::User, text.clone(), None, now);
+                    let message = self.new_message(Author::User, text.clone(), None, now);
                     let conv = self.ensure(conversation, now);
                     if conv.title == UNTITLED {
                         conv.title = title_from(text);
@@ -35,7 +35,7 @@ impl ViewModel {
                 conversation,
                 model,
             } => {
-                let message = self.new_message(Role::Assistant, String::new(), Some(model), now);
+                let message = self.new_message(Author::Assistant, String::new(), Some(model), now);
                 let conv = self.ensure(conversation, now);
                 conv.updated_ms = now;
                 conv.notice = None;
@@ -220,7 +220,7 @@ impl ViewModel {
                 ..
             } => {
                 let revision = self.bump();
-                let message = self.new_message(Role::Assistant, String::new(), None, now);
+                let message = self.new_message(Author::Assistant, String::new(), None, now);
                 let conv = self.ensure(conversation, now);
                 conv.updated_ms = now;
                 conv.run = RunState::Idle;
@@ -281,7 +281,7 @@ impl ViewModel {
     ) {
         // Only the first delta of an answer makes its message (this runs for every delta).
         if self.ensure(id, now).streaming_answer().is_none() {
-            let message = self.new_message(Role::Assistant, String::new(), None, now);
+            let message = self.new_message(Author::Assistant, String::new(), None, now);
             self.ensure(id, now).messages.push(MessageVm {
                 status: MessageStatus::Streaming,
                 ..message

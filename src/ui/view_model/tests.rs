@@ -253,7 +253,7 @@ fn stored_conversations_list_and_load_without_clobbering_live_ones() {
     assert_eq!(old.title, "Old chat");
     let loaded = vec![
         LoadedMessage {
-            role: Role::User,
+            role: Author::User,
             text: "hi".into(),
             model: None,
             created_ms: 2,
@@ -265,7 +265,7 @@ fn stored_conversations_list_and_load_without_clobbering_live_ones() {
             images: Vec::new(),
         },
         LoadedMessage {
-            role: Role::Assistant,
+            role: Author::Assistant,
             text: "hello".into(),
             model: Some("m".into()),
             created_ms: 3,

@@ -4,9 +4,10 @@ use super::UnixMs;
 use crate::engine::{ConversationId, RunStatus};
 use crate::tools::Decision;
 
-/// Who wrote a message.
+/// Who wrote a message as the chat shows it: a compaction's summary is its own author (the
+/// crate's `Role` is the wire and store word: system, user, assistant, tool).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub enum Author {
     /// The person at the keyboard.
     User,
     /// The model.
@@ -59,7 +60,7 @@ pub struct StoredSummary {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedMessage {
     /// Who wrote it.
-    pub role: Role,
+    pub role: Author,
     /// Its text.
     pub text: String,
     /// The model that answered.
@@ -146,7 +147,7 @@ pub struct MessageVm {
     /// Unique within the view-model; stable while the message lives (used for caches and ids).
     pub id: u64,
     /// Who wrote it.
-    pub role: Role,
+    pub role: Author,
     /// The text (Markdown for answers).
     pub text: String,
     /// The model that answered (answers only).
@@ -311,7 +312,7 @@ impl ConversationVm {
     pub fn streaming_answer(&self) -> Option<&MessageVm> {
         self.messages
             .last()
-            .filter(|m| m.role == Role::Assistant && m.status == MessageStatus::Streaming)
+            .filter(|m| m.role == Author::Assistant && m.status == MessageStatus::Streaming)
     }
 
     /// The text of the last user message (for "Up edits the last message").
@@ -319,7 +320,7 @@ impl ConversationVm {
         self.messages
             .iter()
             .rev()
-            .find(|m| m.role == Role::User)
+            .find(|m| m.role == Author::User)
             .map(|m| m.text.as_str())
     }
 }
