@@ -32,7 +32,9 @@ use crate::ui::stats_data::PanelData;
 use crate::ui::stats_panel::StatsPanel;
 use crate::ui::view_model::{ConversationVm, ViewModel, now_ms};
 
-/// Drain engine events for at most this long per frame, then draw and come back.
+/// Drain the inbound channels (engine events, store reads, agents, the settings saver) for at
+/// most this long per frame together, then draw and come back. Each channel still gets one
+/// item a frame past the budget, so a flood on one never starves the others.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
 /// How long a deleted conversation can be brought back.
@@ -256,9 +258,10 @@ impl RustbotApp {
         &self.applied
     }
 
-    /// Drains waiting engine events into the view-model, for at most [`DRAIN_BUDGET`].
+    /// Drains the inbound channels into the view-model, for at most [`DRAIN_BUDGET`] in all.
     fn drain_events(&mut self, ctx: &egui::Context) {
-        let start = Instant::now();
+        let deadline = Instant::now() + DRAIN_BUDGET;
+        let mut more_waiting = false;
         let now = now_ms();
         while let Some(event) = self.engine.try_recv() {
             // The store has changed under the view: learn the new ids, siblings or branch.
@@ -285,15 +288,18 @@ impl RustbotApp {
             self.vm.apply(&event, now);
             self.events.push(&event, now);
             self.stats.push(&event, now);
-            if start.elapsed() > DRAIN_BUDGET {
-                // More may be waiting: draw what we have and come back.
-                ctx.request_repaint();
+            if Instant::now() > deadline {
+                more_waiting = true;
                 break;
             }
         }
         while let Some(update) = self.panel_data.as_ref().and_then(PanelData::try_recv) {
             if let Some(other) = self.events.on_update(update) {
                 let _ = self.stats.on_update(other);
+            }
+            if Instant::now() > deadline {
+                more_waiting = true;
+                break;
             }
         }
         while let Some(update) = self.history.as_ref().and_then(History::try_recv) {
@@ -314,6 +320,10 @@ impl RustbotApp {
                 }
                 HistoryUpdate::Failed(message) => self.vm.global_notices.push(message),
             }
+            if Instant::now() > deadline {
+                more_waiting = true;
+                break;
+            }
         }
         if let Some(pending) = &self.pending_delete {
             let now = Instant::now();
@@ -323,11 +333,19 @@ impl RustbotApp {
                 ctx.request_repaint_after(pending.deadline - now);
             }
         }
-        self.drain_personas();
+        more_waiting |= self.drain_personas(deadline);
         if let Some(saver) = &self.saver {
             while let Ok(message) = saver.errors.try_recv() {
                 self.settings_page.status = (!message.is_empty()).then_some(message);
+                if Instant::now() > deadline {
+                    more_waiting = true;
+                    break;
+                }
             }
+        }
+        if more_waiting {
+            // Draw what we have and come back for the rest.
+            ctx.request_repaint();
         }
     }
 

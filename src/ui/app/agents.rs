@@ -14,10 +14,11 @@ use crate::ui::sidebar::{PersonaRows, SidebarAction};
 use crate::ui::view_model::now_ms;
 
 impl RustbotApp {
-    /// Applies what the background threads finished (never blocks).
-    pub(super) fn drain_personas(&mut self) {
+    /// Applies what the background threads finished (never blocks); past `deadline` it stops
+    /// after one update and says more may be waiting.
+    pub(super) fn drain_personas(&mut self, deadline: std::time::Instant) -> bool {
         let Some(personas) = self.personas.as_mut() else {
-            return;
+            return false;
         };
         while let Some(update) = personas.try_recv() {
             match update {
@@ -79,7 +80,11 @@ impl RustbotApp {
                 }
                 PersonaUpdate::Edited(message, failed) => self.agents_page.edited(message, failed),
             }
+            if std::time::Instant::now() > deadline {
+                return true;
+            }
         }
+        false
     }
 
     /// Sends the agent and profile a new conversation starts with (before `NewConversation`),
