@@ -109,3 +109,83 @@ async fn editing_adds_a_sibling_and_selecting_a_branch_changes_the_history_sent(
     until(&sub, done).await;
     assert_eq!(contents(&server.requests()[2].json()), ["q1", "a1", "q2"]);
 }
+
+/// After each answer the engine says where the question and the answer sit in the store
+/// (`RunStored`), so a window learns ids and branches without reading the conversation: a
+/// regenerated answer is a sibling of the first, an edited question one of the original.
+#[tokio::test]
+async fn each_answer_reports_its_stored_place_with_its_siblings() {
+    let data = tempfile::tempdir().unwrap();
+    let store = StoreHandle::open(data.path()).unwrap();
+    let server = ScriptedServer::start(vec![
+        openai_answer(&["a1"], false),
+        openai_answer(&["a2"], false),
+        openai_answer(&["a3"], false),
+    ]);
+    let h = engine::start(
+        EngineConfig {
+            store: Some(store.clone()),
+            ..EngineConfig::new(scripted_provider(&server, 0), "m")
+        },
+        &tokio::runtime::Handle::current(),
+    );
+    let sub = h.subscribe();
+    let conv = ConversationId::new();
+    let stored = |events: &[EngineEvent]| {
+        events
+            .iter()
+            .find_map(|e| match e {
+                EngineEvent::RunStored {
+                    question, answer, ..
+                } => Some((question.clone(), answer.clone().unwrap())),
+                _ => None,
+            })
+            .expect("RunStored after Done")
+    };
+    let run_stored = |e: &EngineEvent| matches!(e, EngineEvent::RunStored { .. });
+
+    h.send(Command::SendMessage {
+        conversation: conv.clone(),
+        text: "q".into(),
+        model: None,
+        images: Vec::new(),
+    });
+    let (q1, a1) = stored(&until(&sub, run_stored).await);
+    assert_eq!(q1.siblings, vec![q1.id]);
+    assert_eq!((a1.branch, a1.siblings.clone()), (a1.id, vec![a1.id]));
+
+    h.send(Command::Retry {
+        conversation: conv.clone(),
+    });
+    let (q2, a2) = stored(&until(&sub, run_stored).await);
+    assert_eq!(q2.id, q1.id, "the same question");
+    assert_eq!(
+        a2.siblings,
+        vec![a1.id, a2.id],
+        "the new answer beside the old"
+    );
+
+    h.send(Command::EditMessage {
+        conversation: conv.clone(),
+        message_id: None,
+        text: "q edited".into(),
+    });
+    let (q3, a3) = stored(&until(&sub, run_stored).await);
+    assert_eq!(
+        q3.siblings,
+        vec![q1.id, q3.id],
+        "the edit beside the original"
+    );
+    assert_eq!(a3.siblings, vec![a3.id]);
+    // The ids are the store's.
+    let path = store
+        .call_blocking({
+            let id = conv.0.clone();
+            move |s| s.active_path(&id)
+        })
+        .unwrap()
+        .unwrap();
+    let ids: Vec<i64> = path.iter().map(|m| m.id.0).collect();
+    assert_eq!(ids, vec![q3.id, a3.id]);
+    assert_eq!(path[0].role, Role::User);
+}

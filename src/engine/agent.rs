@@ -244,6 +244,7 @@ impl Engine {
             .unwrap_or_default();
         run.budget_headroom_usd = budget_headroom_usd;
         run.message = self.new_assistant_message(id, &run.model).await;
+        run.first_message = run.message;
         self.conversation(id).run = Some(run);
         self.send_round(id);
     }
@@ -501,6 +502,7 @@ impl Engine {
         // the store too, so the conversation goes on after a restart.
         self.close_unanswered_calls(id, &format!("the turn ended ({reason})"))
             .await;
+        let answer = run.message.zip(run.first_message);
         self.bus.publish(EngineEvent::Done {
             conversation: id.clone(),
             status,
@@ -509,6 +511,7 @@ impl Engine {
             error,
             metrics,
         });
+        self.publish_stored(id, answer).await;
     }
 }
 

@@ -517,6 +517,18 @@ pub enum EngineEvent {
         /// The sentence.
         message: String,
     },
+    /// Where a run's question and answer sit in the store (after `Done`, when there is a
+    /// store): the ids and branches the chat view needs, so it never reads the conversation
+    /// again after an answer.
+    RunStored {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The user message the run answered.
+        question: StoredPlace,
+        /// The answer shown (absent when nothing was stored for it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer: Option<StoredPlace>,
+    },
     /// The answer to `UseProvider`: `error` when the provider could not be built (the old
     /// one stays in use).
     ProviderChanged {
@@ -538,6 +550,18 @@ pub enum EngineEvent {
         /// How many events were discarded since the last `Lagged`.
         dropped: u64,
     },
+}
+
+/// A stored message and the branches where it starts, for the ‹ 2/3 › switcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPlace {
+    /// Its row id.
+    pub id: i64,
+    /// The message where its branch parts from the others (the message itself, or for an
+    /// answer that began with tool calls, the first message of that turn).
+    pub branch: i64,
+    /// The branch point and its siblings, oldest first.
+    pub siblings: Vec<i64>,
 }
 
 impl EngineEvent {
@@ -564,7 +588,8 @@ impl EngineEvent {
             | EngineEvent::BudgetWarning { conversation, .. }
             | EngineEvent::BranchSelected { conversation, .. }
             | EngineEvent::MessageDeleted { conversation, .. }
-            | EngineEvent::Done { conversation, .. } => Some(conversation),
+            | EngineEvent::Done { conversation, .. }
+            | EngineEvent::RunStored { conversation, .. } => Some(conversation),
             EngineEvent::Error { conversation, .. } => conversation.as_ref(),
             EngineEvent::Lagged { .. }
             | EngineEvent::ProviderChanged { .. }
@@ -597,6 +622,7 @@ impl EngineEvent {
             EngineEvent::MessageDeleted { .. } => "message_deleted",
             EngineEvent::Done { .. } => "done",
             EngineEvent::Error { .. } => "error",
+            EngineEvent::RunStored { .. } => "run_stored",
             EngineEvent::ProviderChanged { .. } => "provider_changed",
             EngineEvent::ProviderProbed { .. } => "provider_probed",
             EngineEvent::Lagged { .. } => "lagged",

@@ -26,7 +26,7 @@ pub use bus::{EventBus, Subscription};
 pub use config::{EngineConfig, ToolSetup};
 pub use events::{
     AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, ProviderProfile, RunMetrics,
-    RunSampling, RunStatus,
+    RunSampling, RunStatus, StoredPlace,
 };
 pub use queue::{EventQueue, Priority};
 pub use state::{AgentState, StateMachine};

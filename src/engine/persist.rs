@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::engine::agent::{Engine, FLUSH_INTERVAL};
 use crate::engine::compaction::Summary;
-use crate::engine::events::{ConversationId, RunMetrics, RunStatus};
+use crate::engine::events::{ConversationId, EngineEvent, RunMetrics, RunStatus, StoredPlace};
 use crate::engine::run::Run;
 use crate::llm::{ChatMessage, ImagePart, Role, ToolCall};
 use crate::store::{
@@ -440,4 +440,52 @@ fn to_chat_message(m: &StoredMessage) -> Option<ChatMessage> {
         images: Vec::new(),
         thinking: Vec::new(),
     })
+}
+
+impl Engine {
+    /// Publishes where the run's question and answer (`(shown, first)` message ids) sit in
+    /// the store, read after its writes, so the view learns ids and branches without
+    /// reading the conversation again.
+    pub(crate) async fn publish_stored(
+        &mut self,
+        id: &ConversationId,
+        answer: Option<(MessageId, MessageId)>,
+    ) {
+        let Some(store) = self.store_for(id) else {
+            return;
+        };
+        let Some(question) = self.conversation(id).last_user else {
+            return;
+        };
+        let places = store
+            .call(move |s| {
+                let question_siblings = s.siblings_of(question)?;
+                let answer = match answer {
+                    Some((shown, first)) => Some((shown, first, s.siblings_of(first)?)),
+                    None => None,
+                };
+                Ok::<_, store::StoreError>((question_siblings, answer))
+            })
+            .await
+            .and_then(|r| r);
+        match places {
+            Ok((question_siblings, answer)) => {
+                let ids = |v: Vec<MessageId>| v.into_iter().map(|m| m.0).collect();
+                self.bus.publish(EngineEvent::RunStored {
+                    conversation: id.clone(),
+                    question: StoredPlace {
+                        id: question.0,
+                        branch: question.0,
+                        siblings: ids(question_siblings),
+                    },
+                    answer: answer.map(|(shown, first, siblings)| StoredPlace {
+                        id: shown.0,
+                        branch: first.0,
+                        siblings: ids(siblings),
+                    }),
+                });
+            }
+            Err(e) => tracing::warn!("the stored places of the answer could not be read: {e}"),
+        }
+    }
 }

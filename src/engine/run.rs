@@ -46,6 +46,8 @@ pub(crate) struct Run {
     pub error: Option<LlmError>,
     /// The stored assistant message this round streams into.
     pub message: Option<MessageId>,
+    /// The run's first stored message: where its branch starts in the tree.
+    pub first_message: Option<MessageId>,
     pub last_flush: Instant,
     /// How much of `text` is in the store already (the next flush appends the rest).
     pub flushed: usize,
@@ -86,6 +88,7 @@ impl Run {
             finish: None,
             error: None,
             message: None,
+            first_message: None,
             last_flush: now,
             flushed: 0,
             round: 0,

@@ -46,6 +46,17 @@ impl Store {
             .collect())
     }
 
+    /// The messages that share `id`'s parent (it included), oldest first.
+    pub fn siblings_of(&self, id: MessageId) -> Result<Vec<MessageId>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id FROM messages m JOIN messages s
+               ON s.conversation_id = m.conversation_id AND s.parent_id IS m.parent_id
+             WHERE m.id = ?1 ORDER BY s.id",
+        )?;
+        let rows = stmt.query_map([id], |r| r.get::<_, MessageId>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Deletes a message and keeps what came after it (its replies move up to its parent).
     /// An answer goes together with the tool calls and results that led to it, since neither
     /// means anything alone. Returns the ids deleted, oldest first.

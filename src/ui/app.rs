@@ -264,12 +264,12 @@ impl RustbotApp {
         let mut more_waiting = false;
         let now = now_ms();
         while let Some(event) = self.engine.try_recv() {
-            // The store has changed under the view: learn the new ids, siblings or branch.
+            // The store's tree changed under the view: read the branch shown again. (After an
+            // answer, `RunStored` brings the ids and branches instead.)
             if let (
                 EngineEvent::BranchSelected { conversation, .. }
                 | EngineEvent::MessageDeleted { conversation, .. }
-                | EngineEvent::Compacted { conversation, .. }
-                | EngineEvent::Done { conversation, .. },
+                | EngineEvent::Compacted { conversation, .. },
                 Some(history),
             ) = (&event, &self.history)
             {

@@ -292,7 +292,9 @@ impl ChatView {
                     }
                     MessageStatus::Failed => {
                         let error = msg.error.as_deref().unwrap_or("The answer failed.");
-                        let retry = may_retry.then(|| conv.id.clone());
+                        // A message refused before it was sent has nothing to retry.
+                        let retry =
+                            (may_retry && msg.role == Author::Assistant).then(|| conv.id.clone());
                         error_card(ui, error, retry, action);
                     }
                     _ => {}

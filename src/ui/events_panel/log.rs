@@ -197,6 +197,12 @@ pub fn event_summary(event: &EngineEvent) -> String {
         },
         EngineEvent::Error { message, .. } => one_line(message),
         EngineEvent::Lagged { dropped } => format!("{dropped} events dropped"),
+        EngineEvent::RunStored {
+            question, answer, ..
+        } => match answer {
+            Some(a) => format!("stored as messages {} and {}", question.id, a.id),
+            None => format!("stored as message {}", question.id),
+        },
         EngineEvent::ProviderChanged { error: None } => "provider changed".into(),
         EngineEvent::ProviderChanged { error: Some(e) } => format!("provider not changed: {e}"),
         EngineEvent::ProviderProbed { models, error } => match error {

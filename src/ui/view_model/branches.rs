@@ -1,7 +1,8 @@
 //! Keeping the shown messages in step with the store's tree: store ids and siblings after a
 //! run, a reloaded branch after a switch or a delete, and editing any sent message.
 
-use super::{ConversationId, LoadedMessage, MessageVm, UnixMs, ViewModel};
+use super::{Author, ConversationId, LoadedMessage, MessageVm, Siblings, UnixMs, ViewModel};
+use crate::engine::StoredPlace;
 
 impl ViewModel {
     /// Brings a conversation's messages up to date with the store (after a run ends, a branch
@@ -66,6 +67,44 @@ impl ViewModel {
         self.user_sent(id, text, now);
     }
 
+    /// Learns where the last question and its answer sit in the store (`RunStored`): their
+    /// ids and the branches beside them, without reading the conversation again.
+    pub fn learn_stored(
+        &mut self,
+        id: &ConversationId,
+        question: &StoredPlace,
+        answer: Option<&StoredPlace>,
+    ) {
+        let Some(&i) = self.index.get(id) else {
+            return;
+        };
+        let mut revision = self.next_revision;
+        let messages = &mut self.conversations[i].messages;
+        let Some(q) = messages.iter().rposition(|m| m.role == Author::User) else {
+            return;
+        };
+        let place = |p: &StoredPlace| Siblings {
+            current: p.siblings.iter().position(|s| *s == p.branch).unwrap_or(0),
+            ids: p.siblings.clone(),
+        };
+        let mut learn = |m: &mut MessageVm, p: &StoredPlace| {
+            m.store_id = Some(p.id);
+            m.siblings = place(p);
+            revision += 1;
+            m.revision = revision;
+        };
+        learn(&mut messages[q], question);
+        if let Some(answer) = answer
+            && let Some(shown) = messages[q + 1..]
+                .iter_mut()
+                .rev()
+                .find(|m| m.role == Author::Assistant)
+        {
+            learn(shown, answer);
+        }
+        self.next_revision = revision;
+    }
+
     /// The store id of the shown message `message`, when it is known.
     pub fn store_id_of(&self, id: &ConversationId, message: u64) -> Option<i64> {
         self.conversation(id)?
@@ -112,6 +151,43 @@ mod tests {
         conv.messages[1].id = 99;
         conv.messages[1].text = "answer".into();
         conv.run = RunState::Idle;
+    }
+
+    #[test]
+    fn a_stored_run_gives_the_shown_messages_their_ids_and_branches() {
+        let mut vm = ViewModel::new();
+        let id = ConversationId("c".into());
+        live_exchange(&mut vm, &id);
+        let before = vm.selected().unwrap().messages[1].revision;
+        // The answer began with a tool call (message 4) and ended in message 6; an older
+        // answer (2) is its sibling.
+        vm.learn_stored(
+            &id,
+            &StoredPlace {
+                id: 1,
+                branch: 1,
+                siblings: vec![1],
+            },
+            Some(&StoredPlace {
+                id: 6,
+                branch: 4,
+                siblings: vec![2, 4],
+            }),
+        );
+        let conv = vm.selected().unwrap();
+        assert_eq!(conv.messages[0].store_id, Some(1));
+        assert!(!conv.messages[0].siblings.has_branches());
+        assert_eq!(
+            conv.messages[1].store_id,
+            Some(6),
+            "Delete acts on the shown answer"
+        );
+        assert_eq!(conv.messages[1].siblings.ids, vec![2, 4]);
+        assert_eq!(conv.messages[1].siblings.current, 1, "‹ 2/2 ›");
+        assert!(
+            conv.messages[1].revision > before,
+            "caches learn of the change"
+        );
     }
 
     #[test]

@@ -13,10 +13,12 @@ impl ViewModel {
                 let revision = self.bump();
                 let conv = self.ensure(conversation, now);
                 conv.updated_ms = now;
+                // The oldest message still waiting is this one: the engine serves a
+                // conversation's commands in order, and a refused one stops waiting.
                 if let Some(pending) = conv
                     .messages
                     .iter_mut()
-                    .find(|m| m.status == MessageStatus::Pending && m.text == *text)
+                    .find(|m| m.status == MessageStatus::Pending)
                 {
                     pending.status = MessageStatus::Complete;
                     pending.revision = revision;
@@ -254,8 +256,27 @@ impl ViewModel {
                 conversation: Some(conversation),
                 message,
             } => {
+                let revision = self.bump();
                 let conv = self.ensure(conversation, now);
-                conv.notice = Some(message.clone());
+                // Refused before it went out (budget, an image the model does not take, a
+                // run still active): the message says so itself, and is no longer waiting for
+                // its echo, so the next one's echo finds the right message.
+                let refused = (conv.run == RunState::Sending && conv.streaming_answer().is_none())
+                    .then(|| {
+                        conv.messages
+                            .iter_mut()
+                            .rev()
+                            .find(|m| m.status == MessageStatus::Pending)
+                    })
+                    .flatten();
+                match refused {
+                    Some(m) => {
+                        m.status = MessageStatus::Failed;
+                        m.error = Some(format!("Not sent: {message}"));
+                        m.revision = revision;
+                    }
+                    None => conv.notice = Some(message.clone()),
+                }
                 if matches!(conv.run, RunState::Sending | RunState::Stopping)
                     && conv.streaming_answer().is_none()
                 {
@@ -267,6 +288,11 @@ impl ViewModel {
                 message,
             } => self.global_notices.push(message.clone()),
             EngineEvent::Lagged { dropped } => self.lagged_events += dropped,
+            EngineEvent::RunStored {
+                conversation,
+                question,
+                answer,
+            } => self.learn_stored(conversation, question, answer.as_ref()),
             // The settings page's answers: the app hands them to it.
             EngineEvent::ProviderChanged { .. } | EngineEvent::ProviderProbed { .. } => {}
         }

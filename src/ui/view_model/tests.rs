@@ -109,6 +109,14 @@ fn a_failure_before_any_token_still_shows_an_answer_with_the_error() {
 fn a_failed_answer_shows_its_error_once_on_its_card() {
     let mut vm = ViewModel::new();
     vm.user_sent(&conv("a"), "q", 1);
+    vm.apply(
+        &EngineEvent::UserMessage {
+            conversation: conv("a"),
+            text: "q".into(),
+        },
+        1,
+    );
+    vm.apply(&started("a"), 1);
     let error = EngineEvent::Error {
         conversation: Some(conv("a")),
         message: "image input is not supported".into(),
@@ -141,6 +149,40 @@ fn a_failed_answer_shows_its_error_once_on_its_card() {
         vm.conversation(&conv("a")).unwrap().notice.as_deref(),
         Some("a title cannot be empty")
     );
+}
+
+#[test]
+fn a_refused_message_says_so_and_the_next_echo_finds_its_own_message() {
+    let mut vm = ViewModel::new();
+    vm.user_sent(&conv("a"), "same words", 1);
+    vm.apply(
+        &EngineEvent::Error {
+            conversation: Some(conv("a")),
+            message: "the monthly budget is reached".into(),
+        },
+        2,
+    );
+    let c = vm.conversation(&conv("a")).unwrap();
+    assert_eq!(c.run, RunState::Idle);
+    assert_eq!(c.notice, None, "said on the message itself");
+    assert_eq!(c.messages[0].status, MessageStatus::Failed);
+    assert_eq!(
+        c.messages[0].error.as_deref(),
+        Some("Not sent: the monthly budget is reached")
+    );
+    // The same words again, now accepted: the echo confirms the new message, not the refused.
+    vm.user_sent(&conv("a"), "same words", 3);
+    vm.apply(
+        &EngineEvent::UserMessage {
+            conversation: conv("a"),
+            text: "same words".into(),
+        },
+        4,
+    );
+    let c = vm.conversation(&conv("a")).unwrap();
+    assert_eq!(c.messages.len(), 2);
+    assert_eq!(c.messages[0].status, MessageStatus::Failed);
+    assert_eq!(c.messages[1].status, MessageStatus::Complete);
 }
 
 #[test]
