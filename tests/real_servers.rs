@@ -179,13 +179,7 @@ fn an_image_for_a_text_only_real_model_is_refused_before_sending() {
     let png = home.path().join("pic.png");
     let image = image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]));
     image.save(&png).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rustbot"))
-        .current_dir(home.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("RUSTBOT_CONFIG", home.path().join("config.toml"))
-        .env("RUSTBOT_DATA_DIR", home.path().join("data"))
+    let out = common::isolated_rustbot(home.path())
         .args(["--provider", "custom", "--base-url", url])
         .args(["--model", "SmolLM2-135M-Instruct"])
         .args(["ask", "--attach", &png.to_string_lossy(), "What is this?"])

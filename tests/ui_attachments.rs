@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::gui::{GuiRig, start_gui};
+use common::gui::{GuiRig, open_stored, start_gui};
 use common::*;
 use egui::{Color32, ColorImage, Key};
 use egui_kittest::Harness;
@@ -199,7 +199,6 @@ fn a_refused_file_gets_a_sentence_and_nothing_is_sent() {
 #[test]
 fn a_stored_conversation_reopens_with_its_images() {
     use rustbot::store::{NewConversation, NewMessage, Role, StoreHandle, StoredAttachment};
-    use rustbot::ui::history::History;
 
     let dir = tempfile::tempdir().unwrap();
     let store = StoreHandle::open(dir.path()).unwrap();
@@ -238,36 +237,9 @@ fn a_stored_conversation_reopens_with_its_images() {
         .unwrap()
         .unwrap();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let bus = rustbot::engine::EventBus::new();
-    let parts = AppParts {
-        engine: EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
-        settings: GuiSettings {
-            api_key: "k".into(),
-            ..GuiSettings::default()
-        },
-        save_settings: None,
-        history: Some(History::new(store, runtime.handle().clone())),
-        models: None,
-        started_at: None,
-    };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 700.0))
-        .build_eframe(move |cc| RustbotApp::new(cc, parts));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !shown_containing(&harness, "Holiday photo") {
-        assert!(Instant::now() < deadline, "the conversation is listed");
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.get_by_label("Holiday photo").click();
-    step_until(&mut harness, "its image", |h| {
-        shown(h, "View image photo.png")
-    });
+    let mut window = open_stored(store, "Holiday photo");
+    let harness = &mut window.harness;
+    step_until(harness, "its image", |h| shown(h, "View image photo.png"));
     let vm = harness.state().view_model();
     let message = &vm.selected().unwrap().messages[0];
     assert_eq!(message.images.len(), 1);

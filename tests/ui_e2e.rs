@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::gui::{GuiRig, label_shown, start_gui};
+use common::gui::{GuiRig, label_shown, open_stored, start_gui};
 use common::*;
 use egui::Key;
 use egui_kittest::Harness;
@@ -87,7 +87,6 @@ fn stop_mid_stream_keeps_the_partial_answer_marked_stopped() {
 #[test]
 fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
     use rustbot::store::{NewConversation, NewMessage, Role, StoreHandle};
-    use rustbot::ui::history::History;
 
     let dir = tempfile::tempdir().unwrap();
     let store = StoreHandle::open(dir.path()).unwrap();
@@ -121,42 +120,15 @@ fn stored_conversations_fill_the_sidebar_and_open_with_their_messages() {
         .unwrap()
         .unwrap();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let bus = rustbot::engine::EventBus::new();
-    let parts = AppParts {
-        engine: EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
-        settings: GuiSettings {
-            api_key: "k".into(),
-            ..GuiSettings::default()
-        },
-        save_settings: None,
-        history: Some(History::new(store, runtime.handle().clone())),
-        models: None,
-        started_at: None,
-    };
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 700.0))
-        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    let mut window = open_stored(store, "Sourdough questions");
+    let harness = &mut window.harness;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !label_shown(&harness, "Sourdough questions") {
-        assert!(
-            Instant::now() < deadline,
-            "the stored conversation is listed"
-        );
-        harness.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.get_by_label("Sourdough questions").click();
-    while !label_shown(&harness, "4 hours") {
+    while !label_shown(harness, "4 hours") {
         assert!(Instant::now() < deadline, "its messages open");
         harness.step();
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(label_shown(&harness, "How long to proof?"));
+    assert!(label_shown(harness, "How long to proof?"));
 }
 
 #[test]

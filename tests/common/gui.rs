@@ -79,3 +79,45 @@ impl GuiRig {
 pub fn label_shown(h: &Harness<'static, RustbotApp>, text: &str) -> bool {
     h.query_all_by_label_contains(text).next().is_some()
 }
+
+/// A window over a store alone (its commands go nowhere), with a stored conversation open.
+pub struct StoreWindow {
+    /// The window.
+    pub harness: Harness<'static, RustbotApp>,
+    _bus: rustbot::engine::EventBus,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// Opens a window over `store` and clicks the stored conversation titled `title` in the
+/// sidebar once it is listed.
+pub fn open_stored(store: StoreHandle, title: &str) -> StoreWindow {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let bus = rustbot::engine::EventBus::new();
+    let parts = AppParts {
+        engine: EngineLink::new(|_| {}, |w| bus.subscribe(Some(w))),
+        settings: GuiSettings {
+            api_key: "k".into(),
+            ..GuiSettings::default()
+        },
+        save_settings: None,
+        history: Some(History::new(store, runtime.handle().clone())),
+        models: None,
+        started_at: None,
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 700.0))
+        .build_eframe(move |cc| RustbotApp::new(cc, parts));
+    step_until(&mut harness, "the stored conversation listed", |h| {
+        label_shown(h, title)
+    });
+    harness.get_by_label(title).click();
+    StoreWindow {
+        harness,
+        _bus: bus,
+        _runtime: runtime,
+    }
+}
