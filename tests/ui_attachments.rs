@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use common::gui::{GuiRig, open_stored, start_gui};
@@ -17,7 +17,7 @@ use common::*;
 use egui::{Color32, ColorImage, Key};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use rustbot::ui::{AppParts, EngineLink, GuiSettings, RustbotApp};
+use rustbot::ui::RustbotApp;
 
 /// A file dropped on the window, as eframe's native backend hands it over (a path).
 #[derive(Debug)]
