@@ -11,6 +11,7 @@ pub mod install;
 pub mod limits;
 pub mod native;
 mod native_input;
+pub mod native_protocol;
 pub mod native_routes;
 pub mod openai;
 mod responses;

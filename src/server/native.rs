@@ -17,6 +17,8 @@ use crate::server::framing::{FrameError, MAX_OUTGOING, read_frame, split_text, w
 use crate::server::native_input::{
     chat_input, completions_payload, parameters_from, responses_payload,
 };
+use crate::server::native_protocol::{ChatEnd, ChatUsage, Reply};
+pub use crate::server::native_protocol::{Request, parse_request};
 use crate::store::{ListFilter, StoreHandle};
 
 /// Text per delta frame: JSON escaping can grow text up to six times, so this stays under
@@ -129,7 +131,7 @@ pub fn caller_origin(args: &[String]) -> Option<String> {
     }
 }
 
-type Outbox = mpsc::UnboundedSender<Value>;
+type Outbox = mpsc::UnboundedSender<Reply>;
 
 /// Serves requests from `input` until it ends; replies go to `output`.
 pub async fn run<R, W>(host: Arc<Host>, mut input: R, output: W) -> Result<(), NativeError>
@@ -137,7 +139,7 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, rx) = mpsc::unbounded_channel::<Value>();
+    let (tx, rx) = mpsc::unbounded_channel::<Reply>();
     let writer = tokio::spawn(write_loop(rx, output));
     let running: Arc<Mutex<HashMap<String, CancellationToken>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
@@ -199,7 +201,7 @@ where
             }
             "parameters.get" => {
                 let current = lock(&host.parameters).clone();
-                let _ = tx.send(json!({"id": id, "event": "result", "result": current}));
+                let _ = tx.send(Reply::result(&id, current));
             }
             "parameters.set" => {
                 let persist = payload.get("persist").and_then(Value::as_bool) == Some(true);
@@ -219,8 +221,11 @@ where
                         match written {
                             Ok(file) => {
                                 *lock(&host.parameters) = new.clone();
-                                json!({"id": id, "event": "result", "result": new,
-                                    "persisted": file.display().to_string()})
+                                Reply::Result {
+                                    id: id.clone(),
+                                    result: serde_json::to_value(&new).unwrap_or(Value::Null),
+                                    persisted: Some(file.display().to_string()),
+                                }
                             }
                             Err(message) => error_frame(
                                 &id,
@@ -233,7 +238,7 @@ where
                     }
                     Ok(new) => {
                         *lock(&host.parameters) = new.clone();
-                        json!({"id": id, "event": "result", "result": new})
+                        Reply::result(&id, &new)
                     }
                     Err(message) => error_frame(&id, "bad_request", &message),
                 };
@@ -245,15 +250,13 @@ where
                 if let Some(t) = &token {
                     t.cancel();
                 }
-                let _ = tx.send(
-                    json!({"id": id, "event": "result", "result": {"stopped": token.is_some()}}),
-                );
+                let _ = tx.send(Reply::result(&id, json!({"stopped": token.is_some()})));
             }
             "health" | "models.list" | "conversations.list" | "conversations.get" => {
                 let (host, tx, route) = (Arc::clone(&host), tx.clone(), route.clone());
                 tasks.spawn(async move {
                     let reply = match simple_route(&host, &route, &payload).await {
-                        Ok(result) => json!({"id": id, "event": "result", "result": result}),
+                        Ok(result) => Reply::result(&id, result),
                         Err((code, message)) => error_frame(&id, code, &message),
                     };
                     let _ = tx.send(reply);
@@ -264,7 +267,7 @@ where
                 tasks.spawn(async move {
                     let reply =
                         match crate::server::native_routes::route(&host, &route, &payload).await {
-                            Ok(result) => json!({"id": id, "event": "result", "result": result}),
+                            Ok(result) => Reply::result(&id, result),
                             Err((code, message)) => error_frame(&id, code, &message),
                         };
                     let _ = tx.send(reply);
@@ -290,56 +293,22 @@ where
     }
 }
 
-/// One request frame: `{"id", "route", "payload"}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    /// Echoed in every reply (`null` when absent).
-    pub id: Value,
-    /// What to do (empty when absent or not a string).
-    pub route: String,
-    /// The route's arguments (`{}` when absent).
-    pub payload: Value,
-}
-
-/// Parses one frame's bytes; Err(error code, message) when it is not a JSON object.
-pub fn parse_request(frame: &[u8]) -> Result<Request, (&'static str, String)> {
-    let mut request = match serde_json::from_slice(frame) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => return Err(("bad_request", "a request must be a JSON object".into())),
-        Err(e) => {
-            return Err((
-                "invalid_json",
-                format!("the frame is not valid UTF-8 JSON: {e}"),
-            ));
-        }
-    };
-    Ok(Request {
-        id: request.get_mut("id").map_or(Value::Null, Value::take),
-        route: request
-            .get("route")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-        payload: request.get_mut("payload").map_or(json!({}), Value::take),
-    })
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn error_frame(id: &Value, code: &str, message: &str) -> Value {
-    json!({"id": id, "event": "error", "error": {"code": code, "message": message}})
+fn error_frame(id: &Value, code: &str, message: &str) -> Reply {
+    Reply::error(id, code, message)
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
-    mut rx: mpsc::UnboundedReceiver<Value>,
+    mut rx: mpsc::UnboundedReceiver<Reply>,
     mut output: W,
 ) -> std::io::Result<()> {
     while let Some(value) = rx.recv().await {
         let mut bytes = serde_json::to_vec(&value).unwrap_or_default();
         if bytes.len() > MAX_OUTGOING {
-            let id = value.get("id").cloned().unwrap_or(Value::Null);
+            let id = value.id().clone();
             let message = format!(
                 "the reply is {} bytes, over the {MAX_OUTGOING}-byte limit of a native message",
                 bytes.len()
@@ -430,7 +399,7 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
             Some(TurnEvent::Delta(text)) if !streamed => whole.push_str(&text),
             Some(TurnEvent::Delta(text)) => {
                 for piece in split_text(&text, DELTA_PIECE_BYTES) {
-                    let _ = tx.send(json!({"id": id, "event": "delta", "text": piece}));
+                    let _ = tx.send(Reply::delta(id, piece.to_string()));
                 }
             }
             Some(TurnEvent::Done(end)) if end.reason == "budget" => {
@@ -439,37 +408,43 @@ async fn chat(host: &Host, id: &Value, payload: &Value, tx: &Outbox, cancel: Can
                 return;
             }
             Some(TurnEvent::Done(end)) => {
-                let mut done = json!({
-                    "id": id,
-                    "event": "done",
-                    "status": end.status.as_str(),
-                    "finish_reason": end.reason,
-                    "model": end.model,
-                    "usage": {
-                        "prompt_tokens": end.prompt_tokens,
-                        "completion_tokens": end.completion_tokens,
-                        "total_tokens": end.prompt_tokens.saturating_add(end.completion_tokens),
-                        "cost_usd": end.cost_usd,
+                let mut done = ChatEnd {
+                    id: id.clone(),
+                    status: end.status.as_str().to_string(),
+                    finish_reason: end.reason,
+                    model: end.model,
+                    usage: ChatUsage {
+                        prompt_tokens: end.prompt_tokens,
+                        completion_tokens: end.completion_tokens,
+                        total_tokens: end.prompt_tokens.saturating_add(end.completion_tokens),
+                        cost_usd: end.cost_usd,
                     },
-                });
-                if let Some(conv) = &stored {
-                    done["conversation_id"] = json!(conv.0);
+                    conversation_id: stored.as_ref().map(|conv| conv.0.clone()),
+                    error: (end.status == RunStatus::Failed)
+                        .then_some(end.error)
+                        .flatten(),
+                    text: None,
+                };
+                if streamed {
+                    let _ = tx.send(Reply::Done(done));
+                    return;
                 }
-                if end.status == RunStatus::Failed {
-                    done["error"] = json!(end.error);
-                }
-                if !streamed {
-                    // One frame: the whole text with the end's fields (split when too big).
-                    done["event"] = json!("result");
-                    done["text"] = json!(whole);
-                    if serde_json::to_vec(&done).map_or(0, |b| b.len()) > MAX_OUTGOING {
-                        done["text"] = json!("");
-                        for piece in split_text(&whole, DELTA_PIECE_BYTES) {
-                            let _ = tx.send(json!({"id": id, "event": "delta", "text": piece}));
-                        }
+                // One frame: the whole text with the end's fields (split when too big).
+                done.text = Some(whole);
+                let reply = Reply::ChatResult(done);
+                if serde_json::to_vec(&reply).map_or(0, |b| b.len()) > MAX_OUTGOING {
+                    let Reply::ChatResult(mut done) = reply else {
+                        return;
+                    };
+                    let whole = done.text.take().unwrap_or_default();
+                    for piece in split_text(&whole, DELTA_PIECE_BYTES) {
+                        let _ = tx.send(Reply::delta(id, piece.to_string()));
                     }
+                    done.text = Some(String::new());
+                    let _ = tx.send(Reply::ChatResult(done));
+                } else {
+                    let _ = tx.send(reply);
                 }
-                let _ = tx.send(done);
                 return;
             }
             None => return,
