@@ -12,14 +12,13 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::bus::{EventBus, Subscription};
 use crate::engine::config::EngineConfig;
 use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history, message_tokens};
+use crate::engine::decide::{RoundFacts, RoundNext, after_round};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::engine::run::{Conversation, Run};
 use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
-use crate::llm::{
-    ChatMessage, ChatRequest, FinishReason, LlmError, ModelInfo, Provider, StreamEvent,
-};
+use crate::llm::{ChatMessage, ChatRequest, LlmError, ModelInfo, Provider, StreamEvent};
 use crate::tools::ToolResult;
 
 /// How many stream events of one run may wait in the engine's queue before the stream task
@@ -389,25 +388,30 @@ impl Engine {
         let Some(run) = self.conversation(id).run.as_mut() else {
             return;
         };
-        if run.error.is_none() && run.finish.is_none() {
-            run.error = Some(LlmError::Incomplete {
-                detail: "the answer ended without a finish signal".into(),
-            });
-        }
-        if let Some(error) = run.error.take() {
-            if let LlmError::ContextLength {
-                window,
-                prompt_tokens,
-                ..
-            } = &error
-                && run.first_token.is_none()
-                && !run.overflow_retried
-            {
+        let next = after_round(&RoundFacts {
+            error: run.error.as_ref(),
+            finish: run.finish.as_ref(),
+            first_token_seen: run.first_token.is_some(),
+            overflow_retried: run.overflow_retried,
+            tool_calls: !run.tool_calls.is_empty(),
+            tools_on,
+        });
+        let error = run.error.take();
+        let reason = match next {
+            RoundNext::ResendSmaller => {
+                let Some(LlmError::ContextLength {
+                    window,
+                    prompt_tokens,
+                    ..
+                }) = error
+                else {
+                    return;
+                };
                 // Learn the window, compact, and send once more: the user sees one answer.
                 run.overflow_retried = true;
                 run.finish = None;
                 let (model, estimate) = (run.model.clone(), run.prompt_estimate);
-                if let Some(reported) = *prompt_tokens {
+                if let Some(reported) = prompt_tokens {
                     self.conversation(id).calibrate(estimate, reported);
                 }
                 let learned = window.unwrap_or_else(|| {
@@ -421,29 +425,24 @@ impl Engine {
                 }
                 return;
             }
-            let message = error.to_string();
-            self.error(Some(id), message.clone());
-            self.go(
-                id,
-                AgentState::Failed {
-                    error: message.clone(),
-                },
-            );
-            self.finish(id, RunStatus::Failed, "error".into(), Some(message))
-                .await;
-            return;
-        }
-        let has_calls = !run.tool_calls.is_empty();
-        if has_calls && tools_on {
-            self.tool_calls_arrived(id).await;
-            return;
-        }
-        let reason = run
-            .finish
-            .clone()
-            .unwrap_or(FinishReason::Stop)
-            .as_str()
-            .to_string();
+            RoundNext::Fail(message) => {
+                self.error(Some(id), message.clone());
+                self.go(
+                    id,
+                    AgentState::Failed {
+                        error: message.clone(),
+                    },
+                );
+                self.finish(id, RunStatus::Failed, "error".into(), Some(message))
+                    .await;
+                return;
+            }
+            RoundNext::RunTools => {
+                self.tool_calls_arrived(id).await;
+                return;
+            }
+            RoundNext::Complete(reason) => reason,
+        };
         self.go(id, AgentState::Idle);
         self.finish(id, RunStatus::Complete, reason, None).await;
         self.maybe_request_title(id);

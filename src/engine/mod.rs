@@ -9,6 +9,7 @@ mod compaction;
 mod config;
 pub mod context;
 mod dangling;
+mod decide;
 pub mod events;
 mod persist;
 mod persona;
