@@ -314,3 +314,58 @@ fn exports_keep_attachments_and_import_reads_them_back() {
         "linked to the imported user message"
     );
 }
+
+#[test]
+fn an_edited_message_keeps_its_image_and_sends_it_again() {
+    let home = tempfile::tempdir().unwrap();
+    let small = png(12, 10);
+    std::fs::write(home.path().join("pic.png"), &small).unwrap();
+    let server = ScriptedServer::start(vec![openai_answer(&["a red square"], false)]);
+    let out = ask(&home, "custom", &server, &["pic.png"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = conversation_id(&text(&out.stderr));
+
+    // Replace the words of the stored question (edit-and-resend, as the app's Edit does).
+    let store = rustbot::store::StoreHandle::open(&home.path().join("data")).unwrap();
+    let (old, new) = store
+        .call_blocking({
+            let id = id.clone();
+            move |s| {
+                let old = s.last_user_message(&id)?.unwrap().id;
+                let new = s.edit_message(old, "and its colour?")?;
+                Ok::<_, rustbot::store::StoreError>((old, new))
+            }
+        })
+        .unwrap()
+        .unwrap();
+    let attached = store
+        .call_blocking({
+            let id = id.clone();
+            move |s| s.conversation_attachments(&id)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(attached[&old][0].data, small);
+    assert_eq!(
+        attached[&new][0].data, small,
+        "the new version links the same image"
+    );
+    drop(store);
+
+    let server = ScriptedServer::start(vec![openai_answer(&["red"], false)]);
+    let out = isolated_rustbot(home.path())
+        .args(["--provider", "custom", "--base-url", &server.base_url()])
+        .args(["--model", "M", "ask", "--conversation", &id, "one word"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let body = server.posts()[0].json();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
+    assert_eq!(body["messages"][0]["content"][0]["text"], "and its colour?");
+    assert_eq!(
+        body["messages"][0]["content"][1]["image_url"]["url"],
+        format!("data:image/png;base64,{b64}"),
+        "the edited question still carries its image"
+    );
+}

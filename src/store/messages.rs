@@ -341,7 +341,7 @@ impl Store {
     /// Edit-and-resend: adds a sibling of `id` with the new text and selects it.
     pub fn edit_message(&self, id: MessageId, content: &str) -> Result<MessageId> {
         let old = self.message(id)?.ok_or_else(|| message_not_found(id))?;
-        self.append_message(&NewMessage {
+        let new = self.append_message(&NewMessage {
             conversation_id: old.conversation_id,
             parent_id: old.parent_id,
             role: old.role,
@@ -351,6 +351,15 @@ impl Store {
             model: old.model,
             tool_call_id: old.tool_call_id,
             tool_calls: None,
-        })
+        })?;
+        // An edit replaces the words: the attached images stay with the new version (they
+        // are stored once; this only links them).
+        self.conn
+            .prepare_cached(
+                "INSERT INTO message_attachments (message_id, position, hash)
+                 SELECT ?2, position, hash FROM message_attachments WHERE message_id = ?1",
+            )?
+            .execute(rusqlite::params![id, new])?;
+        Ok(new)
     }
 }

@@ -269,8 +269,10 @@ impl ViewModel {
         while conv.messages.last().is_some_and(|m| m.role != Author::User) {
             conv.messages.pop();
         }
-        conv.messages.pop();
-        self.user_sent(id, text, now);
+        // The edit replaces the words; the images stay (the store links them to the new
+        // version too).
+        let images = conv.messages.pop().map(|m| m.images).unwrap_or_default();
+        self.user_sent_with_images(id, text, images, now);
     }
 
     /// Records that the user asked to stop the run.

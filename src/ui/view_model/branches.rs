@@ -61,10 +61,13 @@ impl ViewModel {
         now: UnixMs,
     ) {
         let conv = self.ensure(id, now);
+        let mut images = Vec::new();
         if let Some(at) = conv.messages.iter().position(|m| m.id == message) {
+            // The edit replaces the words; the images stay (the store links them too).
+            images = std::mem::take(&mut conv.messages[at].images);
             conv.messages.truncate(at);
         }
-        self.user_sent(id, text, now);
+        self.user_sent_with_images(id, text, images, now);
     }
 
     /// Learns where the last question and its answer sit in the store (`RunStored`): their

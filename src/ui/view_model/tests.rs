@@ -392,3 +392,17 @@ fn messages_from_other_doors_appear_and_lag_is_counted() {
     assert_eq!(c.title, "from serve");
     assert_eq!(vm.lagged_events, 3);
 }
+
+#[test]
+fn an_edit_keeps_the_images_of_the_message_it_replaces() {
+    let mut vm = ViewModel::new();
+    let image =
+        crate::ui::images::ImageVm::decode("a.png", "image/png", b"not decodable".to_vec().into());
+    vm.user_sent_with_images(&conv("a"), "what is this?", vec![image.clone()], 1);
+    vm.apply(&done("a", RunStatus::Complete, "a cat", None), 2);
+    vm.edit_requested(&conv("a"), "what colour is it?", 3);
+    let c = vm.conversation(&conv("a")).unwrap();
+    assert_eq!(c.messages.len(), 1);
+    assert_eq!(c.messages[0].text, "what colour is it?");
+    assert_eq!(c.messages[0].images, vec![image]);
+}
