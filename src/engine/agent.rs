@@ -5,20 +5,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::engine::bus::{EventBus, Subscription};
 use crate::engine::config::EngineConfig;
 use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history, message_tokens};
 use crate::engine::decide::{RoundFacts, RoundNext, after_round};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
-use crate::engine::queue::{EventQueue, Priority};
+use crate::engine::queue::EventQueue;
 use crate::engine::run::{Conversation, Run};
 use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
-use crate::llm::{ChatMessage, ChatRequest, LlmError, ModelInfo, Provider, StreamEvent};
+use crate::llm::{ChatMessage, ChatRequest, LlmError, ModelInfo, StreamEvent};
 use crate::tools::ToolResult;
 
 /// How many stream events of one run may wait in the engine's queue before the stream task
@@ -361,7 +359,7 @@ impl Engine {
             conversation: id.clone(),
             model: request.model.clone(),
         });
-        tokio::spawn(stream_task(
+        tokio::spawn(crate::engine::stream::stream_task(
             self.provider_for(id),
             request,
             cancel,
@@ -530,68 +528,4 @@ fn with_summary(
         Some(system) => format!("{system}\n\n{note}"),
         None => note,
     })
-}
-
-/// Streams one answer into the queue until it ends or `cancel` fires.
-async fn stream_task(
-    provider: Arc<dyn Provider>,
-    request: ChatRequest,
-    cancel: CancellationToken,
-    queue: Arc<EventQueue<Input>>,
-    conversation: ConversationId,
-    run: u64,
-) {
-    let backlog = Arc::new(Semaphore::new(STREAM_BACKLOG));
-    let shared_id = Arc::new(conversation.clone());
-    let push = |event, permit| {
-        queue.push(
-            Priority::Normal,
-            Input::Stream {
-                conversation: Arc::clone(&shared_id),
-                run,
-                event,
-                _permit: permit,
-            },
-        )
-    };
-    let stream = tokio::select! {
-        biased;
-        _ = cancel.cancelled() => None,
-        s = provider.stream(request, cancel.clone()) => Some(s),
-    };
-    match stream {
-        None => {}
-        Some(Err(e)) => {
-            if let Ok(permit) = Arc::clone(&backlog).acquire_owned().await {
-                push(Err(e), permit);
-            }
-        }
-        Some(Ok(mut events)) => loop {
-            // Wait for the engine before reading on: a server faster than the engine then
-            // waits in its socket buffer, not in our memory.
-            let permit = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break,
-                p = Arc::clone(&backlog).acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-            };
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => break,
-                next = events.next() => match next {
-                    Some(event) => push(event, permit),
-                    None => break,
-                },
-            }
-        },
-    }
-    queue.push(
-        Priority::Normal,
-        Input::StreamEnded {
-            conversation: conversation.clone(),
-            run,
-        },
-    );
 }

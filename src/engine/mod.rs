@@ -4,6 +4,7 @@ pub mod agent;
 mod branches;
 pub mod budget;
 pub mod bus;
+mod command;
 mod commands;
 mod compaction;
 mod config;

@@ -488,7 +488,7 @@ impl eframe::App for RustbotApp {
         });
 
         self.chat.images.viewer_ui(&ctx);
-        drop_hint_ui(&ctx);
+        crate::ui::attachment_tray::drop_hint_ui(&ctx);
         for action in actions {
             self.apply(&ctx, action);
         }
@@ -508,24 +508,4 @@ impl eframe::App for RustbotApp {
         // A delete still in its undo window happens now.
         self.finish_delete();
     }
-}
-
-/// While files are dragged over the window: a veil saying that dropping attaches them.
-fn drop_hint_ui(ctx: &egui::Context) {
-    if ctx.input(|i| i.raw.hovered_files.is_empty()) {
-        return;
-    }
-    let rect = ctx.content_rect();
-    let painter = ctx.layer_painter(egui::LayerId::new(
-        egui::Order::Foreground,
-        egui::Id::unique("rustbot_drop_hint"),
-    ));
-    painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
-    painter.text(
-        rect.center(),
-        egui::Align2::CENTER_CENTER,
-        crate::ui::attachment_tray::DROP_HINT,
-        egui::FontId::proportional(22.0),
-        egui::Color32::WHITE,
-    );
 }

@@ -354,6 +354,26 @@ fn file_dialog_available() -> bool {
     session_bus || zenity
 }
 
+/// While files are dragged over the window: a veil saying that dropping attaches them.
+pub fn drop_hint_ui(ctx: &egui::Context) {
+    if ctx.input(|i| i.raw.hovered_files.is_empty()) {
+        return;
+    }
+    let rect = ctx.content_rect();
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("rustbot_drop_hint"),
+    ));
+    painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
+    painter.text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        DROP_HINT,
+        egui::FontId::proportional(22.0),
+        egui::Color32::WHITE,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
