@@ -2,21 +2,12 @@
 //! name, after the user's words; the chat view splits them out again to show them folded.
 
 use super::Attachment;
+use crate::core::markdown::fence_for;
 
 /// `text` as a fenced block headed by the file name; the fence is longer than any run of
 /// backticks inside, so the file cannot close it early.
 pub fn fenced(name: &str, text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        if c == '`' {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    let fence = "`".repeat((longest + 1).max(3));
+    let fence = fence_for(text);
     let body = text.strip_suffix('\n').unwrap_or(text);
     format!("{name}\n{fence}\n{body}\n{fence}")
 }

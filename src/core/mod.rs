@@ -4,6 +4,7 @@
 //! that no module reaches up.
 
 mod ids;
+pub mod markdown;
 mod model_info;
 pub mod process;
 mod reasoning;

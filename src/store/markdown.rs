@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::conversations::not_found;
 use super::error::Result;
 use super::{MessageStatus, Role, Store};
+use crate::core::markdown::fence_for;
 
 /// A Markdown export and the files it links to.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,12 +176,6 @@ fn alt_text(name: &str) -> String {
     name.replace(['[', ']'], "")
 }
 
-/// A backtick fence longer than any backtick run inside `text`.
-fn fence_for(text: &str) -> String {
-    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    "`".repeat(longest.max(2) + 1)
-}
-
 /// The text, trimmed, with a closing fence added if it ends inside a code block (an answer
 /// stopped mid-code), so the next heading is not swallowed by the open block.
 fn balanced(text: &str) -> String {
@@ -210,7 +205,7 @@ fn format_utc(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{ExportedFile, balanced, fence_for, format_utc, link_path, unique_file_name};
+    use super::{ExportedFile, balanced, format_utc, link_path, unique_file_name};
 
     #[test]
     fn attached_files_get_safe_unique_names_and_links() {
@@ -238,7 +233,5 @@ mod tests {
             "x\n```rust\nfn a() {}\n```"
         );
         assert_eq!(balanced("```\na\n```\n"), "```\na\n```");
-        assert_eq!(fence_for("a ```` b"), "`````");
-        assert_eq!(fence_for("plain"), "```");
     }
 }
