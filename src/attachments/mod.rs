@@ -80,14 +80,7 @@ pub fn load(path: &Path, settings: &AttachmentSettings) -> Result<Attachment, At
         path: shown.clone(),
         source,
     })?;
-    let limit = settings.max_file_mb.saturating_mul(1024 * 1024);
-    if meta.len() > limit {
-        return Err(AttachError::TooBig {
-            path: shown,
-            size_mb: meta.len() as f64 / (1024.0 * 1024.0),
-            limit_mb: settings.max_file_mb,
-        });
-    }
+    check_size(&shown, meta.len(), settings)?;
     let bytes = std::fs::read(path).map_err(|source| AttachError::Unreadable {
         path: shown.clone(),
         source,
@@ -104,6 +97,18 @@ pub fn load(path: &Path, settings: &AttachmentSettings) -> Result<Attachment, At
         },
         other => other,
     })
+}
+
+/// Refuses a file of `size` bytes over `[attachments] max_file_mb`, before it is read.
+pub fn check_size(path: &str, size: u64, settings: &AttachmentSettings) -> Result<(), AttachError> {
+    if size > settings.max_file_mb.saturating_mul(1024 * 1024) {
+        return Err(AttachError::TooBig {
+            path: path.to_string(),
+            size_mb: size as f64 / (1024.0 * 1024.0),
+            limit_mb: settings.max_file_mb,
+        });
+    }
+    Ok(())
 }
 
 /// Prepares a file's bytes (the name heads a text block and names an image).

@@ -268,17 +268,13 @@ impl Engine {
         let (Some(store), Some(mid)) = (self.store_for(id), self.conversation(id).last_user) else {
             return;
         };
-        use base64::Engine as _;
         let stored: Vec<StoredAttachment> = images
             .iter()
             .filter_map(|i| {
-                let data = base64::engine::general_purpose::STANDARD
-                    .decode(i.data.as_bytes())
-                    .ok()?;
                 Some(StoredAttachment {
                     name: i.name.clone(),
                     media_type: i.media_type.clone(),
-                    data,
+                    data: i.bytes()?,
                 })
             })
             .collect();

@@ -61,6 +61,14 @@ impl ImagePart {
         }
     }
 
+    /// The image's bytes (None if `data` is not valid base64, which `new` never writes).
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(self.data.as_bytes())
+            .ok()
+    }
+
     /// `data:image/png;base64,...`.
     pub fn data_url(&self) -> String {
         format!("data:{};base64,{}", self.media_type, self.data)

@@ -290,10 +290,7 @@ fn pending(attachment: Attachment, size: u64) -> PendingFile {
     let (name, image) = match &attachment {
         Attachment::Text { name, .. } => (name.clone(), None),
         Attachment::Image(part) => {
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(part.data.as_bytes())
-                .unwrap_or_default();
+            let bytes = part.bytes().unwrap_or_default();
             let image = ImageVm::decode(&part.name, &part.media_type, bytes.into());
             (part.name.clone(), Some(image))
         }
@@ -308,16 +305,8 @@ fn pending(attachment: Attachment, size: u64) -> PendingFile {
 
 fn load_bytes(name: &str, bytes: Vec<u8>, settings: &AttachmentSettings) -> Loaded {
     let size = bytes.len() as u64;
-    let limit = settings.max_file_mb.saturating_mul(1024 * 1024);
-    if size > limit {
-        return Loaded::Refused(
-            attachments::AttachError::TooBig {
-                path: name.to_string(),
-                size_mb: size as f64 / (1024.0 * 1024.0),
-                limit_mb: settings.max_file_mb,
-            }
-            .to_string(),
-        );
+    if let Err(e) = attachments::check_size(name, size, settings) {
+        return Loaded::Refused(e.to_string());
     }
     match attachments::from_bytes(name, bytes, settings) {
         Ok(attachment) => Loaded::File(pending(attachment, size)),
