@@ -394,17 +394,12 @@ impl Engine {
             tool_calls: !run.tool_calls.is_empty(),
             tools_on,
         });
-        let error = run.error.take();
+        run.error = None;
         let reason = match next {
-            RoundNext::ResendSmaller => {
-                let Some(LlmError::ContextLength {
-                    window,
-                    prompt_tokens,
-                    ..
-                }) = error
-                else {
-                    return;
-                };
+            RoundNext::ResendSmaller {
+                window,
+                prompt_tokens,
+            } => {
                 // Learn the window, compact, and send once more: the user sees one answer.
                 run.overflow_retried = true;
                 run.finish = None;

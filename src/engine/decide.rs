@@ -27,7 +27,12 @@ pub(crate) struct RoundFacts<'a> {
 pub(crate) enum RoundNext {
     /// The prompt was too long for the model and nothing was shown yet: learn the window,
     /// compact (or trim) and send once more, so the user sees one answer.
-    ResendSmaller,
+    ResendSmaller {
+        /// The window the server said the model has, when it said.
+        window: Option<u64>,
+        /// The refused prompt's size in tokens, when it said.
+        prompt_tokens: Option<u64>,
+    },
     /// The run fails with this sentence.
     Fail(String),
     /// Run the tools the model asked for, then send the next round.
@@ -39,11 +44,14 @@ pub(crate) enum RoundNext {
 /// The decision at the end of a round.
 pub(crate) fn after_round(facts: &RoundFacts<'_>) -> RoundNext {
     match facts.error {
-        Some(LlmError::ContextLength { .. })
-            if !facts.first_token_seen && !facts.overflow_retried =>
-        {
-            RoundNext::ResendSmaller
-        }
+        Some(LlmError::ContextLength {
+            window,
+            prompt_tokens,
+            ..
+        }) if !facts.first_token_seen && !facts.overflow_retried => RoundNext::ResendSmaller {
+            window: *window,
+            prompt_tokens: *prompt_tokens,
+        },
         Some(error) => RoundNext::Fail(error.to_string()),
         None => match facts.finish {
             None => RoundNext::Fail(
@@ -116,7 +124,10 @@ mod tests {
                     first_token_seen: false,
                     ..base
                 },
-                RoundNext::ResendSmaller,
+                RoundNext::ResendSmaller {
+                    window: Some(1024),
+                    prompt_tokens: Some(1500),
+                },
             ),
             (
                 // Once per run: a second overflow fails.

@@ -23,14 +23,22 @@ pub const DROP_HINT: &str = "Drop files to attach them";
 /// A file ready to send.
 #[derive(Debug, Clone)]
 pub struct PendingFile {
-    /// The file's name.
-    pub name: String,
     /// Its size on disk (or as pasted).
     pub size: u64,
     /// What goes with the message.
     pub attachment: Attachment,
     /// Its thumbnail, for images.
     pub image: Option<ImageVm>,
+}
+
+impl PendingFile {
+    /// The file's name (the one its attachment carries).
+    pub fn name(&self) -> &str {
+        match &self.attachment {
+            Attachment::Text { name, .. } => name,
+            Attachment::Image(part) => &part.name,
+        }
+    }
 }
 
 /// What a worker hands back.
@@ -91,11 +99,6 @@ impl AttachmentTray {
     /// Whether files are still being read (sending waits for them).
     pub fn is_loading(&self) -> bool {
         self.working > 0
-    }
-
-    /// The refusal shown, if any.
-    pub fn notice(&self) -> Option<&str> {
-        self.notice.as_deref()
     }
 
     /// Takes the files for the message being sent; the tray is empty afterwards.
@@ -260,14 +263,14 @@ fn chip_ui(ui: &mut egui::Ui, textures: &mut ImageTextures, file: &PendingFile) 
                         thumbnail_button(ui, textures, image);
                     }
                     None => {
-                        ui.label(RichText::new(kind_label(&file.name)).monospace().weak());
+                        ui.label(RichText::new(kind_label(file.name())).monospace().weak());
                     }
                 }
                 ui.vertical(|ui| {
-                    ui.label(&file.name);
+                    ui.label(file.name());
                     ui.weak(size_text(file.size));
                 });
-                let label = format!("{REMOVE_PREFIX}{}", file.name);
+                let label = format!("{REMOVE_PREFIX}{}", file.name());
                 removed = ui
                     .small_button("×")
                     .on_hover_text(&label)
@@ -287,16 +290,14 @@ fn kind_label(name: &str) -> String {
 }
 
 fn pending(attachment: Attachment, size: u64) -> PendingFile {
-    let (name, image) = match &attachment {
-        Attachment::Text { name, .. } => (name.clone(), None),
+    let image = match &attachment {
+        Attachment::Text { .. } => None,
         Attachment::Image(part) => {
             let bytes = part.bytes().unwrap_or_default();
-            let image = ImageVm::decode(&part.name, &part.media_type, bytes.into());
-            (part.name.clone(), Some(image))
+            Some(ImageVm::decode(&part.name, &part.media_type, bytes.into()))
         }
     };
     PendingFile {
-        name,
         size,
         attachment,
         image,

@@ -42,14 +42,10 @@ impl RustbotApp {
                 if page == Page::Settings
                     && self.settings_page.probe == ProbeStatus::NotTried
                     && self.applied.missing_key_message().is_none()
-                    && let Some(models) = &self.models
+                    && self.models.is_some()
                 {
                     // Fill the model list (and show whether the connection works) once.
-                    self.settings_page.probe_started();
-                    if let Err(e) = models.request(&self.engine, &self.applied) {
-                        self.settings_page
-                            .probe_finished(crate::ui::models::ProbeResult::Failed(e));
-                    }
+                    self.probe(&self.applied.clone());
                 }
                 if page == Page::Chat {
                     self.input.request_focus();
@@ -224,21 +220,24 @@ impl RustbotApp {
             AppAction::Settings(SettingsAction::Changed(settings)) => {
                 self.apply_settings(ctx, settings);
             }
-            AppAction::Settings(SettingsAction::Probe(settings)) => match &self.models {
-                Some(models) => {
-                    self.settings_page.probe_started();
-                    if let Err(e) = models.request(&self.engine, &settings) {
-                        self.settings_page
-                            .probe_finished(crate::ui::models::ProbeResult::Failed(e));
-                    }
-                }
-                None => {
-                    self.settings_page
-                        .probe_finished(crate::ui::models::ProbeResult::Failed(
-                            "Model lists are not available in this window.".into(),
-                        ));
-                }
-            },
+            AppAction::Settings(SettingsAction::Probe(settings)) => self.probe(&settings),
+        }
+    }
+
+    /// Asks the engine for the models of the provider `settings` describe; the answer
+    /// (`ProviderProbed`) fills the settings page.
+    fn probe(&mut self, settings: &crate::ui::GuiSettings) {
+        let Some(models) = &self.models else {
+            self.settings_page
+                .probe_finished(crate::ui::models::ProbeResult::Failed(
+                    "Model lists are not available in this window.".into(),
+                ));
+            return;
+        };
+        self.settings_page.probe_started();
+        if let Err(e) = models.request(&self.engine, settings) {
+            self.settings_page
+                .probe_finished(crate::ui::models::ProbeResult::Failed(e));
         }
     }
 
