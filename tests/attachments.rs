@@ -50,6 +50,28 @@ fn ask(
         .unwrap()
 }
 
+/// `ask --conversation ID PROMPT` against `server` (the custom provider, model M).
+fn ask_again(
+    home: &tempfile::TempDir,
+    server: &ScriptedServer,
+    conversation: &str,
+    prompt: &str,
+) -> Output {
+    isolated_rustbot(home.path())
+        .args(["--provider", "custom", "--base-url", &server.base_url()])
+        .args([
+            "--model",
+            "M",
+            "ask",
+            "--conversation",
+            conversation,
+            prompt,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn anthropic_ok() -> Vec<Step> {
     let body = [
         ("message_start", json!({"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}})),
@@ -217,19 +239,7 @@ fn an_image_is_stored_once_and_sent_again_with_the_history() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let id = conversation_id(&text(&out.stderr));
     let server = ScriptedServer::start(vec![openai_answer(&["still a cat"], false)]);
-    let out = isolated_rustbot(home.path())
-        .args([
-            "--provider",
-            "custom",
-            "--base-url",
-            &server.base_url(),
-            "--model",
-            "M",
-        ])
-        .args(["ask", "--conversation", &id, "what colour?"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = ask_again(&home, &server, &id, "what colour?");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let body = server.posts()[0].json();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
@@ -353,12 +363,7 @@ fn an_edited_message_keeps_its_image_and_sends_it_again() {
     drop(store);
 
     let server = ScriptedServer::start(vec![openai_answer(&["red"], false)]);
-    let out = isolated_rustbot(home.path())
-        .args(["--provider", "custom", "--base-url", &server.base_url()])
-        .args(["--model", "M", "ask", "--conversation", &id, "one word"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = ask_again(&home, &server, &id, "one word");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let body = server.posts()[0].json();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&small);
