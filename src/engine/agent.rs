@@ -10,12 +10,12 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::engine::bus::{EventBus, Subscription};
 use crate::engine::config::EngineConfig;
 use crate::engine::context::{ANSWER_RESERVE_TOKENS, estimate_tokens, fit_history, message_tokens};
-use crate::engine::decide::{RoundFacts, RoundNext, after_round};
 use crate::engine::events::{Command, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::EventQueue;
 use crate::engine::run::{Conversation, Run};
 use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
+use crate::engine::step::{self, Effect, StepInput};
 use crate::llm::{ChatMessage, ChatRequest, LlmError, ModelInfo, StreamEvent};
 use crate::tools::ToolResult;
 
@@ -113,6 +113,7 @@ pub fn start(config: EngineConfig, runtime: &tokio::runtime::Handle) -> EngineHa
         conversations: HashMap::new(),
         next_run: 0,
         learned_windows: HashMap::new(),
+        effects: Vec::new(),
     };
     runtime.spawn(engine.run());
     handle
@@ -131,6 +132,8 @@ pub(crate) struct Engine {
     pub next_run: u64,
     /// Context windows servers told us, by (provider id, model).
     pub learned_windows: HashMap<(String, String), u64>,
+    /// The core's effects buffer, reused from step to step.
+    effects: Vec<Effect>,
 }
 
 impl Engine {
@@ -154,19 +157,25 @@ impl Engine {
                     _permit,
                 } => {
                     let text = matches!(event, Ok(StreamEvent::TextDelta(_)));
-                    self.stream_event(&conversation, run, event);
+                    self.step(&conversation, run, StepInput::Stream(event))
+                        .await;
                     if text {
                         self.enforce_budget(&conversation).await;
                     }
                 }
                 Input::StreamEnded { conversation, run } => {
-                    self.stream_ended(&conversation, run).await
+                    let tools_on = self.config.tools.is_some();
+                    self.step(&conversation, run, StepInput::StreamEnded { tools_on })
+                        .await
                 }
                 Input::ToolsFinished {
                     conversation,
                     run,
                     results,
-                } => self.tools_finished(&conversation, run, results).await,
+                } => {
+                    self.step(&conversation, run, StepInput::ToolsFinished(results))
+                        .await
+                }
                 Input::Title {
                     conversation,
                     title,
@@ -202,21 +211,71 @@ impl Engine {
 
     /// Applies a transition and publishes it; a refused one is reported, never applied.
     pub(crate) fn go(&mut self, id: &ConversationId, to: AgentState) -> bool {
-        let conv = self.conversation(id);
-        match conv.machine.go(to) {
-            Ok(t) => {
-                self.bus.publish(EngineEvent::State {
-                    conversation: id.clone(),
-                    from: t.from.to_string(),
-                    to: t.to.to_string(),
-                    at_ms: t.at_ms,
-                });
-                true
+        let mut out = Vec::new();
+        let moved = step::go(self.conversation(id), id, to, &mut out);
+        for effect in out {
+            if let Effect::Publish(event) = effect {
+                self.bus.publish(event);
             }
-            Err(e) => {
-                self.error(Some(id), e.to_string());
-                false
+        }
+        moved
+    }
+
+    /// Runs the core's step for conversation `id`'s run `run_id` and carries out its effects.
+    /// Input for a conversation the engine forgot changes nothing (it is not brought back).
+    pub(crate) async fn step(&mut self, id: &ConversationId, run_id: u64, input: StepInput) {
+        let mut out = std::mem::take(&mut self.effects);
+        if let Some(conv) = self.conversations.get_mut(id) {
+            step::step(conv, id, run_id, input, Instant::now(), &mut out);
+        }
+        for effect in out.drain(..) {
+            self.apply(id, effect).await;
+        }
+        // The buffer is kept: a text delta allocates no list of effects.
+        self.effects = out;
+    }
+
+    /// Carries out one effect of the core.
+    async fn apply(&mut self, id: &ConversationId, effect: Effect) {
+        match effect {
+            Effect::Publish(event) => self.bus.publish(event),
+            Effect::FlushAnswer => self.flush_answer(id),
+            Effect::Cancel(token) => token.cancel(),
+            Effect::ResendSmaller { window, estimate } => {
+                self.resend_smaller(id, window, estimate).await
             }
+            Effect::ToolCalls => self.tool_calls_arrived(id).await,
+            Effect::Grant { tool, scope } => {
+                if let Some(setup) = self.config.tools.as_mut() {
+                    setup.policy.grant(id, &tool, scope);
+                }
+            }
+            Effect::RunTools => self.run_tools(id),
+            Effect::StoreToolResult { pending, result } => {
+                if let Some(outcome) = pending.result.as_ref() {
+                    self.persist_tool_call(id, &pending.call, pending.decision, outcome);
+                }
+                self.persist_tool_result(id, &result).await;
+            }
+            Effect::NextRound => {
+                let model = self
+                    .conversation(id)
+                    .run
+                    .as_ref()
+                    .map(|r| r.model.clone())
+                    .unwrap_or_default();
+                let message = self.new_assistant_message(id, &model).await;
+                if let Some(run) = self.conversation(id).run.as_mut() {
+                    run.message = message;
+                }
+                self.send_round(id);
+            }
+            Effect::Finish {
+                status,
+                reason,
+                error,
+            } => self.finish(id, status, reason, error).await,
+            Effect::RequestTitle => self.maybe_request_title(id),
         }
     }
 
@@ -378,84 +437,26 @@ impl Engine {
             .map(|r| r.id)
     }
 
-    async fn stream_ended(&mut self, id: &ConversationId, run_id: u64) {
-        if self.current_run(id) != Some(run_id) {
-            return;
-        }
-        let tools_on = self.config.tools.is_some();
-        let Some(run) = self.conversation(id).run.as_mut() else {
+    /// The prompt was too long for the model: learn the window (the server's, or a quarter
+    /// less than the refused prompt), compact or trim, and send once more.
+    async fn resend_smaller(&mut self, id: &ConversationId, window: Option<u64>, estimate: u64) {
+        let Some(model) = self.conversation(id).run.as_ref().map(|r| r.model.clone()) else {
             return;
         };
-        let next = after_round(&RoundFacts {
-            error: run.error.as_ref(),
-            finish: run.finish.as_ref(),
-            first_token_seen: run.first_token.is_some(),
-            overflow_retried: run.overflow_retried,
-            tool_calls: !run.tool_calls.is_empty(),
-            tools_on,
+        let learned = window.unwrap_or_else(|| {
+            let known = self.window_for(id, &model);
+            (estimate.min(known) * 3 / 4).max(256)
         });
-        run.error = None;
-        let reason = match next {
-            RoundNext::ResendSmaller {
-                window,
-                prompt_tokens,
-            } => {
-                // Learn the window, compact, and send once more: the user sees one answer.
-                run.overflow_retried = true;
-                run.finish = None;
-                let (model, estimate) = (run.model.clone(), run.prompt_estimate);
-                if let Some(reported) = prompt_tokens {
-                    self.conversation(id).calibrate(estimate, reported);
-                }
-                let learned = window.unwrap_or_else(|| {
-                    // The server did not say: assume the request was a quarter too big.
-                    let known = self.window_for(id, &model);
-                    (estimate.min(known) * 3 / 4).max(256)
-                });
-                self.learn_window(id, &model, learned).await;
-                if !self.maybe_compact(id, &model, 0, learned, true) {
-                    self.send_round(id);
-                }
-                return;
-            }
-            RoundNext::Fail(message) => {
-                self.error(Some(id), message.clone());
-                self.go(
-                    id,
-                    AgentState::Failed {
-                        error: message.clone(),
-                    },
-                );
-                self.finish(id, RunStatus::Failed, "error".into(), Some(message))
-                    .await;
-                return;
-            }
-            RoundNext::RunTools => {
-                self.tool_calls_arrived(id).await;
-                return;
-            }
-            RoundNext::Complete(reason) => reason,
-        };
-        self.go(id, AgentState::Idle);
-        self.finish(id, RunStatus::Complete, reason, None).await;
-        self.maybe_request_title(id);
+        self.learn_window(id, &model, learned).await;
+        if !self.maybe_compact(id, &model, 0, learned, true) {
+            self.send_round(id);
+        }
     }
 
+    /// Stops conversation `id`'s run (and a summary being written), keeping the partial answer.
     pub(crate) async fn stop(&mut self, id: &ConversationId) {
-        let conv = self.conversation(id);
-        if let Some(compacting) = conv.compacting.take() {
-            compacting.cancel.cancel();
-        }
-        let Some(run) = conv.run.as_ref() else {
-            return;
-        };
-        // Cancelling drops the HTTP response in the stream task (the socket closes now, not at
-        // the next chunk) and kills running tools.
-        run.cancel.cancel();
-        self.go(id, AgentState::Stopping);
-        self.go(id, AgentState::Idle);
-        self.finish(id, RunStatus::Stopped, "stopped".into(), None)
-            .await;
+        self.conversation(id);
+        self.step(id, 0, StepInput::Stop).await;
     }
 
     /// Ends the run: keeps the answer (whole or partial) in the history and the store, and

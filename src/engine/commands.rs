@@ -200,11 +200,14 @@ impl Engine {
                 conversation,
                 call_id,
                 scope,
-            } => self.answer_approval(&conversation, &call_id, Some(scope)),
+            } => {
+                self.answer_approval(&conversation, &call_id, Some(scope))
+                    .await
+            }
             Command::DenyTool {
                 conversation,
                 call_id,
-            } => self.answer_approval(&conversation, &call_id, None),
+            } => self.answer_approval(&conversation, &call_id, None).await,
             Command::Compact { conversation } => self.compact_now(&conversation).await,
             Command::SetRunSampling {
                 conversation,

@@ -19,6 +19,7 @@ mod retrieval;
 mod run;
 mod spending;
 pub mod state;
+mod step;
 mod stream;
 mod titles;
 mod tool_loop;

@@ -2,9 +2,8 @@
 //! least every 500 ms while it streams, and its end state, metrics and usage.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use crate::engine::agent::{Engine, FLUSH_INTERVAL};
+use crate::engine::agent::Engine;
 use crate::engine::compaction::Summary;
 use crate::engine::events::{ConversationId, EngineEvent, RunMetrics, RunStatus, StoredPlace};
 use crate::engine::run::Run;
@@ -203,9 +202,9 @@ impl Engine {
         }
     }
 
-    /// Appends the text that arrived since the last flush, if that flush is older than the
-    /// flush interval: a write costs the new bytes, not the answer so far.
-    pub(crate) fn flush_if_due(&mut self, id: &ConversationId) {
+    /// Appends the text that arrived since the last flush (the core says when one is due):
+    /// a write costs the new bytes, not the answer so far.
+    pub(crate) fn flush_answer(&mut self, id: &ConversationId) {
         let Some(store) = self.store_for(id) else {
             return;
         };
@@ -215,10 +214,6 @@ impl Engine {
         let Some(mid) = run.message else {
             return;
         };
-        if run.last_flush.elapsed() < FLUSH_INTERVAL {
-            return;
-        }
-        run.last_flush = Instant::now();
         let Some(delta) = run.text.get(run.flushed..).filter(|d| !d.is_empty()) else {
             return;
         };

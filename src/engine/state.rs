@@ -190,13 +190,18 @@ impl StateMachine {
         &self.history
     }
 
+    /// Milliseconds since the engine clock's start.
+    pub fn elapsed_ms(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
     /// Moves to `to` if the table allows it, recording the transition.
     pub fn go(&mut self, to: AgentState) -> Result<Transition, TransitionError> {
         let next = transition(&self.state, to)?;
         let t = Transition {
             from: std::mem::replace(&mut self.state, next.clone()),
             to: next,
-            at_ms: self.clock.elapsed().as_millis() as u64,
+            at_ms: self.elapsed_ms(),
         };
         if self.history.len() >= HISTORY_LIMIT {
             self.history.remove(0);

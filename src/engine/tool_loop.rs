@@ -8,8 +8,9 @@ use crate::engine::events::{ApprovalScope, ConversationId, EngineEvent, RunStatu
 use crate::engine::queue::Priority;
 use crate::engine::run::PendingCall;
 use crate::engine::state::AgentState;
+use crate::engine::step::{self, StepInput, denial};
 use crate::llm::ChatMessage;
-use crate::tools::{ApprovedBy, Decision, DeniedBy, ToolContext, ToolResult};
+use crate::tools::{Decision, ToolContext, ToolResult};
 
 impl Engine {
     /// The model finished a round with tool calls: sort them into decisions.
@@ -103,53 +104,24 @@ impl Engine {
     }
 
     /// The user answered an approval question (`scope` None means denied).
-    pub(crate) fn answer_approval(
+    pub(crate) async fn answer_approval(
         &mut self,
         id: &ConversationId,
         call_id: &str,
         scope: Option<ApprovalScope>,
     ) {
-        let waiting = self.conversation(id).run.as_mut().and_then(|run| {
-            run.pending
-                .iter_mut()
-                .find(|p| p.call.id == call_id && p.decision == Some(Decision::NeedsApproval))
-        });
-        let Some(p) = waiting else {
-            self.error(
-                Some(id),
-                format!("no tool call `{call_id}` is waiting for approval in this conversation"),
-            );
-            return;
-        };
-        let decision = match scope {
-            Some(scope) => Decision::Approved(ApprovedBy::User(scope)),
-            None => Decision::Denied(DeniedBy::User),
-        };
-        p.decision = Some(decision);
-        if scope.is_none() {
-            p.result = Some(denial(&decision));
-        }
-        let name = p.call.name.clone();
-        if let (Some(scope), Some(setup)) = (scope, self.config.tools.as_mut()) {
-            setup.policy.grant(id, &name, scope);
-        }
-        self.bus.publish(EngineEvent::ToolDecision {
-            conversation: id.clone(),
+        let input = StepInput::Approval {
             call_id: call_id.to_string(),
-            decision,
-        });
-        let still_waiting = self.conversation(id).run.as_ref().is_some_and(|r| {
-            r.pending
-                .iter()
-                .any(|p| p.decision == Some(Decision::NeedsApproval))
-        });
-        if !still_waiting {
-            self.run_tools(id);
+            scope,
+        };
+        match self.current_run(id) {
+            Some(run) => self.step(id, run, input).await,
+            None => self.error(Some(id), step::not_waiting(call_id)),
         }
     }
 
     /// Runs every approved call of the round in parallel; results come back as an input.
-    fn run_tools(&mut self, id: &ConversationId) {
+    pub(crate) fn run_tools(&mut self, id: &ConversationId) {
         let Some(setup) = self.config.tools.clone() else {
             return;
         };
@@ -185,67 +157,5 @@ impl Engine {
                 },
             );
         });
-    }
-
-    /// Every call of the round has a result: send them back for the next round.
-    pub(crate) async fn tools_finished(
-        &mut self,
-        id: &ConversationId,
-        run_id: u64,
-        results: Vec<(String, ToolResult)>,
-    ) {
-        if self.current_run(id) != Some(run_id) {
-            return;
-        }
-        let Some(run) = self.conversation(id).run.as_mut() else {
-            return;
-        };
-        for (call_id, result) in results {
-            if let Some(p) = run.pending.iter_mut().find(|p| p.call.id == call_id) {
-                p.result = Some(result);
-            }
-        }
-        let pending = std::mem::take(&mut run.pending);
-        for p in pending {
-            let result = p.result.unwrap_or_else(|| ToolResult {
-                content: "error: the tool did not run".into(),
-                is_error: true,
-            });
-            self.bus.publish(EngineEvent::ToolResult {
-                conversation: id.clone(),
-                call_id: p.call.id.clone(),
-                name: p.call.name.clone(),
-                content: result.content.clone(),
-                is_error: result.is_error,
-            });
-            self.persist_tool_call(id, &p.call, p.decision, &result);
-            let msg = ChatMessage::tool_result(p.call.id, result.content);
-            self.persist_tool_result(id, &msg).await;
-            self.conversation(id).history.push(msg);
-        }
-        let model = self
-            .conversation(id)
-            .run
-            .as_ref()
-            .map(|r| r.model.clone())
-            .unwrap_or_default();
-        let message = self.new_assistant_message(id, &model).await;
-        if let Some(run) = self.conversation(id).run.as_mut() {
-            run.message = message;
-        }
-        self.send_round(id);
-    }
-}
-
-/// What the model is told about a denied call.
-fn denial(decision: &Decision) -> ToolResult {
-    let who = match decision {
-        Decision::Denied(DeniedBy::Config) => "the configuration denies this tool",
-        Decision::Denied(DeniedBy::Cli) => "tool calls needing approval are denied in this run",
-        _ => "the user denied this call",
-    };
-    ToolResult {
-        content: format!("error: not run: {who}"),
-        is_error: true,
     }
 }
