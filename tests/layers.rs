@@ -1,5 +1,5 @@
 //! The layers hold by themselves: no module imports one above it (issue 16). Reads every file
-//! under `src/` (test code aside: `#[cfg(test)]` modules and `tests.rs` files) and fails on
+//! under `src/` (test code aside: `#[cfg(test)]` modules and `tests.rs` / `*_tests.rs` files) and fails on
 //! any `crate::` path from a module to a higher layer.
 //!
 //! Bottom up: core → config → store · llm · tools · agents · attachments · local · knowledge
@@ -75,7 +75,8 @@ fn upward_imports(src: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for file in files {
         let relative = file.strip_prefix(src).unwrap();
-        if relative.file_name().is_some_and(|n| n == "tests.rs") {
+        let name = relative.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name == "tests.rs" || name.ends_with("_tests.rs") {
             continue;
         }
         let first = relative.components().next().unwrap().as_os_str();
