@@ -222,7 +222,7 @@ pub fn agent_parts(
         profiles: resolved.config.profiles.keys().cloned().collect(),
         build_profile: Some(build),
         system_override,
-        store,
+        store: store.map(Into::into),
     }
 }
 

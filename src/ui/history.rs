@@ -2,7 +2,7 @@
 //! runtime (never on the UI thread) and handed to the app through a channel.
 
 use crate::engine::ConversationId;
-use crate::store::{self, ListFilter, StoreHandle};
+use crate::store::{self, ListFilter, StoreReader};
 use crate::ui::images::ImageVm;
 use crate::ui::link::Background;
 use crate::ui::view_model::{
@@ -27,7 +27,7 @@ pub enum HistoryUpdate {
 
 /// Reads the store off the UI thread.
 pub struct History {
-    store: StoreHandle,
+    store: StoreReader,
     results: Background<HistoryUpdate>,
 }
 
@@ -36,9 +36,9 @@ const LIST_LIMIT: u32 = 500;
 
 impl History {
     /// Reads from `store` with tasks on `runtime`.
-    pub fn new(store: StoreHandle, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(store: impl Into<StoreReader>, runtime: tokio::runtime::Handle) -> Self {
         Self {
-            store,
+            store: store.into(),
             results: Background::new(runtime),
         }
     }
@@ -105,7 +105,7 @@ impl History {
 
     fn spawn(
         &self,
-        f: impl FnOnce(&mut store::Store) -> store::Result<HistoryUpdate> + Send + 'static,
+        f: impl FnOnce(&store::Store) -> store::Result<HistoryUpdate> + Send + 'static,
     ) {
         self.results.read_store(&self.store, f, |e| {
             HistoryUpdate::Failed(format!("Could not read the history: {e}"))

@@ -151,13 +151,13 @@ impl<T: Send + 'static> Background<T> {
     /// Runs `read` on the store's thread; its result, or `failed(error sentence)`, comes back.
     pub fn read_store(
         &self,
-        store: &crate::store::StoreHandle,
-        read: impl FnOnce(&mut crate::store::Store) -> crate::store::Result<T> + Send + 'static,
+        store: &crate::store::StoreReader,
+        read: impl FnOnce(&crate::store::Store) -> crate::store::Result<T> + Send + 'static,
         failed: fn(String) -> T,
     ) {
         let (store, report) = (store.clone(), self.reporter());
         self.runtime.spawn(async move {
-            report.send(match store.call(read).await.and_then(|r| r) {
+            report.send(match store.read(read).await.and_then(|r| r) {
                 Ok(value) => value,
                 Err(e) => failed(e.to_string()),
             });

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::agents::{self, Agent, AgentLoadError, AgentRegistry, AgentWatcher, DEFAULT_AGENT};
 use crate::config::UiSettings;
 use crate::engine::{AgentProfile, ConversationId, ProviderProfile};
-use crate::store::StoreHandle;
+use crate::store::StoreReader;
 
 /// Builds the provider profile of a `[profiles.NAME]` table (called on a background thread).
 pub type ProfileBuilder = Arc<dyn Fn(&str) -> Result<ProviderProfile, String> + Send + Sync>;
@@ -63,7 +63,7 @@ pub struct AgentParts {
     /// the default agent's prompt.
     pub system_override: Option<String>,
     /// The store, to read a reopened conversation's agent and profile.
-    pub store: Option<StoreHandle>,
+    pub store: Option<StoreReader>,
 }
 
 /// A result from a background thread.
@@ -111,7 +111,7 @@ pub struct Personas {
     pub profile_names: Vec<String>,
     profiles: HashMap<String, Result<ProviderProfile, String>>,
     system_override: Option<String>,
-    store: Option<StoreHandle>,
+    store: Option<StoreReader>,
     preferences: UiSettings,
     tx: mpsc::Sender<PersonaUpdate>,
     rx: mpsc::Receiver<PersonaUpdate>,
@@ -230,7 +230,7 @@ impl Personas {
         let (id, tx, ctx) = (conversation.clone(), self.tx.clone(), self.ctx.clone());
         spawn("rustbot-persona-read", move || {
             let key = id.0.clone();
-            match store.call_blocking(move |s| s.conversation(&key)) {
+            match store.read_blocking(move |s| s.conversation(&key)) {
                 Ok(Ok(Some(c))) => {
                     let update = PersonaUpdate::Stored {
                         conversation: id,

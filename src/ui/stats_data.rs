@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::engine::budget::{day_start_ms, month_start_ms};
 use crate::store::{
-    self, AnswerTiming, ConversationUsage, DAY_MS, DailyModelUsage, StoreHandle, StoredEvent,
+    self, AnswerTiming, ConversationUsage, DAY_MS, DailyModelUsage, StoreReader, StoredEvent,
     ToolCallCount, UsageTotals,
 };
 use crate::ui::events_panel::EventPayload;
@@ -111,15 +111,15 @@ pub enum PanelUpdate {
 
 /// Reads the store and `/proc` on the async runtime and writes exports there.
 pub struct PanelData {
-    store: StoreHandle,
+    store: StoreReader,
     results: Background<PanelUpdate>,
 }
 
 impl PanelData {
     /// Reads from `store` with tasks on `runtime`.
-    pub fn new(store: StoreHandle, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(store: impl Into<StoreReader>, runtime: tokio::runtime::Handle) -> Self {
         Self {
-            store,
+            store: store.into(),
             results: Background::new(runtime),
         }
     }
@@ -179,7 +179,7 @@ impl PanelData {
     pub fn export(&self, rows: Vec<Arc<EventPayload>>, stamp_ms: i64) {
         let (store, report) = (self.store.clone(), self.results.reporter());
         self.results.runtime().spawn(async move {
-            let result = match store.call(|s| s.path().to_path_buf()).await {
+            let result = match store.read(|s| s.path().to_path_buf()).await {
                 Ok(db) => {
                     let dir = db.parent().unwrap_or(Path::new(".")).join("exports");
                     tokio::task::spawn_blocking(move || write_jsonl(&dir, &rows, stamp_ms))
@@ -192,10 +192,7 @@ impl PanelData {
         });
     }
 
-    fn spawn(
-        &self,
-        f: impl FnOnce(&mut store::Store) -> store::Result<PanelUpdate> + Send + 'static,
-    ) {
+    fn spawn(&self, f: impl FnOnce(&store::Store) -> store::Result<PanelUpdate> + Send + 'static) {
         self.results.read_store(&self.store, f, |e| {
             PanelUpdate::Failed(format!("Could not read the store: {e}"))
         });
