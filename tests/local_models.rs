@@ -133,6 +133,41 @@ fn greedy_tokens_match_llama_cpp() {
     }
 }
 
+/// A prompt chunk runs as one f32 GEMM per weight matrix, a single token as quantized dot
+/// products (src/local/llama.rs): both must give the same next token and nearly the same
+/// logits (the quantized path also rounds the activations to 8 bits).
+#[test]
+fn a_prompt_in_one_chunk_and_token_by_token_give_the_same_logits() {
+    let f = llama_cpp();
+    let mut model = LoadedModel::load(&gguf(), None).unwrap();
+    let prompt = &f.prompt_tokens;
+    assert!(
+        prompt.len() >= 16,
+        "the fixture's prompt is long enough for the GEMM path"
+    );
+    let chunk: Vec<f32> = model.forward(prompt).unwrap().to_vec1().unwrap();
+    model.clear_cache();
+    let mut logits = None;
+    for &t in prompt {
+        logits = Some(model.forward(&[t]).unwrap());
+    }
+    let single: Vec<f32> = logits.unwrap().to_vec1().unwrap();
+    let argmax = |v: &[f32]| (0..v.len()).max_by(|a, b| v[*a].total_cmp(&v[*b])).unwrap();
+    assert_eq!(argmax(&chunk), argmax(&single));
+    let spread = chunk.iter().fold(f32::MIN, |m, v| m.max(*v))
+        - chunk.iter().fold(f32::MAX, |m, v| m.min(*v));
+    let worst = chunk
+        .iter()
+        .zip(&single)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("chunk vs token by token: largest difference {worst}, spread {spread}");
+    assert!(
+        worst < spread * 0.05,
+        "largest difference {worst} against a spread of {spread}"
+    );
+}
+
 #[test]
 fn a_follow_up_turn_reuses_the_cached_prefix() {
     let f = llama_cpp();

@@ -6,6 +6,7 @@ pub mod embed;
 pub mod error;
 pub mod generate;
 pub mod gguf;
+pub mod llama;
 pub mod model;
 pub mod provider;
 pub mod pull;

@@ -6,16 +6,17 @@ use std::time::Instant;
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_llama, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::{quantized_qwen2, quantized_qwen3};
 
 use crate::local::LocalError;
 use crate::local::gguf::{GgufInfo, read_info};
+use crate::local::llama::Llama;
 use crate::local::template::ChatTemplate;
 use crate::local::tokenizer::ModelTokenizer;
 
 /// The transformer, by architecture.
 enum Weights {
-    Llama(quantized_llama::ModelWeights),
+    Llama(Llama),
     Qwen2(quantized_qwen2::ModelWeights),
     Qwen3(quantized_qwen3::ModelWeights),
 }
@@ -38,8 +39,9 @@ pub struct LoadedModel {
     pub load_ms: u128,
 }
 
-/// The longest context candle's quantized llama runner has rotary tables for.
-const LLAMA_MAX_POSITIONS: usize = quantized_llama::MAX_SEQ_LEN;
+/// The longest context the llama runner makes rotary tables for (16 MB of them at a head
+/// size of 128; the KV cache grows with what is used, not with this).
+const LLAMA_MAX_POSITIONS: usize = 32_768;
 
 impl LoadedModel {
     /// Loads the GGUF at `path` on the CPU; `context_cap` caps its context window.
@@ -70,13 +72,17 @@ impl LoadedModel {
             |e: candle_core::Error| LocalError::Model(format!("{}: {e}", path.display()));
         let device = Device::Cpu;
         let (weights, runner_max) = match info.architecture.as_str() {
-            "llama" => (
-                Weights::Llama(
-                    quantized_llama::ModelWeights::from_gguf(ct, &mut file, &device)
-                        .map_err(model_err)?,
-                ),
-                LLAMA_MAX_POSITIONS,
-            ),
+            "llama" => {
+                let positions = info
+                    .context_length
+                    .map_or(2048, |c| c as usize)
+                    .min(LLAMA_MAX_POSITIONS)
+                    .min(context_cap.filter(|c| *c > 0).unwrap_or(usize::MAX));
+                (
+                    Weights::Llama(Llama::from_gguf(&ct, &mut file, positions).map_err(model_err)?),
+                    LLAMA_MAX_POSITIONS,
+                )
+            }
             "qwen2" => (
                 Weights::Qwen2(
                     quantized_qwen2::ModelWeights::from_gguf(ct, &mut file, &device)
