@@ -168,6 +168,41 @@ fn a_prompt_in_one_chunk_and_token_by_token_give_the_same_logits() {
     );
 }
 
+/// A prompt runs in chunks of hundreds of tokens, and Stop is asked between the model's
+/// blocks: it lands long before the chunk would end, and the half-filled cache is dropped.
+#[test]
+fn stop_while_reading_a_long_prompt_lands_within_a_block() {
+    let mut model = LoadedModel::load(&gguf(), None).unwrap();
+    let sentence = "The quick brown fox jumps over the lazy dog by the old mill. ";
+    let prompt = model.tokenizer.encode_prompt(&sentence.repeat(40)).unwrap();
+    assert!(prompt.len() >= 500, "{} tokens", prompt.len());
+    let started = Instant::now();
+    let asked = std::cell::Cell::new(0u32);
+    // Stop on the fourth question: a few blocks into the first chunk.
+    let cancelled = || {
+        asked.set(asked.get() + 1);
+        asked.get() > 3
+    };
+    let params = GenParams {
+        temperature: 0.0,
+        top_p: None,
+        seed: 1,
+        max_tokens: 4,
+    };
+    let out = generate(&mut model, &prompt, params, &cancelled, |_, _| true).unwrap();
+    assert_eq!(out.stop, rustbot::local::generate::StopReason::Cancelled);
+    assert_eq!(out.completion_tokens, 0);
+    eprintln!(
+        "stopped after {:?} and {} questions",
+        started.elapsed(),
+        asked.get()
+    );
+    // Nothing half-run stays cached: the same prompt is read again from the start.
+    assert_eq!(model.reusable_prefix(&prompt), 0);
+    let whole = model.forward(&prompt[..600.min(prompt.len() - 1)]).unwrap();
+    assert_eq!(whole.dims().len(), 1);
+}
+
 #[test]
 fn a_follow_up_turn_reuses_the_cached_prefix() {
     let f = llama_cpp();

@@ -8,8 +8,10 @@ use candle_transformers::generation::{LogitsProcessor, Sampling};
 use crate::local::LocalError;
 use crate::local::model::LoadedModel;
 
-/// Prompt tokens run per forward pass: small enough that Stop lands quickly.
-const PROMPT_CHUNK: usize = 64;
+/// Prompt tokens run per forward pass. Large, because the llama runner dequantises each weight
+/// matrix once per pass (measured on SmolLM2 Q4_1, 2 threads: 145 prompt tokens/s in chunks of
+/// 64, 244 in chunks of 256); Stop still lands quickly, since the runner asks between blocks.
+const PROMPT_CHUNK: usize = 512;
 
 /// Sampling settings of one answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,7 +92,13 @@ pub fn generate(
             outcome.stop = StopReason::Cancelled;
             return Ok(outcome);
         }
-        logits = Some(model.forward(chunk)?);
+        match model.forward_unless(chunk, cancelled)? {
+            Some(l) => logits = Some(l),
+            None => {
+                outcome.stop = StopReason::Cancelled;
+                return Ok(outcome);
+            }
+        }
     }
     let Some(mut logits) = logits else {
         return Err(LocalError::Model("the prompt produced no logits".into()));

@@ -190,6 +190,21 @@ impl Llama {
     /// Runs `input` (batch, tokens) at positions `pos..` after the cached ones and returns
     /// the logits of the last token, (batch, vocabulary).
     pub fn forward(&mut self, input: &Tensor, pos: usize) -> Result<Tensor> {
+        match self.forward_unless(input, pos, &|| false)? {
+            Some(logits) => Ok(logits),
+            None => candle_core::bail!("a forward pass that cannot be cancelled was cancelled"),
+        }
+    }
+
+    /// Like `forward`, asking `cancelled` between blocks: a long prompt chunk stops within
+    /// one block's time. Cancelled, it returns None and the cache holds only part of the
+    /// chunk: the caller must clear it.
+    pub fn forward_unless(
+        &mut self,
+        input: &Tensor,
+        pos: usize,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<Tensor>> {
         let (_, tokens) = input.dims2()?;
         if pos + tokens > self.positions() {
             candle_core::bail!(
@@ -206,6 +221,9 @@ impl Llama {
         let cos = self.cos.narrow(0, pos, tokens)?;
         let sin = self.sin.narrow(0, pos, tokens)?;
         for block in &mut self.blocks {
+            if cancelled() {
+                return Ok(None);
+            }
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, self.shape.eps)?;
             let h = block.attention(&h, mask.as_ref(), pos, &cos, &sin, self.shape)?;
             let x_mid = (h + &x)?;
@@ -215,7 +233,7 @@ impl Llama {
         }
         let last = x.i((.., tokens - 1..tokens, ..))?.contiguous()?;
         let last = candle_nn::ops::rms_norm(&last, &self.norm, self.shape.eps)?;
-        self.output.forward(&last)?.squeeze(1)
+        Ok(Some(self.output.forward(&last)?.squeeze(1)?))
     }
 }
 

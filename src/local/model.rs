@@ -150,6 +150,18 @@ impl LoadedModel {
     /// Runs `tokens` (appended after the cached ones) and returns the logits of the last, as
     /// a vector over the vocabulary.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Tensor, LocalError> {
+        self.forward_unless(tokens, &|| false)?
+            .ok_or_else(|| LocalError::Model("the forward pass was cancelled".into()))
+    }
+
+    /// Like `forward`, stopping early when `cancelled` says so (the llama runner asks between
+    /// blocks; the others run the chunk whole). Cancelled, it returns None with the cache
+    /// cleared.
+    pub fn forward_unless(
+        &mut self,
+        tokens: &[u32],
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<Tensor>, LocalError> {
         let pos = self.cached.len();
         if pos + tokens.len() > self.context_tokens {
             return Err(LocalError::ContextExceeded {
@@ -159,9 +171,9 @@ impl LoadedModel {
         }
         let input = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
         let logits = match &mut self.weights {
-            Weights::Llama(w) => w.forward(&input, pos),
-            Weights::Qwen2(w) => w.forward(&input, pos),
-            Weights::Qwen3(w) => w.forward(&input, pos),
+            Weights::Llama(w) => w.forward_unless(&input, pos, cancelled),
+            Weights::Qwen2(w) => w.forward(&input, pos).map(Some),
+            Weights::Qwen3(w) => w.forward(&input, pos).map(Some),
         };
         let logits = match logits {
             Ok(l) => l,
@@ -171,7 +183,12 @@ impl LoadedModel {
                 return Err(e.into());
             }
         };
+        let Some(logits) = logits else {
+            // Part of the chunk is in the cache, part not.
+            self.clear_cache();
+            return Ok(None);
+        };
         self.cached.extend_from_slice(tokens);
-        Ok(logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?)
+        Ok(Some(logits.squeeze(0)?.to_dtype(candle_core::DType::F32)?))
     }
 }
