@@ -126,7 +126,11 @@ impl Llama {
         let head_dim = metadata_u32(ct, "llama.rope.dimension_count").unwrap_or(width / heads);
         let eps = metadata_f32(ct, "llama.attention.layer_norm_rms_epsilon", 1e-5);
         let freq_base = metadata_f32(ct, "llama.rope.freq_base", 10_000.0);
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 || head_dim % 2 != 0 {
+        if heads == 0
+            || kv_heads == 0
+            || !heads.is_multiple_of(kv_heads)
+            || !head_dim.is_multiple_of(2)
+        {
             candle_core::bail!(
                 "inconsistent attention shape: {heads} heads, {kv_heads} key/value heads, head size {head_dim}"
             );
