@@ -43,7 +43,16 @@ impl Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (batch, rows, width) = x.dims3()?;
         if batch * rows < GEMM_FROM_ROWS {
-            return self.quantized.forward(x);
+            // Row by row: our AVX2 dot products for the formats candle runs without SIMD.
+            let values = x.flatten_all()?.to_vec1::<f32>()?;
+            let mut out = Vec::new();
+            for row in values.chunks_exact(width) {
+                match crate::local::quant_dot::matvec(&self.weight, row) {
+                    Some(y) => out.extend(y),
+                    None => return self.quantized.forward(x),
+                }
+            }
+            return Tensor::from_vec(out, (batch, rows, ()), x.device());
         }
         // (out, in) expanded for this call only: memory stays at the quantized size.
         let w = self.weight.dequantize(x.device())?;

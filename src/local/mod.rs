@@ -10,6 +10,7 @@ pub mod llama;
 pub mod model;
 pub mod provider;
 pub mod pull;
+pub mod quant_dot;
 pub mod settings;
 pub mod stop_text;
 pub mod template;
