@@ -10,6 +10,7 @@
 //! format, `matvec` returns None and candle's own kernels run.
 
 use candle_core::quantized::{GgmlDType, QTensor};
+#[cfg(any(test, not(target_arch = "x86_64")))]
 use half::f16;
 use rayon::prelude::*;
 
@@ -56,7 +57,7 @@ impl Format {
     }
 }
 
-/// Whether this CPU has what the kernels use (asked once).
+/// Whether this CPU has what the kernels use: AVX2, FMA and F16C (asked once).
 fn simd() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -124,6 +125,7 @@ fn quantize(x: &[f32]) -> Vec<Q8> {
         .collect()
 }
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 fn half_at(bytes: &[u8], at: usize) -> f32 {
     f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
 }
@@ -131,7 +133,7 @@ fn half_at(bytes: &[u8], at: usize) -> f32 {
 fn dot(format: Format, row: &[u8], y: &[Q8]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: `matvec` only gets here when `simd()` saw AVX2 and FMA on this CPU.
+        // SAFETY: `matvec` only gets here when `simd()` saw AVX2, FMA and F16C on this CPU.
         unsafe { avx2::dot(format, row, y) }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -193,10 +195,17 @@ fn scalar_dot(format: Format, row: &[u8], y: &[Q8]) -> f32 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Format, Q8, half_at};
+    use super::{Format, Q8};
+
+    /// The f16 at `at` (little-endian), converted by the CPU (F16C) instead of in software.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    fn half_at(bytes: &[u8], at: usize) -> f32 {
+        let bits = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+    }
 
     /// 32 nibbles of `qs` as bytes: the low nibbles (elements 0–15), then the high ones.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn nibbles(qs: &[u8]) -> __m256i {
         // SAFETY: `qs` holds 16 bytes (the callers slice them out of a whole block).
         let packed = unsafe { _mm_loadu_si128(qs.as_ptr().cast()) };
@@ -206,7 +215,7 @@ mod avx2 {
     }
 
     /// 0x10 in byte `i` where bit `i` of `qh` is set: the fifth bit of each Q5 weight.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     fn fifth_bits(qh: u32) -> __m256i {
         // Byte i takes byte i/8 of qh; then only bit i%8 is tested.
         let spread = _mm256_shuffle_epi8(
@@ -224,12 +233,12 @@ mod avx2 {
     }
 
     /// Sum of the products of unsigned bytes `x` and signed bytes `y`, as 8 i32 lanes.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     fn products(x: __m256i, y: __m256i) -> __m256i {
         _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1))
     }
 
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     fn sum_lanes(v: __m256) -> f32 {
         let pair = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let pair = _mm_add_ps(pair, _mm_movehl_ps(pair, pair));
@@ -238,7 +247,7 @@ mod avx2 {
     }
 
     /// The dot product of one weight row (whole blocks of `format`) with `y`.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn dot(format: Format, row: &[u8], y: &[Q8]) -> f32 {
         let size = format.block_bytes();
         let mut acc = _mm256_setzero_ps();
