@@ -2,7 +2,7 @@
 //! overwritten), selecting a branch makes its path the history the model sees, and deleting a
 //! message keeps what followed it.
 
-use crate::engine::agent::Engine;
+use crate::engine::event_loop::Engine;
 use crate::engine::events::{ConversationId, EngineEvent};
 use crate::llm::{ChatMessage, Role};
 use crate::store::{self, MessageId};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::agent::Engine;
+use crate::engine::event_loop::Engine;
 use crate::engine::events::{Command, ConversationId, EngineEvent};
 use crate::engine::spending::refresh_models;
 use crate::llm::{ChatMessage, Role};

@@ -2,7 +2,7 @@
 //! tool call has no answer, so every such call is closed with an error result, in memory and in
 //! the store (a turn that ended early, or a conversation reloaded after a crash).
 
-use crate::engine::agent::Engine;
+use crate::engine::event_loop::Engine;
 use crate::engine::events::ConversationId;
 use crate::llm::{ChatMessage, Role};
 

@@ -1,5 +1,5 @@
 //! The engine's decision at the end of a model round, as a pure function of what the round
-//! left behind: no network, no store, no clock. The shell (`agent.rs`) gathers the facts,
+//! left behind: no network, no store, no clock. The shell (`event_loop.rs`) gathers the facts,
 //! asks here, and carries the answer out (sends, writes, publishes), so the decision is tested
 //! over a table of cases without any I/O.
 

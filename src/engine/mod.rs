@@ -1,6 +1,6 @@
-//! The engine: priority queue, agent state machine and agent loop between the doors and providers.
+//! The engine: priority queue, the agent state machine, the pure core (`step.rs`) and the event
+//! loop around it, between the doors and the providers.
 
-pub mod agent;
 mod branches;
 pub mod budget;
 pub mod bus;
@@ -11,6 +11,7 @@ mod config;
 pub mod context;
 mod dangling;
 mod decide;
+pub mod event_loop;
 pub mod events;
 mod persist;
 mod persona;
@@ -24,9 +25,9 @@ mod stream;
 mod titles;
 mod tool_loop;
 
-pub use agent::{EngineHandle, FLUSH_INTERVAL, start};
 pub use bus::{EventBus, Subscription};
 pub use config::{EngineConfig, ToolSetup};
+pub use event_loop::{EngineHandle, FLUSH_INTERVAL, start};
 pub use events::{
     AgentProfile, ApprovalScope, Command, ConversationId, EngineEvent, ProviderProfile, RunMetrics,
     RunSampling, RunStatus, StoredPlace,

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::engine::agent::Engine;
 use crate::engine::compaction::Summary;
+use crate::engine::event_loop::Engine;
 use crate::engine::events::{ConversationId, EngineEvent, RunMetrics, RunStatus, StoredPlace};
 use crate::engine::run::Run;
 use crate::llm::{ChatMessage, ImagePart, Role, ToolCall};

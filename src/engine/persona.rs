@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::agent::Engine;
+use crate::engine::event_loop::Engine;
 use crate::engine::events::{AgentProfile, ConversationId};
 use crate::engine::run::Conversation;
 use crate::llm::Provider;

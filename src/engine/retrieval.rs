@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::engine::agent::Engine;
+use crate::engine::event_loop::Engine;
 use crate::engine::events::{ConversationId, EngineEvent, RetrievedPassage};
 use crate::llm::Role;
 

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::engine::agent::{Engine, Input};
 use crate::engine::budget::{
     BudgetCheck, BudgetScope, Spend, check, day_start_ms, headroom_usd, month_start_ms,
 };
 use crate::engine::context::estimate_tokens;
+use crate::engine::event_loop::{Engine, Input};
 use crate::engine::events::{ConversationId, EngineEvent, RunMetrics, RunStatus};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::engine::state::AgentState;

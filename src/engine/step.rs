@@ -1,6 +1,6 @@
 //! The engine's core for one conversation, as a pure step: an input (a stream event, the end
 //! of a stream, Stop, an approval, tool results) changes the conversation's state and returns
-//! the effects for the shell (`agent.rs`, `tool_loop.rs`) to carry out: publish an event, write
+//! the effects for the shell (`event_loop.rs`, `tool_loop.rs`) to carry out: publish an event, write
 //! to the store, send a request, run tools. No network, no store, no task is touched here, so
 //! the decisions are tested over a table of states × inputs (tests below).
 
@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agent::FLUSH_INTERVAL;
 use crate::engine::decide::{RoundFacts, RoundNext, after_round};
+use crate::engine::event_loop::FLUSH_INTERVAL;
 use crate::engine::events::{ApprovalScope, ConversationId, EngineEvent, RunStatus};
 use crate::engine::run::{Conversation, PendingCall};
 use crate::engine::state::AgentState;

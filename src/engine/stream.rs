@@ -7,7 +7,7 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agent::{Input, STREAM_BACKLOG};
+use crate::engine::event_loop::{Input, STREAM_BACKLOG};
 use crate::engine::events::ConversationId;
 use crate::engine::queue::{EventQueue, Priority};
 use crate::llm::{ChatRequest, Provider};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::agent::{Engine, Input};
+use crate::engine::event_loop::{Engine, Input};
 use crate::engine::events::{ConversationId, EngineEvent};
 use crate::engine::queue::{EventQueue, Priority};
 use crate::llm::{ChatMessage, ChatRequest, Provider, Role, StreamEvent};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::agent::{Engine, Input};
+use crate::engine::event_loop::{Engine, Input};
 use crate::engine::events::{ApprovalScope, ConversationId, EngineEvent, RunStatus};
 use crate::engine::queue::Priority;
 use crate::engine::run::PendingCall;

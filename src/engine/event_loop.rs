@@ -1,5 +1,7 @@
-//! The agent loop: one tokio task owns every conversation's state and serves the priority queue;
-//! each run streams from the provider in a task of its own and feeds events back into the queue.
+//! The engine's event loop (the shell around `step.rs`'s pure core; "agent" is kept for the
+//! personas in `agents/`): one tokio task owns every conversation's state and serves the
+//! priority queue; each run streams from the provider in a task of its own and feeds events
+//! back into the queue.
 
 use std::collections::HashMap;
 use std::sync::Arc;
