@@ -55,7 +55,10 @@ impl Linear {
             return Tensor::from_vec(out, (batch, rows, ()), x.device());
         }
         // (out, in) expanded for this call only: memory stays at the quantized size.
-        let w = self.weight.dequantize(x.device())?;
+        let w = match crate::local::quant_dot::dequantize(&self.weight) {
+            Some(values) => Tensor::from_vec(values, self.weight.shape().dims2()?, x.device())?,
+            None => self.weight.dequantize(x.device())?,
+        };
         x.reshape((batch * rows, width))?
             .matmul(&w.t()?)?
             .reshape((batch, rows, ()))
