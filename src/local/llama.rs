@@ -282,22 +282,32 @@ impl Block {
             _ => (k, v),
         };
         self.cache = Some((k.clone(), v.clone()));
-        let groups = shape.heads / shape.kv_heads;
-        let k = candle_transformers::utils::repeat_kv(k, groups)?;
-        let v = candle_transformers::utils::repeat_kv(v, groups)?;
+        // The query heads that share a key/value head are stacked as rows of one matrix, so the
+        // keys and values are used as they are (copying them once per query head cost more
+        // than the attention itself at a long context).
+        let (kv_heads, groups) = (shape.kv_heads, shape.heads / shape.kv_heads);
+        let keys = k.dim(2)?;
+        let q = q.reshape((batch, kv_heads, groups * tokens, shape.head_dim))?;
         let scores = (q.matmul(&k.t()?)? / (shape.head_dim as f64).sqrt())?;
         let scores = match mask {
             Some(mask) => {
-                let mask = mask.broadcast_as(scores.shape())?;
+                let by_head = scores.reshape((batch, kv_heads, groups, tokens, keys))?;
+                let mask = mask.broadcast_as(by_head.shape())?;
                 let blocked = Tensor::new(f32::NEG_INFINITY, scores.device())?
-                    .broadcast_as(scores.shape())?;
-                mask.where_cond(&blocked, &scores)?
+                    .broadcast_as(by_head.shape())?;
+                mask.where_cond(&blocked, &by_head)?.reshape((
+                    batch,
+                    kv_heads,
+                    groups * tokens,
+                    keys,
+                ))?
             }
             None => scores,
         };
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let y = weights.matmul(&v.contiguous()?)?;
         let y = y
+            .reshape((batch, shape.heads, tokens, shape.head_dim))?
             .transpose(1, 2)?
             .reshape((batch, tokens, shape.heads * shape.head_dim))?;
         self.wo.forward(&y)
