@@ -253,10 +253,12 @@ impl Engine {
                 }
             }
             Effect::RunTools => self.run_tools(id),
-            Effect::StoreToolResult { pending, result } => {
-                if let Some(outcome) = pending.result.as_ref() {
-                    self.persist_tool_call(id, &pending.call, pending.decision, outcome);
-                }
+            Effect::StoreToolResult {
+                pending,
+                outcome,
+                result,
+            } => {
+                self.persist_tool_call(id, &pending.call, pending.decision, &outcome);
                 self.persist_tool_result(id, &result).await;
             }
             Effect::NextRound => {

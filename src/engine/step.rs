@@ -55,6 +55,7 @@ pub(crate) enum Effect {
     /// the history already).
     StoreToolResult {
         pending: PendingCall,
+        outcome: ToolResult,
         result: ChatMessage,
     },
     /// Every result is in: open the next stored answer and send the next round.
@@ -391,9 +392,9 @@ fn tools_finished(
         }));
         let message = ChatMessage::tool_result(p.call.id.clone(), result.content.clone());
         conv.history.push(message.clone());
-        p.result = Some(result);
         out.push(Effect::StoreToolResult {
             pending: p,
+            outcome: result,
             result: message,
         });
     }

@@ -59,6 +59,36 @@ impl Format {
     }
 }
 
+/// A weight matrix in a format handled here, as its raw blocks.
+struct Blocks<'a> {
+    format: Format,
+    rows: usize,
+    width: usize,
+    data: std::borrow::Cow<'a, [u8]>,
+    row_bytes: usize,
+}
+
+impl<'a> Blocks<'a> {
+    /// The blocks of `weight`, or None for another format, a width that is not whole blocks,
+    /// or fewer bytes than the shape says.
+    fn of(weight: &'a QTensor) -> Option<Self> {
+        let format = Format::of(weight.dtype())?;
+        let (rows, width) = weight.shape().dims2().ok()?;
+        if !width.is_multiple_of(BLOCK) {
+            return None;
+        }
+        let data = weight.data().ok()?;
+        let row_bytes = width / BLOCK * format.block_bytes();
+        (data.len() >= rows * row_bytes).then_some(Blocks {
+            format,
+            rows,
+            width,
+            data,
+            row_bytes,
+        })
+    }
+}
+
 /// Whether this CPU has what the kernels use: AVX2, FMA and F16C (asked once).
 fn simd() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -78,17 +108,17 @@ fn simd() -> bool {
 /// `weight` (rows × `x.len()`) times `x`, or None when this module does not handle the
 /// weight's format or this CPU.
 pub fn matvec(weight: &QTensor, x: &[f32]) -> Option<Vec<f32>> {
-    let format = Format::of(weight.dtype())?;
     if !simd() {
         return None;
     }
-    let (rows, width) = weight.shape().dims2().ok()?;
-    if width != x.len() || !width.is_multiple_of(BLOCK) {
-        return None;
-    }
-    let data = weight.data().ok()?;
-    let row_bytes = width / BLOCK * format.block_bytes();
-    if data.len() < rows * row_bytes {
+    let Blocks {
+        format,
+        rows,
+        width,
+        data,
+        row_bytes,
+    } = Blocks::of(weight)?;
+    if width != x.len() {
         return None;
     }
     let y = quantize(x);
@@ -110,16 +140,13 @@ pub fn matvec(weight: &QTensor, x: &[f32]) -> Option<Vec<f32>> {
 /// A prompt chunk's GEMM path expands every matrix once per chunk, so this is on the path of
 /// every follow-up question.
 pub fn dequantize(weight: &QTensor) -> Option<Vec<f32>> {
-    let format = Format::of(weight.dtype())?;
-    let (rows, width) = weight.shape().dims2().ok()?;
-    if !width.is_multiple_of(BLOCK) {
-        return None;
-    }
-    let data = weight.data().ok()?;
-    let row_bytes = width / BLOCK * format.block_bytes();
-    if data.len() < rows * row_bytes {
-        return None;
-    }
+    let Blocks {
+        format,
+        rows,
+        width,
+        data,
+        row_bytes,
+    } = Blocks::of(weight)?;
     let mut out = vec![0f32; rows * width];
     out.par_chunks_mut(width * ROWS_PER_TASK)
         .enumerate()
