@@ -601,6 +601,42 @@ fn embeddings_match_the_reference_vectors() {
         let cos: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>()
             / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
                 * b.iter().map(|x| x * x).sum::<f32>().sqrt());
-        assert!(cos >= 0.999, "sentence {i}: cosine {cos}");
+        // The issue asks for 1e-3; the packed f32 encoder lands within 1e-6.
+        assert!(cos >= 0.9999, "sentence {i}: cosine {cos}");
+    }
+}
+
+#[test]
+fn a_packed_batch_embeds_each_text_as_it_does_alone() {
+    let embedder =
+        rustbot::local::embed::Embedder::load(&env_path("RUSTBOT_TEST_EMBEDDING_MODEL")).unwrap();
+    // From three words to past the model's 256-token limit (so truncation too), about 5,000
+    // tokens in all: more than one run of the encoder (4,096 tokens), in mixed order.
+    let words = [
+        "river", "lamp", "quietly", "seven", "orbit", "bread", "under", "glass",
+    ];
+    let texts: Vec<String> = (0..30)
+        .map(|i| {
+            let n = 3 + (i * 17) % 31 * 9;
+            (0..n)
+                .map(|j| words[(i + j * 3) % words.len()])
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let together = embedder.embed(&texts).unwrap();
+    assert_eq!(together.len(), texts.len());
+    for (text, packed) in texts.iter().zip(&together) {
+        let alone = &embedder.embed(std::slice::from_ref(text)).unwrap()[0];
+        let worst = alone
+            .iter()
+            .zip(packed)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            worst < 1e-5,
+            "{} words: differs by {worst}",
+            text.split(' ').count()
+        );
     }
 }

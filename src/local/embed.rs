@@ -1,23 +1,27 @@
 //! Sentence embeddings with a sentence-transformers BERT model (a folder with config.json,
-//! tokenizer.json and model.safetensors, e.g. all-MiniLM-L6-v2): mean pooling over the
-//! attention mask, then L2 normalisation, as sentence-transformers does. Batched.
+//! tokenizer.json and model.safetensors, e.g. all-MiniLM-L6-v2): mean pooling over each text's
+//! tokens, then L2 normalisation, as sentence-transformers does. Batched: texts are sorted by
+//! length and packed end to end (no padding) up to `BATCH_TOKENS` per run of the encoder.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{Encoding, PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::local::LocalError;
+use crate::local::bert::{Bert, BertConfig, Scratch};
 
-/// Texts run through the model at once.
-const BATCH: usize = 32;
+/// Tokens run through the encoder at once: enough rows for the GEMMs to reach full speed,
+/// few enough that the buffers (~12 KB per token for all-MiniLM-L6-v2) stay near the cache.
+const BATCH_TOKENS: usize = 4096;
 
 /// A loaded embedding model.
 pub struct Embedder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
+    /// Buffers kept between calls; a second caller waits (the encoder already uses every
+    /// core).
+    scratch: Mutex<Scratch>,
     /// Length of each vector.
     pub dimensions: usize,
     /// The folder it came from.
@@ -32,70 +36,96 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>, LocalError> {
 impl Embedder {
     /// Loads the sentence-transformers folder `dir`.
     pub fn load(dir: &Path) -> Result<Self, LocalError> {
-        let config: Config = serde_json::from_slice(&read(dir, "config.json")?)
+        let config: BertConfig = serde_json::from_slice(&read(dir, "config.json")?)
             .map_err(|e| LocalError::Model(format!("{}/config.json: {e}", dir.display())))?;
         let max_len = std::fs::read(dir.join("sentence_bert_config.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("max_seq_length")?.as_u64())
-            .map_or(config.max_position_embeddings, |n| n as usize);
+            .map_or(config.max_position_embeddings, |n| n as usize)
+            .min(config.max_position_embeddings);
         let mut tokenizer = Tokenizer::from_bytes(read(dir, "tokenizer.json")?)
             .map_err(|e| LocalError::Tokenizer(format!("{}/tokenizer.json: {e}", dir.display())))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
+        // Texts are packed, never padded.
+        tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
                 max_length: max_len,
                 ..Default::default()
             }))
             .map_err(|e| LocalError::Tokenizer(e.to_string()))?;
-        let weights = read(dir, "model.safetensors")?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &Device::Cpu)?;
-        let model = BertModel::load(vb, &config)
-            .map_err(|e| LocalError::Model(format!("{}: {e}", dir.display())))?;
+        let model = Bert::load(dir, config, &read(dir, "model.safetensors")?)?;
         Ok(Self {
+            dimensions: model.hidden_size(),
             model,
             tokenizer,
-            dimensions: config.hidden_size,
+            scratch: Mutex::new(Scratch::default()),
             path: dir.to_path_buf(),
         })
     }
 
     /// One unit-length vector per text, in order.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LocalError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(BATCH) {
-            out.extend(self.embed_batch(batch)?);
-        }
-        Ok(out)
-    }
-
-    fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, LocalError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
             .map_err(|e| LocalError::Tokenizer(e.to_string()))?;
-        let ids = stack(&encodings, Encoding::get_ids)?;
-        let type_ids = stack(&encodings, Encoding::get_type_ids)?;
-        let mask = stack(&encodings, Encoding::get_attention_mask)?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        // Mean over the real tokens: sum(h * mask) / sum(mask).
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
+        // Similar lengths together keep the attention tasks of a batch even.
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut scratch = self
+            .scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut batch: Vec<usize> = Vec::new();
+        let mut batch_tokens = 0;
+        for (n, &i) in order.iter().enumerate() {
+            batch.push(i);
+            batch_tokens += encodings[i].len();
+            let next = order.get(n + 1).map_or(0, |&j| encodings[j].len());
+            if order.len() == n + 1 || batch_tokens + next > BATCH_TOKENS {
+                let ids: Vec<u32> = batch
+                    .iter()
+                    .flat_map(|&i| encodings[i].get_ids())
+                    .copied()
+                    .collect();
+                let types: Vec<u32> = batch
+                    .iter()
+                    .flat_map(|&i| encodings[i].get_type_ids())
+                    .copied()
+                    .collect();
+                let lengths: Vec<usize> = batch.iter().map(|&i| encodings[i].len()).collect();
+                let hidden = self.model.encode(&ids, &types, &lengths, &mut scratch)?;
+                let mut rows = hidden.chunks_exact(self.dimensions);
+                for (&i, &len) in batch.iter().zip(&lengths) {
+                    out[i] = mean_normalised(rows.by_ref().take(len), self.dimensions);
+                }
+                batch.clear();
+                batch_tokens = 0;
+            }
+        }
+        Ok(out)
     }
 }
 
-/// One row per encoding of the field `field` picks, as a (batch, length) tensor.
-fn stack(encodings: &[Encoding], field: fn(&Encoding) -> &[u32]) -> Result<Tensor, LocalError> {
-    let rows = encodings
+/// The mean of a text's token vectors, scaled to unit length (sentence-transformers' pooling
+/// and `Normalize` modules).
+fn mean_normalised<'a>(rows: impl Iterator<Item = &'a [f32]>, width: usize) -> Vec<f32> {
+    let mut sum = vec![0.0_f32; width];
+    let mut count = 0usize;
+    for row in rows {
+        for (s, x) in sum.iter_mut().zip(row) {
+            *s += x;
+        }
+        count += 1;
+    }
+    let count = count.max(1) as f32;
+    let norm = sum
         .iter()
-        .map(|e| Tensor::new(field(e), &Device::Cpu))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Tensor::stack(&rows, 0)?)
+        .map(|x| (x / count) * (x / count))
+        .sum::<f32>()
+        .sqrt();
+    let scale = 1.0 / (count * norm.max(1e-12));
+    sum.iter().map(|x| x * scale).collect()
 }

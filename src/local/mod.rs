@@ -1,6 +1,7 @@
 //! Local models: GGUF language models and BERT embedding models run in this process with
 //! candle (design.md §6), the models folder, and downloads into it.
 
+pub mod bert;
 pub mod catalog;
 pub mod embed;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod model;
 pub mod provider;
 pub mod pull;
 pub mod quant_dot;
+pub mod row_ops;
 pub mod settings;
 pub mod stop_text;
 pub mod template;
