@@ -277,7 +277,7 @@ fn embed_bench(out: &Path, count: usize) {
     let vocab = vocabulary();
     let mut rng = Rng(5);
     // Chunk-sized texts: ~300 tokens at ~4 bytes a token is ~200 made-up words.
-    let texts: Vec<String> = (0..count)
+    let chunks: Vec<String> = (0..count)
         .map(|_| {
             (0..16)
                 .map(|_| sentence(&mut rng, &vocab, 12))
@@ -285,19 +285,31 @@ fn embed_bench(out: &Path, count: usize) {
                 .join(" ")
         })
         .collect();
-    std::fs::write(out, serde_json::to_string(&texts).unwrap()).unwrap();
+    // Sentence-sized texts (~45 tokens), as issue 20's "sentences/s" figure counts them.
+    let sentences: Vec<String> = (0..count * 4)
+        .map(|_| sentence(&mut rng, &vocab, 14))
+        .collect();
+    std::fs::write(out, serde_json::to_string(&chunks).unwrap()).unwrap();
+    std::fs::write(
+        out.with_extension("sentences.json"),
+        serde_json::to_string(&sentences).unwrap(),
+    )
+    .unwrap();
     let retriever = Retriever::new(PathBuf::from("/nonexistent"), Some(model()));
     let embedder = retriever.loaded_embedder().unwrap().unwrap();
-    embedder.embed(&texts[..32.min(texts.len())]).unwrap();
-    let t = Instant::now();
-    for batch in texts.chunks(32) {
-        embedder.embed(batch).unwrap();
+    for (texts, what) in [(&chunks, "chunk-sized texts"), (&sentences, "sentences")] {
+        embedder.embed(&texts[..32.min(texts.len())]).unwrap();
+        let t = Instant::now();
+        for batch in texts.chunks(32) {
+            embedder.embed(batch).unwrap();
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "embed {} {what} in batches of 32: {:.1} texts/s ({secs:.1} s)",
+            texts.len(),
+            texts.len() as f64 / secs
+        );
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "embed {count} chunk-sized texts in batches of 32: {:.1} texts/s ({secs:.1} s)",
-        count as f64 / secs
-    );
 }
 
 fn main() {

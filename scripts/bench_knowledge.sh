@@ -2,8 +2,9 @@
 # The knowledge-base budgets of issue 21 on a release build, as Markdown (stdout and
 # docs/knowledge-bench-latest.md): one hybrid search over 100,000 chunks, the memory a
 # searched base adds, indexing 1,000 files × 4 KB from scratch and again after one changed,
-# and embedding throughput next to sentence-transformers (PyTorch CPU, same texts, same
-# threads) when scripts/bench_embeddings_st.py can run.
+# and embedding throughput (chunk-sized texts and ~40-token sentences) next to
+# sentence-transformers (PyTorch CPU, same texts, same threads) when
+# scripts/bench_embeddings_st.py can run.
 #
 #   scripts/bench_knowledge.sh
 #   CHUNKS=20000 FILES=200 scripts/bench_knowledge.sh      # quicker
@@ -35,6 +36,7 @@ trap 'rm -rf "$work"' EXIT
   "$BENCH" embed "$work/chunks.json" "$TEXTS"
   if python3 -c "import sentence_transformers" 2>/dev/null; then
     python3 scripts/bench_embeddings_st.py "$RUSTBOT_TEST_EMBEDDING_MODEL" "$work/chunks.json" "$THREADS"
+    python3 scripts/bench_embeddings_st.py "$RUSTBOT_TEST_EMBEDDING_MODEL" "$work/chunks.sentences.json" "$THREADS"
   else
     echo "sentence-transformers is not installed: no reference figure (see scripts/bench_embeddings_st.py)"
   fi

@@ -11,6 +11,11 @@ use crate::knowledge::KnowledgeError;
 /// The database file's name in the data dir.
 pub const KNOWLEDGE_DB: &str = "knowledge.db";
 
+/// A question word in more than 1 in this many chunks is too common to search by BM25.
+const COMMON_SHARE: i64 = 20;
+/// ... and in at least this many: smaller bases keep every word.
+const COMMON_FLOOR: i64 = 1_000;
+
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS bases (
     name            TEXT PRIMARY KEY,
@@ -306,6 +311,7 @@ impl KnowledgeDb {
             .filter(|w| w.chars().count() > 1)
             .map(|w| format!("\"{}\"", w.to_lowercase()))
             .collect();
+        let terms = self.without_common(terms)?;
         if terms.is_empty() {
             return Ok(Vec::new());
         }
@@ -320,6 +326,33 @@ impl KnowledgeDb {
             Ok((r.get(0)?, r.get(1)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// `terms` without those that occur in more than 1 in `COMMON_SHARE` chunks (and at
+    /// least `COMMON_FLOOR`). FTS5 scores every chunk an OR query matches, so one word that is
+    /// in half of 100,000 chunks cost 60 ms, and its BM25 weight (IDF) is near nothing: such
+    /// words rank nothing, the meaning side and the coverage score still use them. A question
+    /// of only such words gets no keyword candidates. Counting stops at the limit, so a
+    /// common word costs at most that many rows, a rare one its few.
+    fn without_common(&self, terms: Vec<String>) -> Result<Vec<String>, KnowledgeError> {
+        let chunks: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))?;
+        let common_from = (chunks / COMMON_SHARE).max(COMMON_FLOOR);
+        if chunks < common_from {
+            return Ok(terms);
+        }
+        let mut count = self.conn.prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?1 LIMIT ?2)",
+        )?;
+        let mut kept = Vec::with_capacity(terms.len());
+        for term in terms {
+            let n: i64 = count.query_row(params![term, common_from], |r| r.get(0))?;
+            if n < common_from {
+                kept.push(term);
+            }
+        }
+        Ok(kept)
     }
 
     /// A number that changes whenever any chunk is added, removed or re-embedded.
@@ -414,4 +447,54 @@ fn decode_into(b: &[u8], out: &mut Vec<f32>) {
         b.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::chunk::Chunk;
+
+    /// A base of `files` × 10 chunks that all say "common", three of them also "zebra".
+    fn base(files: usize) -> (tempfile::TempDir, KnowledgeDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = KnowledgeDb::open(dir.path()).unwrap();
+        db.set_base("kb", "none").unwrap();
+        for f in 0..files {
+            let chunks: Vec<Chunk> = (0..10)
+                .map(|i| Chunk {
+                    start_line: i + 1,
+                    end_line: i + 1,
+                    heading: String::new(),
+                    text: match (f, i) {
+                        (0, 0..3) => format!("common words and a zebra {i}"),
+                        _ => format!("common words number {f} {i}"),
+                    },
+                })
+                .collect();
+            db.replace_file("kb", &format!("/f{f}.md"), "h", &chunks, None)
+                .unwrap();
+        }
+        (dir, db)
+    }
+
+    #[test]
+    fn a_word_in_most_chunks_of_a_large_base_is_not_searched_by_bm25() {
+        let (_dir, db) = base(150);
+        let kb = ["kb".to_string()];
+        // "common" is in all 1,500 chunks: only "zebra" is searched.
+        assert_eq!(db.keyword_hits(&kb, "common zebra", 50).unwrap().len(), 3);
+        assert!(db.keyword_hits(&kb, "common words", 50).unwrap().is_empty());
+        // A rare word alone is searched as before.
+        assert_eq!(db.keyword_hits(&kb, "zebra", 50).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_small_base_searches_every_word() {
+        let (_dir, db) = base(20);
+        let kb = ["kb".to_string()];
+        assert_eq!(
+            db.keyword_hits(&kb, "common zebra", 500).unwrap().len(),
+            200
+        );
+    }
 }
