@@ -4,6 +4,8 @@
 //! largest component, so the codes keep the ranking; the candidates' scores are then computed
 //! again from the stored f32 vectors, so no score a user sees is approximate.
 
+use rayon::prelude::*;
+
 use crate::knowledge::KnowledgeError;
 use crate::knowledge::db::KnowledgeDb;
 
@@ -38,14 +40,67 @@ fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
     scale
 }
 
-/// Dot product of two code rows (widened so no sum overflows: 384 × 127² fits an i32). A
-/// plain sum: written in 16-lane blocks it ran slower in the size-optimised release build
-/// (45 ms against 23 ms for 100,000 rows, examples/knowledge_bench.rs).
+/// Dot product of two code rows (widened so no sum overflows: 384 × 127² fits an i32).
 fn dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| i32::from(*x) * i32::from(*y))
         .sum()
+}
+
+/// The fastest `dot` this CPU runs. The crate is built at opt-level "s", where LLVM leaves the
+/// plain loop one lane at a time (18–28 ms for 100,000 rows), so AVX2 is written out.
+fn dot_for_this_cpu() -> fn(&[i8], &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return |a, b| {
+            // SAFETY: chosen only after seeing the CPU has AVX2.
+            unsafe { avx2::dot(a, b) }
+        };
+    }
+    dot
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// `super::dot` 32 codes at a time: sign-extended to i16, multiplied and added in pairs
+    /// into i32 lanes (`vpmaddwd`).
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot(a: &[i8], b: &[i8]) -> i32 {
+        let len = a.len().min(b.len());
+        let whole = len / 32 * 32;
+        let mut acc = _mm256_setzero_si256();
+        let mut i = 0;
+        while i < whole {
+            // SAFETY: `i + 32 <= len` for both slices.
+            let (x, y) = unsafe {
+                (
+                    _mm256_loadu_si256(a.as_ptr().add(i).cast()),
+                    _mm256_loadu_si256(b.as_ptr().add(i).cast()),
+                )
+            };
+            let (x_lo, y_lo) = (
+                _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)),
+                _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)),
+            );
+            let (x_hi, y_hi) = (
+                _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x)),
+                _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(y)),
+            );
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x_lo, y_lo));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x_hi, y_hi));
+            i += 32;
+        }
+        let mut lanes = [0i32; 8];
+        // SAFETY: `lanes` holds 8 i32.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), acc) };
+        lanes.iter().sum::<i32>() + super::dot(&a[whole..len], &b[whole..len])
+    }
 }
 
 impl VectorIndex {
@@ -105,14 +160,18 @@ impl VectorIndex {
         let wanted: Vec<bool> = self.bases.iter().map(|b| bases.contains(b)).collect();
         let mut q = Vec::with_capacity(self.dims);
         let q_scale = quantize(query, &mut q);
-        let mut scored: Vec<(f32, u32)> = Vec::with_capacity(self.ids.len());
-        for (row, codes) in self.codes.chunks_exact(self.dims).enumerate() {
-            if !wanted[self.base_of[row] as usize] {
-                continue;
-            }
-            let score = dot(codes, &q) as f32 * q_scale * self.scales[row];
-            scored.push((score, row as u32));
-        }
+        let dot = dot_for_this_cpu();
+        // Both cores: the scan reads 38 MB of codes for 100,000 chunks.
+        let mut scored: Vec<(f32, u32)> = self
+            .codes
+            .par_chunks_exact(self.dims)
+            .enumerate()
+            .filter(|(row, _)| wanted[self.base_of[*row] as usize])
+            .map(|(row, codes)| {
+                let score = dot(codes, &q) as f32 * q_scale * self.scales[row];
+                (score, row as u32)
+            })
+            .collect();
         let n = n.min(scored.len());
         if n == 0 {
             return Vec::new();
@@ -147,6 +206,18 @@ mod tests {
         let (sa, sb) = (quantize(&a, &mut ca), quantize(&b, &mut cb));
         let approx = dot(&ca, &cb) as f32 * sa * sb;
         assert!((exact - approx).abs() < 0.01, "{exact} vs {approx}");
+    }
+
+    #[test]
+    fn the_cpu_s_dot_product_equals_the_plain_one() {
+        // Lengths around the 32-code blocks, and the extremes (no overflow at ±127).
+        for len in [0, 5, 31, 32, 33, 384, 390] {
+            let a: Vec<i8> = (0..len).map(|i| ((i * 37) % 255) as i8).collect();
+            let b: Vec<i8> = (0..len).map(|i| ((i * 91 + 7) % 255) as i8).collect();
+            assert_eq!(dot_for_this_cpu()(&a, &b), dot(&a, &b), "len {len}");
+        }
+        let extreme = vec![-127i8; 384];
+        assert_eq!(dot_for_this_cpu()(&extreme, &extreme), 384 * 127 * 127);
     }
 
     #[test]
