@@ -75,9 +75,7 @@ pub fn generate(
     }
     let started = Instant::now();
     let reused = model.reusable_prefix(prompt);
-    if reused == 0 {
-        model.clear_cache();
-    }
+    model.keep_prefix(reused)?;
     let mut outcome = GenOutcome {
         prompt_tokens: prompt.len(),
         reused_tokens: reused,

@@ -203,6 +203,20 @@ impl Llama {
         }
     }
 
+    /// Keeps the keys and values of the first `len` positions and forgets the rest (a
+    /// regenerated or edited last turn shares only part of the cached conversation).
+    pub fn truncate_kv_cache(&mut self, len: usize) -> Result<()> {
+        for block in &mut self.blocks {
+            if let Some((k, v)) = block.cache.take() {
+                if len == 0 || len > k.dim(2)? {
+                    candle_core::bail!("cannot cut a cache of {} positions to {len}", k.dim(2)?);
+                }
+                block.cache = Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?));
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `input` (batch, tokens) at positions `pos..` after the cached ones and returns
     /// the logits of the last token, (batch, vocabulary).
     pub fn forward(&mut self, input: &Tensor, pos: usize) -> Result<Tensor> {

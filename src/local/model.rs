@@ -126,14 +126,50 @@ impl LoadedModel {
         &self.info.path
     }
 
-    /// How many leading tokens of `prompt` the cache already holds (0 when the cache must be
-    /// cleared). At least one prompt token is always left to run, for its logits.
+    /// How many leading tokens of `prompt` the cache can serve: the prefix it shares with
+    /// the prompt (0 when the cache must be cleared). At least one prompt token is always
+    /// left to run, for its logits. A cache longer than that prefix (a regenerated or edited
+    /// last turn) is cut back to it by `keep_prefix`; only the llama runner can cut its cache,
+    /// so the others reuse a cache only when all of it is a prefix of the prompt.
     pub fn reusable_prefix(&self, prompt: &[u32]) -> usize {
-        let n = self.cached.len();
-        if n > 0 && n < prompt.len() && prompt[..n] == self.cached[..] {
-            n
-        } else {
-            0
+        let shared = self
+            .cached
+            .iter()
+            .zip(prompt)
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min(prompt.len().saturating_sub(1));
+        match &self.weights {
+            _ if shared == self.cached.len() => shared,
+            Weights::Llama(_) => shared,
+            _ => 0,
+        }
+    }
+
+    /// Keeps the first `len` cached positions (from `reusable_prefix`) and forgets the rest.
+    pub fn keep_prefix(&mut self, len: usize) -> Result<(), LocalError> {
+        if len == 0 {
+            self.clear_cache();
+            return Ok(());
+        }
+        if len >= self.cached.len() {
+            return Ok(());
+        }
+        let cut = match &mut self.weights {
+            Weights::Llama(w) => w.truncate_kv_cache(len),
+            _ => Err(candle_core::Error::Msg(
+                "only the llama runner can cut its cache".into(),
+            )),
+        };
+        match cut {
+            Ok(()) => {
+                self.cached.truncate(len);
+                Ok(())
+            }
+            Err(e) => {
+                self.clear_cache();
+                Err(e.into())
+            }
         }
     }
 
