@@ -54,15 +54,56 @@ impl Linear {
             }
             return Tensor::from_vec(out, (batch, rows, ()), x.device());
         }
-        // (out, in) expanded for this call only: memory stays at the quantized size.
-        let w = match crate::local::quant_dot::dequantize(&self.weight) {
-            Some(values) => Tensor::from_vec(values, self.weight.shape().dims2()?, x.device())?,
-            None => self.weight.dequantize(x.device())?,
-        };
+        // Expanded for this call only: memory stays at the quantized size.
+        if let Some(wt) = crate::local::quant_dot::dequantize_transposed(&self.weight) {
+            let x = x.flatten_all()?.to_vec1::<f32>()?;
+            let outputs = wt.len() / width.max(1);
+            let y = gemm_rows(&x, batch * rows, width, &wt, outputs)?;
+            return Tensor::from_vec(y, (batch, rows, outputs), &Device::Cpu);
+        }
+        let w = self.weight.dequantize(x.device())?;
         x.reshape((batch * rows, width))?
             .matmul(&w.t()?)?
             .reshape((batch, rows, ()))
     }
+}
+
+/// `x (rows × k) · w (k × n)`, both row-major, in one `gemm` call over the current rayon pool.
+fn gemm_rows(x: &[f32], rows: usize, k: usize, w: &[f32], n: usize) -> Result<Vec<f32>> {
+    if x.len() < rows * k || w.len() < k * n {
+        candle_core::bail!(
+            "matmul of {rows} × {k} by {k} × {n} with {} and {} values",
+            x.len(),
+            w.len()
+        );
+    }
+    let mut out = vec![0f32; rows * n];
+    // SAFETY: `x` holds rows × k values, `w` k × n and `out` rows × n (checked and sized
+    // above); the strides describe exactly those row-major layouts.
+    unsafe {
+        gemm::gemm(
+            rows,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            x.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+    Ok(out)
 }
 
 /// One transformer block.

@@ -4,8 +4,9 @@
 //! decoding a Q4_1 file ran at 23 tokens/s against llama.cpp's 47, and a Q4_K_M file, whose
 //! 576-wide matrices fall back to Q5_0, at 15 against 48.
 //!
-//! `dequantize` expands the same formats to f32 for a prompt chunk's GEMM, with the rows split
-//! over the model's threads (candle's own expansion runs on one thread).
+//! `dequantize_transposed` expands the same formats to f32 for a prompt chunk's GEMM, in the
+//! (in, out) layout `gemm` reads without packing, split over the model's threads (candle's own
+//! expansion runs on one thread, in the layout `gemm` packs again on every call).
 //!
 //! The activation row is quantized to 8-bit blocks of 32 (Q8_0, or Q8_1 with its block sum for
 //! the formats with an offset), each weight row is dotted with it in AVX2 integer arithmetic,
@@ -135,11 +136,11 @@ pub fn matvec(weight: &QTensor, x: &[f32]) -> Option<Vec<f32>> {
     Some(out)
 }
 
-/// `weight` expanded to f32 (rows × width, row-major), the rows split over the model's
-/// threads (candle's own `dequantize` runs on one), or None for the formats not handled here.
-/// A prompt chunk's GEMM path expands every matrix once per chunk, so this is on the path of
-/// every follow-up question.
-pub fn dequantize(weight: &QTensor) -> Option<Vec<f32>> {
+/// `weight` expanded to f32 and transposed: (width × rows) row-major, the layout in which
+/// `gemm` reads a right-hand matrix without packing it (in the (rows × width) layout it copied
+/// the whole matrix into panels on every call: 15 % of a follow-up question). One task per
+/// block column, so each writes its own 32 output rows. None for the formats not handled here.
+pub fn dequantize_transposed(weight: &QTensor) -> Option<Vec<f32>> {
     let Blocks {
         format,
         rows,
@@ -148,20 +149,20 @@ pub fn dequantize(weight: &QTensor) -> Option<Vec<f32>> {
         row_bytes,
     } = Blocks::of(weight)?;
     let mut out = vec![0f32; rows * width];
-    out.par_chunks_mut(width * ROWS_PER_TASK)
+    out.par_chunks_mut(BLOCK * rows)
         .enumerate()
-        .for_each(|(task, chunk)| {
-            let first = task * ROWS_PER_TASK * row_bytes;
-            let bytes = &data[first..first + chunk.len() / BLOCK * format.block_bytes()];
-            let blocks = bytes.chunks_exact(format.block_bytes());
-            for (values, block) in chunk.chunks_exact_mut(BLOCK).zip(blocks) {
+        .for_each(|(column, tile)| {
+            let at = column * format.block_bytes();
+            for row in 0..rows {
+                let block =
+                    &data[row * row_bytes + at..row * row_bytes + at + format.block_bytes()];
                 let d = half_at(block, 0);
                 let m = match format {
                     Format::Q5_0 => 0.0,
                     Format::Q4_1 | Format::Q5_1 => half_at(block, 2),
                 };
-                for (v, q) in values.iter_mut().zip(unpack(format, block)) {
-                    *v = q as f32 * d + m;
+                for (j, q) in unpack(format, block).into_iter().enumerate() {
+                    tile[j * rows + row] = q as f32 * d + m;
                 }
             }
         });
@@ -414,11 +415,11 @@ mod tests {
     }
 
     #[test]
-    fn dequantized_rows_equal_candles() {
+    fn the_transposed_expansion_is_the_transpose_of_candles() {
         for dtype in [GgmlDType::Q4_1, GgmlDType::Q5_0, GgmlDType::Q5_1] {
-            // More rows than one task takes, and a last task with fewer.
-            let w = weights(dtype, 150, 96);
-            let ours = dequantize(&w).unwrap();
+            let (rows, width) = (150, 96);
+            let w = weights(dtype, rows, width);
+            let ours = dequantize_transposed(&w).unwrap();
             let theirs: Vec<f32> = w
                 .dequantize(&Device::Cpu)
                 .unwrap()
@@ -427,14 +428,17 @@ mod tests {
                 .to_vec1()
                 .unwrap();
             assert_eq!(ours.len(), theirs.len());
-            for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-5 * b.abs().max(1.0),
-                    "{dtype:?} [{i}]: {a} vs {b}"
-                );
+            for r in 0..rows {
+                for c in 0..width {
+                    let (a, b) = (ours[c * rows + r], theirs[r * width + c]);
+                    assert!(
+                        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                        "{dtype:?} [{r}, {c}]: {a} vs {b}"
+                    );
+                }
             }
         }
-        assert!(dequantize(&weights(GgmlDType::Q8_0, 2, 64)).is_none());
+        assert!(dequantize_transposed(&weights(GgmlDType::Q8_0, 2, 64)).is_none());
     }
 
     #[test]
