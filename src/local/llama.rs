@@ -55,7 +55,9 @@ impl Linear {
             return Tensor::from_vec(out, (batch, rows, ()), x.device());
         }
         // Expanded for this call only: memory stays at the quantized size.
-        if let Some(wt) = crate::local::quant_dot::dequantize_transposed(&self.weight) {
+        let expanded = crate::local::quant_dot::dequantize_transposed(&self.weight)
+            .or_else(|| crate::local::expand::transposed(&self.weight));
+        if let Some(wt) = expanded {
             let x = x.flatten_all()?.to_vec1::<f32>()?;
             let outputs = wt.len() / width.max(1);
             let y = gemm_rows(&x, batch * rows, width, &wt, outputs)?;

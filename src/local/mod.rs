@@ -5,6 +5,7 @@ pub mod bert;
 pub mod catalog;
 pub mod embed;
 pub mod error;
+pub mod expand;
 pub mod generate;
 pub mod gguf;
 pub mod llama;
