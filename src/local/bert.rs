@@ -97,8 +97,9 @@ pub struct Bert {
     ops: RowOps,
 }
 
-/// Buffers reused from one call to the next (a batch of 8,192 tokens needs ~100 MB; allocating
-/// them per op was a third of candle's time).
+/// Buffers reused from one `encode` to the next: across the layers and the batches of one
+/// `Embedder::embed` call (a batch of 4,096 tokens needs ~56 MB; allocating them per op was a
+/// third of candle's time).
 #[derive(Default)]
 pub struct Scratch {
     hidden: Vec<f32>,
