@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::local::LocalError;
+use crate::local::matmul::matmul_into;
 use crate::local::row_ops::RowOps;
 
 /// The fields of a BERT `config.json` this encoder reads.
@@ -286,7 +287,7 @@ impl Bert {
         }
         self.embed_tokens(ids, type_ids, lengths, scratch)?;
         for block in &self.blocks {
-            self.run_block(block, lengths, scratch);
+            self.run_block(block, lengths, scratch)?;
         }
         Ok(&scratch.hidden[..tokens * h])
     }
@@ -328,20 +329,25 @@ impl Bert {
         Ok(())
     }
 
-    fn run_block(&self, block: &Block, lengths: &[usize], scratch: &mut Scratch) {
+    fn run_block(
+        &self,
+        block: &Block,
+        lengths: &[usize],
+        scratch: &mut Scratch,
+    ) -> Result<(), LocalError> {
         let h = self.config.hidden_size;
         let tokens = lengths.iter().sum::<usize>();
         let eps = self.config.layer_norm_eps as f32;
         let ops = self.ops;
         // Attention.
-        linear(&scratch.hidden, tokens, &block.qkv, &mut scratch.qkv);
+        linear(&scratch.hidden, tokens, &block.qkv, &mut scratch.qkv)?;
         self.attend(lengths, scratch);
         linear(
             &scratch.context,
             tokens,
             &block.attention_out,
             &mut scratch.wide,
-        );
+        )?;
         let norm = &block.attention_norm;
         scratch
             .hidden
@@ -349,18 +355,19 @@ impl Bert {
             .zip(scratch.wide.par_chunks(h))
             .for_each(|(x, a)| ops.add_layer_norm(x, a, &norm.gamma, &norm.beta, eps));
         // Feed-forward: the wide buffer holds the intermediate, then the output.
-        linear(&scratch.hidden, tokens, &block.up, &mut scratch.wide);
+        linear(&scratch.hidden, tokens, &block.up, &mut scratch.wide)?;
         scratch
             .wide
             .par_chunks_mut(block.up.outputs)
             .for_each(|row| ops.gelu(row));
-        linear(&scratch.wide, tokens, &block.down, &mut scratch.context);
+        linear(&scratch.wide, tokens, &block.down, &mut scratch.context)?;
         let norm = &block.output_norm;
         scratch
             .hidden
             .par_chunks_mut(h)
             .zip(scratch.context.par_chunks(h))
             .for_each(|(x, a)| ops.add_layer_norm(x, a, &norm.gamma, &norm.beta, eps));
+        Ok(())
     }
 
     /// Self-attention of each text over its own tokens, one (text, head) per task, from
@@ -477,36 +484,12 @@ fn resize(buffer: &mut Vec<f32>, len: usize) {
 }
 
 /// `out = x · weightᵀ + bias` for `rows` rows of `x`, one GEMM across the rayon pool.
-fn linear(x: &[f32], rows: usize, layer: &Linear, out: &mut Vec<f32>) {
-    let (k, n) = (layer.inputs, layer.outputs);
+fn linear(x: &[f32], rows: usize, layer: &Linear, out: &mut Vec<f32>) -> Result<(), LocalError> {
+    let n = layer.outputs;
     resize(out, rows * n);
     for row in out.chunks_exact_mut(n) {
         row.copy_from_slice(&layer.bias);
     }
-    debug_assert!(x.len() >= rows * k && layer.weight.len() == n * k);
-    // SAFETY: `x` holds `rows × k` values (callers size it), `weight` is k × n row-major and
-    // `out` was sized to rows × n above.
-    unsafe {
-        gemm::gemm(
-            rows,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            x.as_ptr(),
-            1,
-            k as isize,
-            layer.weight.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::Rayon(0),
-        );
-    }
+    matmul_into(x, rows, layer.inputs, &layer.weight, n, out, true)
+        .map_err(|e| LocalError::Model(format!("embedding model: {e}")))
 }

@@ -60,7 +60,9 @@ impl Linear {
         if let Some(wt) = expanded {
             let x = x.flatten_all()?.to_vec1::<f32>()?;
             let outputs = wt.len() / width.max(1);
-            let y = gemm_rows(&x, batch * rows, width, &wt, outputs)?;
+            let mut y = vec![0f32; batch * rows * outputs];
+            crate::local::matmul::matmul_into(&x, batch * rows, width, &wt, outputs, &mut y, false)
+                .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
             return Tensor::from_vec(y, (batch, rows, outputs), &Device::Cpu);
         }
         let w = self.weight.dequantize(x.device())?;
@@ -68,44 +70,6 @@ impl Linear {
             .matmul(&w.t()?)?
             .reshape((batch, rows, ()))
     }
-}
-
-/// `x (rows × k) · w (k × n)`, both row-major, in one `gemm` call over the current rayon pool.
-fn gemm_rows(x: &[f32], rows: usize, k: usize, w: &[f32], n: usize) -> Result<Vec<f32>> {
-    if x.len() < rows * k || w.len() < k * n {
-        candle_core::bail!(
-            "matmul of {rows} × {k} by {k} × {n} with {} and {} values",
-            x.len(),
-            w.len()
-        );
-    }
-    let mut out = vec![0f32; rows * n];
-    // SAFETY: `x` holds rows × k values, `w` k × n and `out` rows × n (checked and sized
-    // above); the strides describe exactly those row-major layouts.
-    unsafe {
-        gemm::gemm(
-            rows,
-            n,
-            k,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            x.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(0),
-        );
-    }
-    Ok(out)
 }
 
 /// One transformer block.

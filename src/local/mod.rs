@@ -9,6 +9,7 @@ pub mod expand;
 pub mod generate;
 pub mod gguf;
 pub mod llama;
+pub mod matmul;
 pub mod model;
 pub mod provider;
 pub mod pull;
