@@ -57,47 +57,51 @@ fn main() {
         seed: 1,
         max_tokens,
     };
-    let (mut pp, mut tg, mut peak) = (Vec::new(), Vec::new(), 0.0f64);
-    for _ in 0..runs {
-        model.clear_cache();
-        let read = generate(&mut model, &prompt, greedy(1), &|| false, |_, _| true).unwrap();
-        pp.push(prompt.len() as f64 * 1000.0 / read.prompt_ms.max(1) as f64);
-        // Decoding from a short prompt, so the figure is the per-token cost (the context is
-        // small, as in llama.cpp's own tg figure).
-        model.clear_cache();
-        let mut started = None;
-        let mut tokens = 0usize;
-        generate(
-            &mut model,
-            &prompt[..8],
-            greedy(decode_len),
-            &|| false,
-            |id, _| {
-                if id != u32::MAX {
-                    tokens += 1;
-                    // The first token's time includes the 8-token prompt: time from it on.
-                    if started.is_none() {
-                        started = Some(Instant::now());
-                        tokens = 0;
+    let mut peak = 0.0f64;
+    // FOLLOW_ONLY=1 runs the follow-up alone (for a profiler).
+    if std::env::var_os("FOLLOW_ONLY").is_none() {
+        let (mut pp, mut tg) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            model.clear_cache();
+            let read = generate(&mut model, &prompt, greedy(1), &|| false, |_, _| true).unwrap();
+            pp.push(prompt.len() as f64 * 1000.0 / read.prompt_ms.max(1) as f64);
+            // Decoding from a short prompt, so the figure is the per-token cost (the context is
+            // small, as in llama.cpp's own tg figure).
+            model.clear_cache();
+            let mut started = None;
+            let mut tokens = 0usize;
+            generate(
+                &mut model,
+                &prompt[..8],
+                greedy(decode_len),
+                &|| false,
+                |id, _| {
+                    if id != u32::MAX {
+                        tokens += 1;
+                        // The first token's time includes the 8-token prompt: time from it on.
+                        if started.is_none() {
+                            started = Some(Instant::now());
+                            tokens = 0;
+                        }
                     }
-                }
-                true
-            },
-        )
-        .unwrap();
-        if let Some(s) = started
-            && tokens > 0
-        {
-            tg.push(tokens as f64 / s.elapsed().as_secs_f64());
+                    true
+                },
+            )
+            .unwrap();
+            if let Some(s) = started
+                && tokens > 0
+            {
+                tg.push(tokens as f64 / s.elapsed().as_secs_f64());
+            }
+            peak = peak.max(rss_mib());
         }
-        peak = peak.max(rss_mib());
+        println!(
+            "prompt processing ({} tokens): {:.1} tokens/s; decoding: {:.1} tokens/s (medians of {runs})",
+            prompt.len(),
+            median(pp),
+            median(tg)
+        );
     }
-    println!(
-        "prompt processing ({} tokens): {:.1} tokens/s; decoding: {:.1} tokens/s (medians of {runs})",
-        prompt.len(),
-        median(pp),
-        median(tg)
-    );
     // A follow-up question in a long conversation: the history is in the cache, only the new
     // turn is read before the first token.
     let history = prompt_of(&model, 2000.min(model.context_tokens.saturating_sub(200)));
@@ -105,19 +109,26 @@ fn main() {
     generate(&mut model, &history, greedy(1), &|| false, |_, _| true).unwrap();
     let mut follow = history.clone();
     follow.extend_from_slice(&prompt[..24.min(prompt.len())]);
-    let t = Instant::now();
-    let mut first = None;
-    let out = generate(&mut model, &follow, greedy(1), &|| false, |_, _| {
-        first.get_or_insert_with(|| t.elapsed().as_secs_f64() * 1000.0);
-        true
-    })
-    .unwrap();
+    let (mut firsts, mut reused, mut read) = (Vec::new(), 0, 0);
+    for _ in 0..runs.max(1) {
+        // Back to the history alone, as after the previous answer was dropped.
+        model.keep_prefix(history.len()).unwrap();
+        let t = Instant::now();
+        let mut first = None;
+        let out = generate(&mut model, &follow, greedy(1), &|| false, |_, _| {
+            first.get_or_insert_with(|| t.elapsed().as_secs_f64() * 1000.0);
+            true
+        })
+        .unwrap();
+        firsts.push(first.unwrap_or(0.0));
+        (reused, read) = (out.reused_tokens, out.prompt_tokens);
+    }
+    peak = peak.max(rss_mib());
     println!(
-        "follow-up in a {}-token conversation: first token after {:.0} ms ({} of {} prompt tokens reused)",
+        "follow-up in a {}-token conversation: first token after {:.0} ms (median of {}; {reused} of {read} prompt tokens reused)",
         history.len(),
-        first.unwrap_or(0.0),
-        out.reused_tokens,
-        out.prompt_tokens
+        median(firsts),
+        runs.max(1),
     );
     let size_mib = std::fs::metadata(path).map_or(0.0, |m| m.len() as f64 / 1048576.0);
     println!(
