@@ -2,8 +2,9 @@
 //! `gemm` reads without packing, split over the model's threads. candle's own `dequantize` runs
 //! on one thread and writes (out, in), which `gemm` then copies into panels again. Measured on a
 //! 24-token follow-up in a 2,000-token conversation (docs/PERFORMANCE.md, issue 20): Q4_K_M
-//! 555 → 442 ms; Q8_0 did not move (367 → 380 ms: candle expands its simple blocks fast, and a
-//! call per 32-value block costs what the repacking saved), so Q8_0 and Q4_0 stay with candle.
+//! 555 → 442 ms. The simple formats (Q4_0, Q4_1, Q5_x, Q8_0) are expanded by `quant_dot`
+//! instead, in the kernels crate without a call per block (Q8_0 through candle's per-block
+//! `to_float` here did not move: 367 → 380 ms; inline there: 513 → 344 ms).
 //! Each block is expanded by candle's own `to_float`, so the arithmetic is candle's.
 
 use candle_core::quantized::k_quants::{BlockQ4K, BlockQ5K, BlockQ6K, GgmlType};
