@@ -8,7 +8,7 @@
 //! GELU are several passes with libm's scalar `exp`/`erf`, and padding makes every text as long
 //! as the batch's longest. Here the buffers live across layers and batches, texts are packed
 //! (attention runs per text), the linear layers are single `gemm` calls with the bias folded
-//! in, and the row kernels are vectorised (src/local/row_ops.rs).
+//! in, and the row kernels are vectorised (crates/kernels/src/rows.rs).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::local::LocalError;
 use crate::local::matmul::matmul_into;
-use crate::local::row_ops::RowOps;
+use rustbot_kernels::rows::RowOps;
 
 /// The fields of a BERT `config.json` this encoder reads.
 #[derive(Debug, Deserialize)]

@@ -12,6 +12,12 @@
 //!   SmolLM2's 49,152 × 576); here it stays quantized and only the looked-up rows are expanded,
 //!   and a tied output head shares it.
 //!
+//! - **Attention.** Keys and values are kept in f16 per head (src/local/kv_cache.rs) and each
+//!   query attends over them in one pass of our kernel (`RowOps::attend`), split over the
+//!   model's threads: no copy of the cache per step, no matrix of scores per chunk, and the
+//!   softmax's `exp` vectorised (candle's matmul packed the 2,000 cached keys of a follow-up
+//!   question anew for every chunk, and its softmax called libm's `expf` one lane at a time).
+//!
 //! The maths is the usual one (RMSNorm, rotary embeddings in GGUF's interleaved layout,
 //! grouped-query attention, SwiGLU); the tests compare logits with candle-transformers' runner
 //! on the real SmolLM2 file.
@@ -19,7 +25,11 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
-use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use rayon::prelude::*;
+use rustbot_kernels::rows::RowOps;
+
+use crate::local::kv_cache::KvCache;
 
 /// Rows (tokens) from which a matmul dequantises its weights for one f32 GEMM instead of a
 /// quantized dot product per token and weight row (measured: examples/local_bench.rs).
@@ -83,8 +93,8 @@ struct Block {
     gate: Linear,
     up: Linear,
     down: Linear,
-    /// Keys and values of the positions run so far: (batch, kv heads, positions, head dim).
-    cache: Option<(Tensor, Tensor)>,
+    /// Keys and values of the positions run so far.
+    cache: KvCache,
 }
 
 /// Sizes read from the GGUF header.
@@ -103,9 +113,15 @@ pub struct Llama {
     norm: Tensor,
     output: Linear,
     shape: Shape,
-    /// Rotary tables, (positions, head_dim / 2).
-    cos: Tensor,
-    sin: Tensor,
+    rotary: Rotary,
+    ops: RowOps,
+}
+
+/// cos and sin of each position times each rotary frequency: positions × (head size / 2).
+struct Rotary {
+    positions: usize,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
 }
 
 fn metadata_u32(ct: &gguf_file::Content, key: &str) -> Result<usize> {
@@ -178,10 +194,10 @@ impl Llama {
                 gate: Linear::new(w("ffn_gate")?)?,
                 up: Linear::new(w("ffn_up")?)?,
                 down: Linear::new(w("ffn_down")?)?,
-                cache: None,
+                cache: KvCache::new(kv_heads, head_dim),
             });
         }
-        let (cos, sin) = rotary_tables(head_dim, freq_base, positions.max(1), &device)?;
+        let rotary = Rotary::new(head_dim, freq_base, positions.max(1));
         Ok(Self {
             embeddings,
             blocks,
@@ -193,20 +209,20 @@ impl Llama {
                 head_dim,
                 eps,
             },
-            cos,
-            sin,
+            rotary,
+            ops: RowOps::detect(),
         })
     }
 
     /// How many positions the rotary tables cover.
     pub fn positions(&self) -> usize {
-        self.cos.dims().first().copied().unwrap_or(0)
+        self.rotary.positions
     }
 
-    /// Forgets the keys and values of every position.
+    /// Forgets the keys and values of every position (and frees their memory).
     pub fn clear_kv_cache(&mut self) {
         for block in &mut self.blocks {
-            block.cache = None;
+            block.cache = KvCache::new(self.shape.kv_heads, self.shape.head_dim);
         }
     }
 
@@ -214,11 +230,12 @@ impl Llama {
     /// regenerated or edited last turn shares only part of the cached conversation).
     pub fn truncate_kv_cache(&mut self, len: usize) -> Result<()> {
         for block in &mut self.blocks {
-            if let Some((k, v)) = block.cache.take() {
-                if len == 0 || len > k.dim(2)? {
-                    candle_core::bail!("cannot cut a cache of {} positions to {len}", k.dim(2)?);
+            let held = block.cache.len();
+            if held > 0 {
+                if len == 0 || len > held {
+                    candle_core::bail!("cannot cut a cache of {held} positions to {len}");
                 }
-                block.cache = Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?));
+                block.cache.truncate(len);
             }
         }
         Ok(())
@@ -251,18 +268,12 @@ impl Llama {
             );
         }
         let mut x = self.embeddings.embedding(input)?;
-        let mask = match tokens {
-            1 => None,
-            _ => Some(causal_mask(tokens, pos, x.device())?),
-        };
-        let cos = self.cos.narrow(0, pos, tokens)?;
-        let sin = self.sin.narrow(0, pos, tokens)?;
         for block in &mut self.blocks {
             if cancelled() {
                 return Ok(None);
             }
             let h = candle_nn::ops::rms_norm(&x, &block.attn_norm, self.shape.eps)?;
-            let h = block.attention(&h, mask.as_ref(), pos, &cos, &sin, self.shape)?;
+            let h = block.attention(&h, pos, &self.rotary, self.shape, self.ops)?;
             let x_mid = (h + &x)?;
             let h = candle_nn::ops::rms_norm(&x_mid, &block.ffn_norm, self.shape.eps)?;
             let h = block.mlp(&h)?;
@@ -278,60 +289,55 @@ impl Block {
     fn attention(
         &mut self,
         x: &Tensor,
-        mask: Option<&Tensor>,
         pos: usize,
-        cos: &Tensor,
-        sin: &Tensor,
+        rotary: &Rotary,
         shape: Shape,
+        ops: RowOps,
     ) -> Result<Tensor> {
         let (batch, tokens, _) = x.dims3()?;
-        let heads = |t: Tensor, n: usize| {
-            t.reshape((batch, tokens, n, shape.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = heads(self.wq.forward(x)?, shape.heads)?;
-        let k = heads(self.wk.forward(x)?, shape.kv_heads)?;
-        let v = heads(self.wv.forward(x)?, shape.kv_heads)?;
-        let q = candle_nn::rotary_emb::rope_i(&q, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope_i(&k, cos, sin)?;
-        let (k, v) = match self.cache.take() {
-            Some((k_before, v_before)) if pos > 0 => (
-                Tensor::cat(&[&k_before, &k], 2)?,
-                Tensor::cat(&[&v_before, &v], 2)?,
-            ),
-            _ => (k, v),
-        };
-        self.cache = Some((k.clone(), v.clone()));
-        // The query heads that share a key/value head are stacked as rows of one matrix, so the
-        // keys and values are used as they are (copying them once per query head cost more
-        // than the attention itself at a long context).
-        let (kv_heads, groups) = (shape.kv_heads, shape.heads / shape.kv_heads);
-        let keys = k.dim(2)?;
-        let q = q.reshape((batch, kv_heads, groups * tokens, shape.head_dim))?;
-        let scores = (q.matmul(&k.t()?)? / (shape.head_dim as f64).sqrt())?;
-        let scores = match mask {
-            Some(mask) => {
-                let by_head = scores.reshape((batch, kv_heads, groups, tokens, keys))?;
-                let mask = mask.broadcast_as(by_head.shape())?;
-                let blocked = Tensor::new(f32::NEG_INFINITY, scores.device())?
-                    .broadcast_as(by_head.shape())?;
-                mask.where_cond(&blocked, &by_head)?.reshape((
-                    batch,
-                    kv_heads,
-                    groups * tokens,
-                    keys,
-                ))?
-            }
-            None => scores,
-        };
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let y = weights.matmul(&v.contiguous()?)?;
-        let y = y
-            .reshape((batch, shape.heads, tokens, shape.head_dim))?
-            .transpose(1, 2)?
-            .reshape((batch, tokens, shape.heads * shape.head_dim))?;
-        self.wo.forward(&y)
+        if batch != 1 {
+            candle_core::bail!("the llama runner runs one sequence at a time, not {batch}");
+        }
+        let (heads, kv_heads, d) = (shape.heads, shape.kv_heads, shape.head_dim);
+        let rows = |t: Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let mut q = rows(self.wq.forward(x)?)?;
+        let mut k = rows(self.wk.forward(x)?)?;
+        let v = rows(self.wv.forward(x)?)?;
+        rotary.apply(&mut q, pos, heads * d, d);
+        rotary.apply(&mut k, pos, kv_heads * d, d);
+        if pos == 0 {
+            self.cache.truncate(0);
+        }
+        if self.cache.len() != pos {
+            candle_core::bail!(
+                "the cache holds {} positions, not the {pos} before this chunk",
+                self.cache.len()
+            );
+        }
+        self.cache.append(&k, &v);
+        // One task per (token, query head); the query heads that share a key/value head read
+        // the same rows, which stay in cache between them.
+        let (cache, groups) = (&self.cache, heads / kv_heads);
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut out = vec![0f32; tokens * heads * d];
+        out.par_chunks_mut(d)
+            .zip(q.par_chunks(d))
+            .enumerate()
+            .for_each_init(Vec::new, |scores, (item, (out, q))| {
+                let visible = pos + item / heads + 1;
+                let (keys, values) = cache.head(item % heads / groups);
+                scores.resize(visible, 0.0);
+                ops.attend(
+                    q,
+                    &keys[..visible * d],
+                    &values[..visible * d],
+                    scale,
+                    &mut scores[..visible],
+                    out,
+                );
+            });
+        self.wo
+            .forward(&Tensor::from_vec(out, (1, tokens, heads * d), x.device())?)
     }
 
     fn mlp(&self, x: &Tensor) -> Result<Tensor> {
@@ -340,32 +346,42 @@ impl Block {
     }
 }
 
-/// cos and sin of each position times each rotary frequency, (positions, head_dim / 2).
-fn rotary_tables(
-    head_dim: usize,
-    freq_base: f32,
-    positions: usize,
-    device: &Device,
-) -> Result<(Tensor, Tensor)> {
-    let inverse: Vec<f32> = (0..head_dim)
-        .step_by(2)
-        .map(|i| 1.0 / freq_base.powf(i as f32 / head_dim as f32))
-        .collect();
-    let inverse = Tensor::from_vec(inverse, (1, head_dim / 2), device)?;
-    let angles = Tensor::arange(0u32, positions as u32, device)?
-        .to_dtype(DType::F32)?
-        .reshape((positions, 1))?
-        .broadcast_mul(&inverse)?;
-    Ok((angles.cos()?, angles.sin()?))
-}
+impl Rotary {
+    fn new(head_dim: usize, freq_base: f32, positions: usize) -> Self {
+        let inverse: Vec<f32> = (0..head_dim)
+            .step_by(2)
+            .map(|i| 1.0 / freq_base.powf(i as f32 / head_dim as f32))
+            .collect();
+        let angles: Vec<f32> = (0..positions)
+            .flat_map(|p| inverse.iter().map(move |f| p as f32 * f))
+            .collect();
+        Self {
+            positions,
+            cos: angles.iter().map(|a| a.cos()).collect(),
+            sin: angles.iter().map(|a| a.sin()).collect(),
+        }
+    }
 
-/// 1 where token `i` of this chunk (at position `pos + i`) may not look: keys after it.
-fn causal_mask(tokens: usize, pos: usize, device: &Device) -> Result<Tensor> {
-    let keys = pos + tokens;
-    let mask: Vec<u8> = (0..tokens)
-        .flat_map(|i| (0..keys).map(move |j| u8::from(j > pos + i)))
-        .collect();
-    Tensor::from_slice(&mask, (tokens, keys), device)
+    /// Turns each pair `(x[2i], x[2i + 1])` of each head in `rows` (one row of `width`
+    /// values per token from position `pos`, heads of `head_dim` values) by the angle of its
+    /// position and frequency.
+    fn apply(&self, rows: &mut [f32], pos: usize, width: usize, head_dim: usize) {
+        let half = head_dim / 2;
+        for (t, row) in rows.chunks_exact_mut(width.max(1)).enumerate() {
+            let at = (pos + t) * half;
+            let (Some(cos), Some(sin)) = (self.cos.get(at..at + half), self.sin.get(at..at + half))
+            else {
+                return;
+            };
+            for head in row.chunks_exact_mut(head_dim.max(1)) {
+                for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+                    let (a, b) = (pair[0], pair[1]);
+                    pair[0] = a * c - b * s;
+                    pair[1] = a * s + b * c;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -373,26 +389,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_mask_lets_each_token_see_the_cache_and_the_tokens_before_it() {
-        let mask = causal_mask(3, 2, &Device::Cpu).unwrap();
-        let rows: Vec<Vec<u8>> = mask.to_vec2().unwrap();
-        assert_eq!(
-            rows,
-            [[0, 0, 0, 1, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]].map(|r| r.to_vec())
-        );
-    }
-
-    #[test]
-    fn rotary_tables_turn_position_zero_by_nothing() {
-        let (cos, sin) = rotary_tables(4, 10_000.0, 3, &Device::Cpu).unwrap();
-        assert_eq!(cos.dims(), [3, 2]);
-        let cos: Vec<Vec<f32>> = cos.to_vec2().unwrap();
-        let sin: Vec<Vec<f32>> = sin.to_vec2().unwrap();
-        assert_eq!(cos[0], [1.0, 1.0]);
-        assert_eq!(sin[0], [0.0, 0.0]);
-        // Position 1, first frequency (1/base^0 = 1): one radian.
-        assert!((sin[1][0] - 1f32.sin()).abs() < 1e-6);
-        // Second frequency: 1/10000^(2/4) = 0.01.
-        assert!((sin[1][1] - 0.01f32.sin()).abs() < 1e-6);
+    fn rotary_turns_each_pair_by_its_position_and_frequency() {
+        let rotary = Rotary::new(4, 10_000.0, 3);
+        // Two tokens from position 1, one head of 4 values each: pairs (1, 0) and (0, 1).
+        let mut rows = vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0];
+        rotary.apply(&mut rows, 1, 4, 4);
+        // Position 1, first frequency (1/base^0 = 1): one radian; second: 1/10000^(2/4) = 0.01.
+        let want = [
+            1f32.cos(),
+            1f32.sin(),
+            -(0.01f32.sin()),
+            0.01f32.cos(),
+            2f32.cos(),
+            2f32.sin(),
+            -(0.02f32.sin()),
+            0.02f32.cos(),
+        ];
+        for (got, want) in rows.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{rows:?}");
+        }
+        // Position 0 turns nothing.
+        let mut first = vec![0.3, -0.7, 2.0, 5.0];
+        rotary.apply(&mut first, 0, 4, 4);
+        assert_eq!(first, [0.3, -0.7, 2.0, 5.0]);
     }
 }

@@ -4,3 +4,4 @@
 //! decoding 29 tokens/s at "s", 43 at 3 on SmolLM2-135M; docs/PERFORMANCE.md, issue 20).
 
 pub mod quant;
+pub mod rows;

@@ -1,9 +1,13 @@
-//! Row kernels of the BERT encoder (src/local/bert.rs): softmax, GELU and layer norm, in place.
+//! Row kernels: softmax, GELU and layer norm in place for the BERT encoder
+//! (src/local/bert.rs), and one query's attention over f16 keys and values for the llama
+//! runner (src/local/llama.rs).
 //!
-//! In AVX-512 or AVX2 + FMA (src/local/row_ops/simd.rs), chosen once at run time, with a
+//! In AVX-512 or AVX2 + FMA + F16C (rows/simd.rs), chosen once at run time, with a
 //! one-lane version for other CPUs. candle ran these op by op, each allocating its output,
 //! with libm's `expf` one lane at a time; that and the page faults were two thirds of an
 //! embedding batch's time (`perf`, docs/PERFORMANCE.md).
+
+use half::f16;
 
 /// Lanes of the partial sums (one AVX-512 register of f32).
 const LANES: usize = 16;
@@ -46,6 +50,7 @@ impl RowOps {
             if std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512dq")
                 && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
             {
                 return Self {
                     level: Level::Avx512,
@@ -53,6 +58,7 @@ impl RowOps {
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
             {
                 return Self { level: Level::Avx2 };
             }
@@ -79,6 +85,7 @@ impl RowOps {
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
+                && std::arch::is_x86_feature_detected!("f16c")
             {
                 out.push(Self { level: Level::Avx2 });
             }
@@ -108,6 +115,20 @@ impl RowOps {
     ) {
         dispatch!(self, add_layer_norm(row, residual, gamma, beta, eps))
     }
+
+    /// One query's attention: `out = softmax(scale · keys q) values`, where `keys` and
+    /// `values` hold `scores.len()` rows of `q.len()` values and `scores` is the working row.
+    pub fn attend(
+        self,
+        q: &[f32],
+        keys: &[f16],
+        values: &[f16],
+        scale: f32,
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
+        dispatch!(self, attend(q, keys, values, scale, scores, out))
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -116,6 +137,7 @@ mod simd;
 /// One lane at a time: the portable kernels, and the tails of the vector ones.
 mod bodies {
     use super::LANES;
+    use half::f16;
 
     /// e^x to about 2 ulp (Cephes' polynomial, with the rounding and the power of two done in
     /// float and integer lanes so the loop vectorises).
@@ -217,6 +239,28 @@ mod bodies {
             *x = (*x - mean) * inverse * g + b;
         }
     }
+
+    #[inline(always)]
+    pub fn attend(
+        q: &[f32],
+        keys: &[f16],
+        values: &[f16],
+        scale: f32,
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let d = q.len();
+        for (score, key) in scores.iter_mut().zip(keys.chunks_exact(d)) {
+            *score = q.iter().zip(key).map(|(&a, b)| a * b.to_f32()).sum();
+        }
+        softmax(scores, scale);
+        out.iter_mut().for_each(|o| *o = 0.0);
+        for (&w, value) in scores.iter().zip(values.chunks_exact(d)) {
+            for (o, v) in out.iter_mut().zip(value) {
+                *o += w * v.to_f32();
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +332,56 @@ mod tests {
             for (&x, &p) in xs.iter().zip(&got) {
                 let want = ((x - max) as f64 * 0.5).exp() / total;
                 assert!((p as f64 - want).abs() < 1e-6, "{ops:?}: {p} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn attention_matches_the_definition_on_every_level() {
+        for (d, n) in [(64, 1), (64, 2_023), (128, 37), (24, 5)] {
+            let q: Vec<f32> = (0..d).map(|i| (i as f32 * 0.7).sin()).collect();
+            let keys: Vec<f16> = (0..n * d)
+                .map(|i| f16::from_f32((i as f32 * 0.013).cos() * 2.0))
+                .collect();
+            let values: Vec<f16> = (0..n * d)
+                .map(|i| f16::from_f32((i as f32 * 0.029).sin()))
+                .collect();
+            let scale = 1.0 / (d as f32).sqrt();
+            let logits: Vec<f64> = keys
+                .chunks_exact(d)
+                .map(|k| {
+                    q.iter()
+                        .zip(k)
+                        .map(|(&a, b)| a as f64 * b.to_f64())
+                        .sum::<f64>()
+                        * scale as f64
+                })
+                .collect();
+            let max = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+            let weights: Vec<f64> = logits.iter().map(|x| (x - max).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            let want: Vec<f64> = (0..d)
+                .map(|i| {
+                    weights
+                        .iter()
+                        .zip(values.chunks_exact(d))
+                        .map(|(w, v)| w * v[i].to_f64())
+                        .sum::<f64>()
+                        / total
+                })
+                .collect();
+            for ops in all_levels() {
+                let mut scores = vec![0.0; n];
+                let mut out = vec![f32::NAN; d];
+                ops.attend(&q, &keys, &values, scale, &mut scores, &mut out);
+                for i in 0..d {
+                    assert!(
+                        (out[i] as f64 - want[i]).abs() < 1e-5,
+                        "{ops:?} d {d} n {n} [{i}]: {} vs {}",
+                        out[i],
+                        want[i]
+                    );
+                }
             }
         }
     }

@@ -1,11 +1,13 @@
 //! The row kernels in AVX-512 and AVX2 + FMA intrinsics, written once over a small vector trait.
 //!
-//! Explicit intrinsics rather than loops left to LLVM: the crate is built at opt-level "s" for
-//! the binary-size budget, and at "s" LLVM vectorises none of these loops (checked in the
+//! Explicit intrinsics rather than loops left to LLVM: these were first built at opt-level "s" (the
+//! binary-size budget), where LLVM vectorises none of these loops (checked in the
 //! emitted assembly: `vmulss`/`vaddss` one lane at a time, 30 % of an embedding batch in
 //! softmax alone).
 
 use std::arch::x86_64::*;
+
+use half::f16;
 
 use super::bodies;
 
@@ -20,6 +22,9 @@ trait F32s: Copy {
     /// # Safety
     /// `p` points at `LANES` writable values.
     unsafe fn store(self, p: *mut f32);
+    /// # Safety
+    /// `p` points at `LANES` readable f16 values.
+    unsafe fn load_f16(p: *const f16) -> Self;
     fn splat(x: f32) -> Self;
     fn add(self, b: Self) -> Self;
     fn sub(self, b: Self) -> Self;
@@ -54,6 +59,10 @@ impl F32s for Avx512 {
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         unsafe { _mm512_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_f16(p: *const f16) -> Self {
+        Self(unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) })
     }
     #[inline(always)]
     fn splat(x: f32) -> Self {
@@ -142,6 +151,10 @@ impl F32s for Avx2 {
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
         unsafe { _mm256_storeu_ps(p, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn load_f16(p: *const f16) -> Self {
+        Self(unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) })
     }
     #[inline(always)]
     fn splat(x: f32) -> Self {
@@ -358,6 +371,53 @@ fn add_layer_norm<V: F32s>(
     }
 }
 
+#[inline(always)]
+fn attend<V: F32s>(
+    q: &[f32],
+    keys: &[f16],
+    values: &[f16],
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let (d, n) = (q.len(), scores.len());
+    if !d.is_multiple_of(V::LANES) || keys.len() < n * d || values.len() < n * d || out.len() < d {
+        return bodies::attend(q, keys, values, scale, scores, out);
+    }
+    let (qp, kp, vp) = (q.as_ptr(), keys.as_ptr(), values.as_ptr());
+    for (j, score) in scores.iter_mut().enumerate() {
+        let mut acc = V::splat(0.0);
+        for i in (0..d).step_by(V::LANES) {
+            // SAFETY: `i + LANES <= d`, and row `j < n` of `keys` is inside it (checked above).
+            acc = unsafe { V::load(qp.add(i)).mul_add(V::load_f16(kp.add(j * d + i)), acc) };
+        }
+        *score = acc.sum_lanes();
+    }
+    softmax::<V>(scores, scale);
+    // Four running sums per output vector, so consecutive positions' FMAs do not wait on
+    // each other.
+    for i in (0..d).step_by(V::LANES) {
+        let mut acc = [V::splat(0.0); 4];
+        let mut quads = scores.chunks_exact(4);
+        let mut j = 0;
+        for quad in &mut quads {
+            for (u, (a, &w)) in acc.iter_mut().zip(quad).enumerate() {
+                // SAFETY: as above, for `values`.
+                *a = V::splat(w).mul_add(unsafe { V::load_f16(vp.add((j + u) * d + i)) }, *a);
+            }
+            j += 4;
+        }
+        for &w in quads.remainder() {
+            // SAFETY: as above.
+            acc[0] = V::splat(w).mul_add(unsafe { V::load_f16(vp.add(j * d + i)) }, acc[0]);
+            j += 1;
+        }
+        let total = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
+        // SAFETY: `out` holds `d` values (checked above).
+        unsafe { total.store(out.as_mut_ptr().add(i)) };
+    }
+}
+
 /// One module of entry points per feature set, each running the generic kernels on its
 /// vector type.
 macro_rules! level {
@@ -391,8 +451,22 @@ macro_rules! level {
             ) {
                 super::add_layer_norm::<$vector>(row, residual, gamma, beta, eps)
             }
+
+            /// # Safety
+            /// As above.
+            #[target_feature(enable = $features)]
+            pub unsafe fn attend(
+                q: &[f32],
+                keys: &[f16],
+                values: &[f16],
+                scale: f32,
+                scores: &mut [f32],
+                out: &mut [f32],
+            ) {
+                super::attend::<$vector>(q, keys, values, scale, scores, out)
+            }
         }
     };
 }
-level!(avx512, Avx512, "avx512f,avx512dq,avx2,fma");
-level!(avx2, Avx2, "avx2,fma");
+level!(avx512, Avx512, "avx512f,avx512dq,avx2,fma,f16c");
+level!(avx2, Avx2, "avx2,fma,f16c");
