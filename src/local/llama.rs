@@ -315,24 +315,25 @@ impl Block {
             );
         }
         self.cache.append(&k, &v);
-        // One task per (token, query head); the query heads that share a key/value head read
-        // the same rows, which stay in cache between them.
+        // One task per (token, key/value head), for the query heads that share it: each
+        // cached row is widened from f16 once for all of them.
         let (cache, groups) = (&self.cache, heads / kv_heads);
         let scale = 1.0 / (d as f32).sqrt();
         let mut out = vec![0f32; tokens * heads * d];
-        out.par_chunks_mut(d)
-            .zip(q.par_chunks(d))
+        out.par_chunks_mut(groups * d)
+            .zip(q.par_chunks(groups * d))
             .enumerate()
-            .for_each_init(Vec::new, |scores, (item, (out, q))| {
-                let visible = pos + item / heads + 1;
-                let (keys, values) = cache.head(item % heads / groups);
-                scores.resize(visible, 0.0);
+            .for_each_init(Vec::new, |scores, (item, (out, queries))| {
+                let visible = pos + item / kv_heads + 1;
+                let (keys, values) = cache.head(item % kv_heads);
+                scores.resize(groups * visible, 0.0);
                 ops.attend(
-                    q,
+                    queries,
+                    d,
                     &keys[..visible * d],
                     &values[..visible * d],
                     scale,
-                    &mut scores[..visible],
+                    &mut scores[..groups * visible],
                     out,
                 );
             });

@@ -116,18 +116,25 @@ impl RowOps {
         dispatch!(self, add_layer_norm(row, residual, gamma, beta, eps))
     }
 
-    /// One query's attention: `out = softmax(scale · keys q) values`, where `keys` and
-    /// `values` hold `scores.len()` rows of `q.len()` values and `scores` is the working row.
+    /// Attention of the query heads that share one key/value head: for each query `q` of
+    /// `queries` (rows of `head_dim`), `out = softmax(scale · keys q) values`, where `keys`
+    /// and `values` hold at least `n` rows of `head_dim` and `scores` is the working space,
+    /// one row of `n` per query.
+    #[allow(clippy::too_many_arguments)]
     pub fn attend(
         self,
-        q: &[f32],
+        queries: &[f32],
+        head_dim: usize,
         keys: &[f16],
         values: &[f16],
         scale: f32,
         scores: &mut [f32],
         out: &mut [f32],
     ) {
-        dispatch!(self, attend(q, keys, values, scale, scores, out))
+        dispatch!(
+            self,
+            attend(queries, head_dim, keys, values, scale, scores, out)
+        )
     }
 }
 
@@ -242,22 +249,30 @@ mod bodies {
 
     #[inline(always)]
     pub fn attend(
-        q: &[f32],
+        queries: &[f32],
+        head_dim: usize,
         keys: &[f16],
         values: &[f16],
         scale: f32,
         scores: &mut [f32],
         out: &mut [f32],
     ) {
-        let d = q.len();
-        for (score, key) in scores.iter_mut().zip(keys.chunks_exact(d)) {
-            *score = q.iter().zip(key).map(|(&a, b)| a * b.to_f32()).sum();
-        }
-        softmax(scores, scale);
-        out.iter_mut().for_each(|o| *o = 0.0);
-        for (&w, value) in scores.iter().zip(values.chunks_exact(d)) {
-            for (o, v) in out.iter_mut().zip(value) {
-                *o += w * v.to_f32();
+        let d = head_dim.max(1);
+        let n = scores.len() / (queries.len() / d).max(1);
+        for ((q, row), o) in queries
+            .chunks_exact(d)
+            .zip(scores.chunks_exact_mut(n.max(1)))
+            .zip(out.chunks_exact_mut(d))
+        {
+            for (score, key) in row.iter_mut().zip(keys.chunks_exact(d)) {
+                *score = q.iter().zip(key).map(|(&a, b)| a * b.to_f32()).sum();
+            }
+            softmax(row, scale);
+            o.iter_mut().for_each(|o| *o = 0.0);
+            for (&w, value) in row.iter().zip(values.chunks_exact(d)) {
+                for (o, v) in o.iter_mut().zip(value) {
+                    *o += w * v.to_f32();
+                }
             }
         }
     }
@@ -338,8 +353,10 @@ mod tests {
 
     #[test]
     fn attention_matches_the_definition_on_every_level() {
-        for (d, n) in [(64, 1), (64, 2_023), (128, 37), (24, 5)] {
-            let q: Vec<f32> = (0..d).map(|i| (i as f32 * 0.7).sin()).collect();
+        // (head size, positions, query heads per key/value head): across the widened blocks
+        // of 64 positions, a head size with a tail for AVX-512, one and several queries.
+        for (d, n, groups) in [(64, 1, 1), (64, 2_023, 3), (128, 65, 2), (24, 5, 1)] {
+            let queries: Vec<f32> = (0..groups * d).map(|i| (i as f32 * 0.7).sin()).collect();
             let keys: Vec<f16> = (0..n * d)
                 .map(|i| f16::from_f32((i as f32 * 0.013).cos() * 2.0))
                 .collect();
@@ -347,39 +364,38 @@ mod tests {
                 .map(|i| f16::from_f32((i as f32 * 0.029).sin()))
                 .collect();
             let scale = 1.0 / (d as f32).sqrt();
-            let logits: Vec<f64> = keys
-                .chunks_exact(d)
-                .map(|k| {
-                    q.iter()
-                        .zip(k)
-                        .map(|(&a, b)| a as f64 * b.to_f64())
-                        .sum::<f64>()
-                        * scale as f64
-                })
-                .collect();
-            let max = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
-            let weights: Vec<f64> = logits.iter().map(|x| (x - max).exp()).collect();
-            let total: f64 = weights.iter().sum();
-            let want: Vec<f64> = (0..d)
-                .map(|i| {
+            let mut want = Vec::new();
+            for q in queries.chunks_exact(d) {
+                let logits: Vec<f64> = keys
+                    .chunks_exact(d)
+                    .map(|k| {
+                        q.iter()
+                            .zip(k)
+                            .map(|(&a, b)| a as f64 * b.to_f64())
+                            .sum::<f64>()
+                            * scale as f64
+                    })
+                    .collect();
+                let max = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+                let weights: Vec<f64> = logits.iter().map(|x| (x - max).exp()).collect();
+                let total: f64 = weights.iter().sum();
+                want.extend((0..d).map(|i| {
                     weights
                         .iter()
                         .zip(values.chunks_exact(d))
                         .map(|(w, v)| w * v[i].to_f64())
                         .sum::<f64>()
                         / total
-                })
-                .collect();
+                }));
+            }
             for ops in all_levels() {
-                let mut scores = vec![0.0; n];
-                let mut out = vec![f32::NAN; d];
-                ops.attend(&q, &keys, &values, scale, &mut scores, &mut out);
-                for i in 0..d {
+                let mut scores = vec![0.0; groups * n];
+                let mut out = vec![f32::NAN; groups * d];
+                ops.attend(&queries, d, &keys, &values, scale, &mut scores, &mut out);
+                for (i, (got, want)) in out.iter().zip(&want).enumerate() {
                     assert!(
-                        (out[i] as f64 - want[i]).abs() < 1e-5,
-                        "{ops:?} d {d} n {n} [{i}]: {} vs {}",
-                        out[i],
-                        want[i]
+                        (*got as f64 - want).abs() < 1e-5,
+                        "{ops:?} d {d} n {n} groups {groups} [{i}]: {got} vs {want}"
                     );
                 }
             }

@@ -371,50 +371,98 @@ fn add_layer_norm<V: F32s>(
     }
 }
 
+/// Positions whose keys or values are widened to f32 at a time, then read by every query
+/// head of the group from L1 (the f16 conversion is done once per group, not once per head).
+const WIDENED_ROWS: usize = 64;
+
+/// Widens `rows` rows of `d` f16 values from `src` into `dst`.
+///
+/// # Safety
+/// `src` holds `rows * d` values, `dst` room for as many, and `d` is whole vectors.
+#[inline(always)]
+unsafe fn widen<V: F32s>(src: *const f16, dst: *mut f32, len: usize) {
+    for i in (0..len).step_by(V::LANES) {
+        unsafe { V::load_f16(src.add(i)).store(dst.add(i)) };
+    }
+}
+
 #[inline(always)]
 fn attend<V: F32s>(
-    q: &[f32],
+    queries: &[f32],
+    head_dim: usize,
     keys: &[f16],
     values: &[f16],
     scale: f32,
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let (d, n) = (q.len(), scores.len());
-    if !d.is_multiple_of(V::LANES) || keys.len() < n * d || values.len() < n * d || out.len() < d {
-        return bodies::attend(q, keys, values, scale, scores, out);
+    let d = head_dim;
+    let groups = queries.len() / d.max(1);
+    let n = scores.len() / groups.max(1);
+    if d == 0
+        || !d.is_multiple_of(V::LANES)
+        || groups * d != queries.len()
+        || groups * n != scores.len()
+        || keys.len() < n * d
+        || values.len() < n * d
+        || out.len() < groups * d
+    {
+        return bodies::attend(queries, head_dim, keys, values, scale, scores, out);
     }
-    let (qp, kp, vp) = (q.as_ptr(), keys.as_ptr(), values.as_ptr());
-    for (j, score) in scores.iter_mut().enumerate() {
-        let mut acc = V::splat(0.0);
-        for i in (0..d).step_by(V::LANES) {
-            // SAFETY: `i + LANES <= d`, and row `j < n` of `keys` is inside it (checked above).
-            acc = unsafe { V::load(qp.add(i)).mul_add(V::load_f16(kp.add(j * d + i)), acc) };
-        }
-        *score = acc.sum_lanes();
-    }
-    softmax::<V>(scores, scale);
-    // Four running sums per output vector, so consecutive positions' FMAs do not wait on
-    // each other.
-    for i in (0..d).step_by(V::LANES) {
-        let mut acc = [V::splat(0.0); 4];
-        let mut quads = scores.chunks_exact(4);
-        let mut j = 0;
-        for quad in &mut quads {
-            for (u, (a, &w)) in acc.iter_mut().zip(quad).enumerate() {
-                // SAFETY: as above, for `values`.
-                *a = V::splat(w).mul_add(unsafe { V::load_f16(vp.add((j + u) * d + i)) }, *a);
+    let mut wide = vec![0f32; WIDENED_ROWS * d];
+    let w = wide.as_mut_ptr();
+    for start in (0..n).step_by(WIDENED_ROWS) {
+        let rows = WIDENED_ROWS.min(n - start);
+        // SAFETY: rows `start..start + rows < n` of `keys` (checked above) into `wide`.
+        unsafe { widen::<V>(keys.as_ptr().add(start * d), w, rows * d) };
+        for (q, row) in queries.chunks_exact(d).zip(scores.chunks_exact_mut(n)) {
+            for (r, score) in row[start..start + rows].iter_mut().enumerate() {
+                let mut acc = V::splat(0.0);
+                for i in (0..d).step_by(V::LANES) {
+                    // SAFETY: `i + LANES <= d`; row `r` of `wide` was filled above.
+                    acc = unsafe {
+                        V::load(q.as_ptr().add(i)).mul_add(V::load(w.add(r * d + i)), acc)
+                    };
+                }
+                *score = acc.sum_lanes();
             }
-            j += 4;
         }
-        for &w in quads.remainder() {
-            // SAFETY: as above.
-            acc[0] = V::splat(w).mul_add(unsafe { V::load_f16(vp.add(j * d + i)) }, acc[0]);
-            j += 1;
+    }
+    for row in scores.chunks_exact_mut(n) {
+        softmax::<V>(row, scale);
+    }
+    out[..groups * d].iter_mut().for_each(|o| *o = 0.0);
+    for start in (0..n).step_by(WIDENED_ROWS) {
+        let rows = WIDENED_ROWS.min(n - start);
+        // SAFETY: as for the keys.
+        unsafe { widen::<V>(values.as_ptr().add(start * d), w, rows * d) };
+        for (weights, o) in scores.chunks_exact(n).zip(out.chunks_exact_mut(d)) {
+            let weights = &weights[start..start + rows];
+            for i in (0..d).step_by(V::LANES) {
+                // Four running sums, so consecutive positions' FMAs do not wait on each other.
+                let mut acc = [V::splat(0.0); 4];
+                let mut quads = weights.chunks_exact(4);
+                let mut r = 0;
+                for quad in &mut quads {
+                    for (u, (a, &p)) in acc.iter_mut().zip(quad).enumerate() {
+                        // SAFETY: row `r + u < rows` of `wide`, `i + LANES <= d`.
+                        *a = V::splat(p).mul_add(unsafe { V::load(w.add((r + u) * d + i)) }, *a);
+                    }
+                    r += 4;
+                }
+                for &p in quads.remainder() {
+                    // SAFETY: as above.
+                    acc[0] = V::splat(p).mul_add(unsafe { V::load(w.add(r * d + i)) }, acc[0]);
+                    r += 1;
+                }
+                let total = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
+                // SAFETY: `o` holds `d` values.
+                unsafe {
+                    let at = o.as_mut_ptr().add(i);
+                    V::load(at).add(total).store(at);
+                }
+            }
         }
-        let total = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
-        // SAFETY: `out` holds `d` values (checked above).
-        unsafe { total.store(out.as_mut_ptr().add(i)) };
     }
 }
 
@@ -456,14 +504,15 @@ macro_rules! level {
             /// As above.
             #[target_feature(enable = $features)]
             pub unsafe fn attend(
-                q: &[f32],
+                queries: &[f32],
+                head_dim: usize,
                 keys: &[f16],
                 values: &[f16],
                 scale: f32,
                 scores: &mut [f32],
                 out: &mut [f32],
             ) {
-                super::attend::<$vector>(q, keys, values, scale, scores, out)
+                super::attend::<$vector>(queries, head_dim, keys, values, scale, scores, out)
             }
         }
     };
