@@ -1,7 +1,11 @@
-//! The llama family's forward pass (SmolLM2, Llama 3.x, TinyLlama, Mistral) over GGUF weights.
+//! The llama family's forward pass over GGUF weights: llama (SmolLM2, Llama 3.x, TinyLlama,
+//! Mistral), Qwen2 / Qwen2.5 (the same with biases on the query, key and value projections)
+//! and Qwen3 (with an RMSNorm of each query and key head instead); both Qwens turn the two
+//! halves of a head by the rotary embedding where llama's GGUF layout turns neighbours.
 //!
-//! Written here instead of using candle-transformers' `quantized_llama`, for two measured
-//! reasons (docs/PERFORMANCE.md, issue 20):
+//! Written here instead of using candle-transformers' `quantized_llama` / `quantized_qwen2` /
+//! `quantized_qwen3`, for measured reasons (docs/PERFORMANCE.md, issue 20; candle's Qwen2 read
+//! a 500-token prompt at 28 tokens/s where this runner reads ~500):
 //! - **Prompt speed.** candle's quantized matmul multiplies one token row at a time with the
 //!   quantized dot product, which a portable x86-64 build runs without SIMD: 22 prompt tokens/s
 //!   on SmolLM2 Q4_1 against llama.cpp's 275. Here a chunk of prompt tokens is multiplied by
@@ -82,6 +86,23 @@ impl Linear {
     }
 }
 
+/// Which member of the family a file holds: what its forward pass does differently.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Family {
+    Llama,
+    Qwen2,
+    Qwen3,
+}
+
+/// How the rotary embedding pairs a head's values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RopePairs {
+    /// `(x[2i], x[2i + 1])`: llama's GGUF layout (the converter permutes the weights so).
+    Neighbours,
+    /// `(x[i], x[i + d/2])`: the Qwens (llama.cpp's NEOX style).
+    Halves,
+}
+
 /// One transformer block.
 struct Block {
     attn_norm: Tensor,
@@ -93,6 +114,10 @@ struct Block {
     gate: Linear,
     up: Linear,
     down: Linear,
+    /// Qwen2: biases added to the query, key and value projections.
+    qkv_bias: Option<[Vec<f32>; 3]>,
+    /// Qwen3: RMSNorm weights of each query head and each key head.
+    qk_norm: Option<[Vec<f32>; 2]>,
     /// Keys and values of the positions run so far.
     cache: KvCache,
 }
@@ -104,6 +129,7 @@ struct Shape {
     kv_heads: usize,
     head_dim: usize,
     eps: f32,
+    pairs: RopePairs,
 }
 
 /// A llama-family model ready to run.
@@ -122,6 +148,31 @@ struct Rotary {
     positions: usize,
     cos: Vec<f32>,
     sin: Vec<f32>,
+}
+
+/// The values of a small f32 (or f16) tensor, such as a norm's weights or a bias.
+fn values(t: QTensor) -> Result<Vec<f32>> {
+    t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// `row = row / rms(row) * weight`, for each `weight.len()`-wide piece of `rows`.
+fn rms_norm_pieces(rows: &mut [f32], weight: &[f32], eps: f32) {
+    for piece in rows.chunks_exact_mut(weight.len().max(1)) {
+        let mean = piece.iter().map(|x| x * x).sum::<f32>() / piece.len() as f32;
+        let inverse = 1.0 / (mean + eps).sqrt();
+        for (x, w) in piece.iter_mut().zip(weight) {
+            *x *= inverse * w;
+        }
+    }
+}
+
+/// Adds `bias` to each `bias.len()`-wide row of `rows`.
+fn add_bias(rows: &mut [f32], bias: &[f32]) {
+    for row in rows.chunks_exact_mut(bias.len().max(1)) {
+        for (x, b) in row.iter_mut().zip(bias) {
+            *x += b;
+        }
+    }
 }
 
 fn metadata_u32(ct: &gguf_file::Content, key: &str) -> Result<usize> {
@@ -146,21 +197,42 @@ impl Llama {
         positions: usize,
     ) -> Result<Self> {
         let device = Device::Cpu;
+        let arch = match ct.metadata.get("general.architecture") {
+            Some(v) => v.to_string()?.clone(),
+            None => candle_core::bail!("the GGUF header has no `general.architecture`"),
+        };
+        let family = match arch.as_str() {
+            "llama" => Family::Llama,
+            "qwen2" => Family::Qwen2,
+            "qwen3" => Family::Qwen3,
+            other => candle_core::bail!("the llama runner does not run `{other}`"),
+        };
+        let key = |name: &str| format!("{arch}.{name}");
         if ct
             .metadata
-            .get("llama.expert_count")
+            .get(&key("expert_count"))
             .and_then(|v| v.to_u32().ok())
             .is_some_and(|n| n > 1)
         {
-            candle_core::bail!("mixture-of-experts llama models are not supported");
+            candle_core::bail!("mixture-of-experts {arch} models are not supported");
         }
-        let heads = metadata_u32(ct, "llama.attention.head_count")?;
-        let kv_heads = metadata_u32(ct, "llama.attention.head_count_kv").unwrap_or(heads);
-        let width = metadata_u32(ct, "llama.embedding_length")?;
-        let layers = metadata_u32(ct, "llama.block_count")?;
-        let head_dim = metadata_u32(ct, "llama.rope.dimension_count").unwrap_or(width / heads);
-        let eps = metadata_f32(ct, "llama.attention.layer_norm_rms_epsilon", 1e-5);
-        let freq_base = metadata_f32(ct, "llama.rope.freq_base", 10_000.0);
+        let heads = metadata_u32(ct, &key("attention.head_count"))?;
+        let kv_heads = metadata_u32(ct, &key("attention.head_count_kv")).unwrap_or(heads);
+        let width = metadata_u32(ct, &key("embedding_length"))?;
+        let layers = metadata_u32(ct, &key("block_count"))?;
+        let head_dim = match family {
+            Family::Llama => metadata_u32(ct, &key("rope.dimension_count")),
+            // Qwen3's heads are wider than embedding / heads (128 in Qwen3-0.6B's 1,024).
+            Family::Qwen3 => metadata_u32(ct, &key("attention.key_length")),
+            Family::Qwen2 => Err(candle_core::Error::Msg(String::new())),
+        }
+        .unwrap_or(width / heads.max(1));
+        let eps = metadata_f32(ct, &key("attention.layer_norm_rms_epsilon"), 1e-5);
+        let freq_base = metadata_f32(ct, &key("rope.freq_base"), 10_000.0);
+        let pairs = match family {
+            Family::Llama => RopePairs::Neighbours,
+            Family::Qwen2 | Family::Qwen3 => RopePairs::Halves,
+        };
         if heads == 0
             || kv_heads == 0
             || !heads.is_multiple_of(kv_heads)
@@ -183,7 +255,18 @@ impl Llama {
         };
         let mut blocks = Vec::with_capacity(layers);
         for i in 0..layers {
+            let qkv_bias = match family {
+                Family::Qwen2 => {
+                    let mut bias = |part: &str| values(tensor(&format!("blk.{i}.{part}.bias"))?);
+                    Some([bias("attn_q")?, bias("attn_k")?, bias("attn_v")?])
+                }
+                _ => None,
+            };
             let mut w = |part: &str| tensor(&format!("blk.{i}.{part}.weight"));
+            let qk_norm = match family {
+                Family::Qwen3 => Some([values(w("attn_q_norm")?)?, values(w("attn_k_norm")?)?]),
+                _ => None,
+            };
             blocks.push(Block {
                 attn_norm: w("attn_norm")?.dequantize(&device)?,
                 wq: Linear::new(w("attn_q")?)?,
@@ -194,6 +277,8 @@ impl Llama {
                 gate: Linear::new(w("ffn_gate")?)?,
                 up: Linear::new(w("ffn_up")?)?,
                 down: Linear::new(w("ffn_down")?)?,
+                qkv_bias,
+                qk_norm,
                 cache: KvCache::new(kv_heads, head_dim),
             });
         }
@@ -208,6 +293,7 @@ impl Llama {
                 kv_heads,
                 head_dim,
                 eps,
+                pairs,
             },
             rotary,
             ops: RowOps::detect(),
@@ -302,9 +388,18 @@ impl Block {
         let rows = |t: Tensor| t.flatten_all()?.to_vec1::<f32>();
         let mut q = rows(self.wq.forward(x)?)?;
         let mut k = rows(self.wk.forward(x)?)?;
-        let v = rows(self.wv.forward(x)?)?;
-        rotary.apply(&mut q, pos, heads * d, d);
-        rotary.apply(&mut k, pos, kv_heads * d, d);
+        let mut v = rows(self.wv.forward(x)?)?;
+        if let Some([bq, bk, bv]) = &self.qkv_bias {
+            add_bias(&mut q, bq);
+            add_bias(&mut k, bk);
+            add_bias(&mut v, bv);
+        }
+        if let Some([nq, nk]) = &self.qk_norm {
+            rms_norm_pieces(&mut q, nq, shape.eps);
+            rms_norm_pieces(&mut k, nk, shape.eps);
+        }
+        rotary.apply(&mut q, pos, heads * d, d, shape.pairs);
+        rotary.apply(&mut k, pos, kv_heads * d, d, shape.pairs);
         if pos == 0 {
             self.cache.truncate(0);
         }
@@ -363,10 +458,9 @@ impl Rotary {
         }
     }
 
-    /// Turns each pair `(x[2i], x[2i + 1])` of each head in `rows` (one row of `width`
-    /// values per token from position `pos`, heads of `head_dim` values) by the angle of its
-    /// position and frequency.
-    fn apply(&self, rows: &mut [f32], pos: usize, width: usize, head_dim: usize) {
+    /// Turns each pair of each head in `rows` (one row of `width` values per token from
+    /// position `pos`, heads of `head_dim` values) by the angle of its position and frequency.
+    fn apply(&self, rows: &mut [f32], pos: usize, width: usize, head_dim: usize, pairs: RopePairs) {
         let half = head_dim / 2;
         for (t, row) in rows.chunks_exact_mut(width.max(1)).enumerate() {
             let at = (pos + t) * half;
@@ -374,11 +468,20 @@ impl Rotary {
             else {
                 return;
             };
-            for head in row.chunks_exact_mut(head_dim.max(1)) {
-                for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
-                    let (a, b) = (pair[0], pair[1]);
-                    pair[0] = a * c - b * s;
-                    pair[1] = a * s + b * c;
+            for head in row.chunks_exact_mut(head_dim.max(2)) {
+                let turn = |a: f32, b: f32, c: f32, s: f32| (a * c - b * s, a * s + b * c);
+                match pairs {
+                    RopePairs::Neighbours => {
+                        for ((pair, &c), &s) in head.chunks_exact_mut(2).zip(cos).zip(sin) {
+                            (pair[0], pair[1]) = turn(pair[0], pair[1], c, s);
+                        }
+                    }
+                    RopePairs::Halves => {
+                        let (low, high) = head.split_at_mut(half);
+                        for (((a, b), &c), &s) in low.iter_mut().zip(high).zip(cos).zip(sin) {
+                            (*a, *b) = turn(*a, *b, c, s);
+                        }
+                    }
                 }
             }
         }
@@ -394,7 +497,7 @@ mod tests {
         let rotary = Rotary::new(4, 10_000.0, 3);
         // Two tokens from position 1, one head of 4 values each: pairs (1, 0) and (0, 1).
         let mut rows = vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0];
-        rotary.apply(&mut rows, 1, 4, 4);
+        rotary.apply(&mut rows, 1, 4, 4, RopePairs::Neighbours);
         // Position 1, first frequency (1/base^0 = 1): one radian; second: 1/10000^(2/4) = 0.01.
         let want = [
             1f32.cos(),
@@ -411,7 +514,25 @@ mod tests {
         }
         // Position 0 turns nothing.
         let mut first = vec![0.3, -0.7, 2.0, 5.0];
-        rotary.apply(&mut first, 0, 4, 4);
+        rotary.apply(&mut first, 0, 4, 4, RopePairs::Neighbours);
         assert_eq!(first, [0.3, -0.7, 2.0, 5.0]);
+        // The Qwens pair value i with value i + 2 (of 4): (1, 0) and (0, 1) again.
+        let mut halves = vec![1.0, 0.0, 0.0, 1.0];
+        rotary.apply(&mut halves, 1, 4, 4, RopePairs::Halves);
+        let want = [1f32.cos(), -(0.01f32.sin()), 1f32.sin(), 0.01f32.cos()];
+        for (got, want) in halves.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{halves:?}");
+        }
+    }
+
+    #[test]
+    fn rms_norm_pieces_normalises_each_head_alone() {
+        let mut rows = vec![3.0, 4.0, 1.0, 1.0];
+        rms_norm_pieces(&mut rows, &[1.0, 2.0], 0.0);
+        let r = (12.5f32).sqrt();
+        let want = [3.0 / r, 8.0 / r, 1.0, 2.0];
+        for (got, want) in rows.iter().zip(want) {
+            assert!((got - want).abs() < 1e-6, "{rows:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! A loaded GGUF model: weights (candle's quantized llama / qwen2 / qwen3), tokenizer, chat
+//! A loaded GGUF model: weights (our llama-family runner: llama, qwen2, qwen3), tokenizer, chat
 //! template and the tokens its KV cache holds, so a follow-up turn only reads what is new.
 
 use std::path::{Path, PathBuf};
@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
-use candle_transformers::models::{quantized_qwen2, quantized_qwen3};
 
 use crate::local::LocalError;
 use crate::local::gguf::{GgufInfo, read_info};
@@ -14,16 +13,9 @@ use crate::local::llama::Llama;
 use crate::local::template::ChatTemplate;
 use crate::local::tokenizer::ModelTokenizer;
 
-/// The transformer, by architecture.
-enum Weights {
-    Llama(Llama),
-    Qwen2(quantized_qwen2::ModelWeights),
-    Qwen3(quantized_qwen3::ModelWeights),
-}
-
 /// A model ready to generate.
 pub struct LoadedModel {
-    weights: Weights,
+    weights: Llama,
     /// The tokenizer and its special tokens.
     pub tokenizer: ModelTokenizer,
     /// The chat template.
@@ -75,33 +67,15 @@ impl LoadedModel {
         );
         let model_err =
             |e: candle_core::Error| LocalError::Model(format!("{}: {e}", path.display()));
-        let device = Device::Cpu;
-        let (weights, runner_max) = match info.architecture.as_str() {
-            "llama" => {
-                let positions = info
-                    .context_length
-                    .map_or(2048, |c| c as usize)
-                    .min(LLAMA_MAX_POSITIONS)
-                    .min(context_cap.filter(|c| *c > 0).unwrap_or(usize::MAX));
-                (
-                    Weights::Llama(Llama::from_gguf(&ct, &mut file, positions).map_err(model_err)?),
-                    LLAMA_MAX_POSITIONS,
-                )
+        let positions = info
+            .context_length
+            .map_or(2048, |c| c as usize)
+            .min(LLAMA_MAX_POSITIONS)
+            .min(context_cap.filter(|c| *c > 0).unwrap_or(usize::MAX));
+        let weights = match info.architecture.as_str() {
+            "llama" | "qwen2" | "qwen3" => {
+                Llama::from_gguf(&ct, &mut file, positions).map_err(model_err)?
             }
-            "qwen2" => (
-                Weights::Qwen2(
-                    quantized_qwen2::ModelWeights::from_gguf(ct, &mut file, &device)
-                        .map_err(model_err)?,
-                ),
-                usize::MAX,
-            ),
-            "qwen3" => (
-                Weights::Qwen3(
-                    quantized_qwen3::ModelWeights::from_gguf(ct, &mut file, &device)
-                        .map_err(model_err)?,
-                ),
-                usize::MAX,
-            ),
             other => {
                 return Err(LocalError::Unsupported {
                     path: path.to_path_buf(),
@@ -111,6 +85,7 @@ impl LoadedModel {
                 });
             }
         };
+        let runner_max = LLAMA_MAX_POSITIONS;
         let model_ctx = info.context_length.map_or(2048, |c| c as usize);
         let context_tokens = model_ctx
             .min(runner_max)
@@ -134,21 +109,14 @@ impl LoadedModel {
     /// How many leading tokens of `prompt` the cache can serve: the prefix it shares with
     /// the prompt (0 when the cache must be cleared). At least one prompt token is always
     /// left to run, for its logits. A cache longer than that prefix (a regenerated or edited
-    /// last turn) is cut back to it by `keep_prefix`; only the llama runner can cut its cache,
-    /// so the others reuse a cache only when all of it is a prefix of the prompt.
+    /// last turn) is cut back to it by `keep_prefix`.
     pub fn reusable_prefix(&self, prompt: &[u32]) -> usize {
-        let shared = self
-            .cached
+        self.cached
             .iter()
             .zip(prompt)
             .take_while(|(a, b)| a == b)
             .count()
-            .min(prompt.len().saturating_sub(1));
-        match &self.weights {
-            _ if shared == self.cached.len() => shared,
-            Weights::Llama(_) => shared,
-            _ => 0,
-        }
+            .min(prompt.len().saturating_sub(1))
     }
 
     /// Keeps the first `len` cached positions (from `reusable_prefix`) and forgets the rest.
@@ -160,13 +128,7 @@ impl LoadedModel {
         if len >= self.cached.len() {
             return Ok(());
         }
-        let cut = match &mut self.weights {
-            Weights::Llama(w) => w.truncate_kv_cache(len),
-            _ => Err(candle_core::Error::Msg(
-                "only the llama runner can cut its cache".into(),
-            )),
-        };
-        match cut {
+        match self.weights.truncate_kv_cache(len) {
             Ok(()) => {
                 self.cached.truncate(len);
                 Ok(())
@@ -181,11 +143,7 @@ impl LoadedModel {
     /// Forgets the cache.
     pub fn clear_cache(&mut self) {
         self.cached.clear();
-        match &mut self.weights {
-            Weights::Llama(w) => w.clear_kv_cache(),
-            Weights::Qwen2(w) => w.clear_kv_cache(),
-            Weights::Qwen3(w) => w.clear_kv_cache(),
-        }
+        self.weights.clear_kv_cache();
     }
 
     /// Runs `tokens` (appended after the cached ones) and returns the logits of the last, as
@@ -211,11 +169,7 @@ impl LoadedModel {
             });
         }
         let input = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
-        let logits = match &mut self.weights {
-            Weights::Llama(w) => w.forward_unless(&input, pos, cancelled),
-            Weights::Qwen2(w) => w.forward(&input, pos).map(Some),
-            Weights::Qwen3(w) => w.forward(&input, pos).map(Some),
-        };
+        let logits = self.weights.forward_unless(&input, pos, cancelled);
         let logits = match logits {
             Ok(l) => l,
             Err(e) => {
