@@ -6,12 +6,15 @@
 # that shows it at 2,000 tokens/s (typed into the window with xdotool), and `rustbot ask`
 # against aichat on the same local servers: 200,000 one-word chunks as fast as the socket
 # takes them, the same chunks paced in bursts of 64 over 1.5 s, and a realistic answer at
-# 80 tokens/s (CPU per token). Medians of RUNS runs, ask and aichat alternating.
+# 80 tokens/s (CPU per token). Medians of RUNS runs, ask and aichat alternating. Then the
+# local-model figures next to llama.cpp (scripts/bench_local.sh: docs/local-bench-latest.md)
+# and the knowledge-base figures (scripts/bench_knowledge.sh), each skippable.
 #
 #   scripts/bench.sh            # everything (installs aichat with cargo if missing)
 #   SKIP_AICHAT=1 scripts/bench.sh
 #   SKIP_GUI=1 SKIP_REALISTIC=1 scripts/bench.sh              # ask vs aichat, fast and paced
 #   ASK_BIN=/path/to/old/rustbot SKIP_GUI=1 scripts/bench.sh  # another build, same script
+#   SKIP_LOCAL=1 SKIP_KNOWLEDGE=1 scripts/bench.sh            # without the local models
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -212,3 +215,13 @@ fi
   echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); $(date -u +%Y-%m-%d)."
   echo "Command: \`${BENCH_COMMAND:-scripts/bench.sh}\`"
 } | tee "$OUT"
+
+# Local models next to llama.cpp's server on the same files and threads (issue 20), and the
+# knowledge base's search, embedding and indexing figures (issue 21): their own scripts, which
+# write their own reports.
+if [ "${SKIP_LOCAL:-0}" != 1 ]; then
+  RUNS=$RUNS bash scripts/bench_local.sh
+fi
+if [ "${SKIP_KNOWLEDGE:-0}" != 1 ]; then
+  bash scripts/bench_knowledge.sh
+fi
