@@ -63,9 +63,17 @@ impl Transport {
         // reqwest is built without a bundled crypto provider; ring is ours. Installing twice is
         // harmless (the second call returns Err and changes nothing).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(settings.network.connect_timeout())
-            .user_agent(concat!("rustbot/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("rustbot/", env!("CARGO_PKG_VERSION")));
+        if settings.base_url.starts_with("http://") {
+            // A plain-HTTP server (Ollama, llama.cpp, LM Studio on this machine) needs no
+            // certificates: without this, building the client reads and parses the system's
+            // whole root store (~150 files) on every start. A redirect to https then fails
+            // with an unknown-issuer error instead of trusting the system roots.
+            builder = builder.tls_certs_only(Vec::new());
+        }
+        let client = builder
             .build()
             .map_err(|e| LlmError::Config(format!("could not set up the HTTP client: {e}")))?;
         Ok(Self { client, settings })
