@@ -5,7 +5,9 @@
 //!
 //! With `FLOOR_REPAINT_SECS=N` it repaints continuously for N seconds after its first frame and
 //! prints `floor frame interval N us` per frame: what one frame costs this machine's GL (on
-//! Mesa's software rasterizer, most of a frame) before an app draws anything.
+//! Mesa's software rasterizer, most of a frame) before an app draws anything. With
+//! `FLOOR_REPAINT_HZ=R` as well it repaints R times a second instead of back to back: the floor
+//! for the app's CPU while an answer streams at R tokens/s (one repaint per delta).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::time::{Duration, Instant};
@@ -17,6 +19,8 @@ struct Empty {
     repaint_for: Option<Duration>,
     repaint_until: Option<Instant>,
     last_frame: Option<Instant>,
+    /// Time between repaints; zero repaints back to back.
+    repaint_every: Duration,
 }
 
 impl eframe::App for Empty {
@@ -32,7 +36,7 @@ impl eframe::App for Empty {
             eprintln!("floor frame interval {} us", (now - last).as_micros());
         }
         if now < until {
-            ui.ctx().request_repaint();
+            ui.ctx().request_repaint_after(self.repaint_every);
         }
     }
 }
@@ -43,6 +47,11 @@ fn main() -> eframe::Result {
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .map(Duration::from_secs_f64);
+    let repaint_every = std::env::var("FLOOR_REPAINT_HZ")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|hz| *hz > 0.0)
+        .map_or(Duration::ZERO, |hz| Duration::from_secs_f64(1.0 / hz));
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("empty window")
@@ -59,6 +68,7 @@ fn main() -> eframe::Result {
                 repaint_for,
                 repaint_until: None,
                 last_frame: None,
+                repaint_every,
             }))
         }),
     )
