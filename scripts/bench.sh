@@ -45,11 +45,13 @@ fi
 T=${CARGO_TARGET_DIR:-target}
 BIN=$T/release/rustbot
 cp "$BIN" "$work/rustbot-stripped" && strip "$work/rustbot-stripped"
-size_mb=$(awk "BEGIN {printf \"%.1f\", $(stat -c %s "$work/rustbot-stripped")/1048576}")
+size_bytes=$(stat -c %s "$work/rustbot-stripped")
+size_mb=$(awk "BEGIN {printf \"%.2f\", $size_bytes/1000000}")
 
 export RUSTBOT_DATA_DIR="$work/data" RUSTBOT_CONFIG="$work/config.toml"
 rows=()
-rows+=("| release binary (stripped) | ${size_mb} MB | ≤ 15 MB |")
+# Issue 15 moved the budget to 25 MB with local inference inside (MB = 10^6 bytes).
+rows+=("| release binary (stripped) | ${size_bytes} bytes (${size_mb} MB) | ≤ 25 MB |")
 
 # --- ask vs aichat on local streams -----------------------------------------------------
 # fast: CHUNKS one-word chunks as fast as the socket takes them; paced: the same chunks in
