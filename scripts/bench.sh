@@ -197,6 +197,13 @@ elif [ "$have_gui" = 1 ] && command -v Xvfb >/dev/null; then
     "$REAL_TOKENS_PER_SEC" > "$work/sport" &
   for _ in $(seq 50); do [ -s "$work/sport" ] && break; sleep 0.1; done
   stream_url="http://127.0.0.1:$(head -1 "$work/sport")/v1"
+  cpu_ms_then_stop() { # $1 = pid; prints its CPU ms over the next stream_secs, then stops it
+    local t0; t0=$(cpu_ticks "$1")
+    sleep "$stream_secs"
+    local t1; t1=$(cpu_ticks "$1")
+    kill "$1"; wait "$1" 2>/dev/null || true
+    echo $(((t1 - t0) * 1000 / $(getconf CLK_TCK)))
+  }
   stream_gui_run() { # $1 = run number; prints the app's CPU ms over the window
     local dir="$work/big$1" log="$work/sg$1.log"
     rm -rf "$dir"; cp -r "$work/big" "$dir"
@@ -212,22 +219,14 @@ elif [ "$have_gui" = 1 ] && command -v Xvfb >/dev/null; then
       && xdotool mousemove 580 685 click 1 && xdotool type --delay 30 hi && xdotool key Return \
       || echo "xdotool could not type into the window" >&2
     sleep 2
-    local t0; t0=$(cpu_ticks $pid)
-    sleep "$stream_secs"
-    local t1; t1=$(cpu_ticks $pid)
-    kill $pid; wait $pid 2>/dev/null || true
-    echo $(((t1 - t0) * 1000 / $(getconf CLK_TCK)))
+    cpu_ms_then_stop $pid
   }
   floor_rate_run() { # prints the empty window's CPU ms over the same window at the same rate
     FLOOR_REPAINT_SECS=$((stream_secs + 5)) FLOOR_REPAINT_HZ=$REAL_TOKENS_PER_SEC \
       $T/release/examples/empty_window > /dev/null 2>&1 &
     local pid=$!
     sleep 3
-    local t0; t0=$(cpu_ticks $pid)
-    sleep "$stream_secs"
-    local t1; t1=$(cpu_ticks $pid)
-    kill $pid; wait $pid 2>/dev/null || true
-    echo $(((t1 - t0) * 1000 / $(getconf CLK_TCK)))
+    cpu_ms_then_stop $pid
   }
   : > "$work/stream_cpu.txt"; : > "$work/floor_cpu.txt"
   if command -v xdotool >/dev/null; then
