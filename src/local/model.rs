@@ -67,29 +67,14 @@ impl LoadedModel {
         );
         let model_err =
             |e: candle_core::Error| LocalError::Model(format!("{}: {e}", path.display()));
-        let positions = info
+        // The model's window, capped by the runner's and the user's; the rotary tables cover
+        // exactly it. Other architectures were refused by `unsupported` above.
+        let context_tokens = info
             .context_length
             .map_or(2048, |c| c as usize)
             .min(LLAMA_MAX_POSITIONS)
             .min(context_cap.filter(|c| *c > 0).unwrap_or(usize::MAX));
-        let weights = match info.architecture.as_str() {
-            "llama" | "qwen2" | "qwen3" => {
-                Llama::from_gguf(&ct, &mut file, positions).map_err(model_err)?
-            }
-            other => {
-                return Err(LocalError::Unsupported {
-                    path: path.to_path_buf(),
-                    architecture: other.to_string(),
-                    quantization: info.quantization.clone(),
-                    reason: format!("no runner for `{other}`"),
-                });
-            }
-        };
-        let runner_max = LLAMA_MAX_POSITIONS;
-        let model_ctx = info.context_length.map_or(2048, |c| c as usize);
-        let context_tokens = model_ctx
-            .min(runner_max)
-            .min(context_cap.filter(|c| *c > 0).unwrap_or(usize::MAX));
+        let weights = Llama::from_gguf(&ct, &mut file, context_tokens).map_err(model_err)?;
         Ok(Self {
             weights,
             tokenizer,

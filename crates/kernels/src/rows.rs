@@ -1,6 +1,6 @@
 //! Row kernels: softmax, GELU and layer norm in place for the BERT encoder
-//! (src/local/bert.rs), and one query's attention over f16 keys and values for the llama
-//! runner (src/local/llama.rs).
+//! (src/local/bert.rs), and the attention of the query heads that share a key/value head over
+//! f16 keys and values for the llama runner (src/local/llama.rs).
 //!
 //! In AVX-512 or AVX2 + FMA + F16C (rows/simd.rs), chosen once at run time, with a
 //! one-lane version for other CPUs. candle ran these op by op, each allocating its output,
@@ -45,21 +45,17 @@ macro_rules! dispatch {
 impl RowOps {
     /// The fastest kernels this CPU runs.
     pub fn detect() -> Self {
+        // Both vector levels need what the quantized kernels need (AVX2, FMA, F16C).
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-                && std::arch::is_x86_feature_detected!("fma")
-                && std::arch::is_x86_feature_detected!("f16c")
-            {
-                return Self {
-                    level: Level::Avx512,
-                };
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-                && std::arch::is_x86_feature_detected!("f16c")
-            {
+            if crate::quant::simd() {
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                {
+                    return Self {
+                        level: Level::Avx512,
+                    };
+                }
                 return Self { level: Level::Avx2 };
             }
         }
@@ -83,10 +79,7 @@ impl RowOps {
                     level: Level::Avx512,
                 });
             }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-                && std::arch::is_x86_feature_detected!("f16c")
-            {
+            if crate::quant::simd() {
                 out.push(Self { level: Level::Avx2 });
             }
         }

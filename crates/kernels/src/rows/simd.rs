@@ -1,4 +1,5 @@
-//! The row kernels in AVX-512 and AVX2 + FMA intrinsics, written once over a small vector trait.
+//! The row kernels in AVX-512 and AVX2 + FMA (+ F16C for the f16 cache) intrinsics, written once
+//! over a small vector trait.
 //!
 //! Explicit intrinsics rather than loops left to LLVM: these were first built at opt-level "s" (the
 //! binary-size budget), where LLVM vectorises none of these loops (checked in the
