@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,23 +20,9 @@ use rustbot::local::{LocalProvider, LocalSettings};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-const HOW: &str = "run `eval \"$(../shared/tools/model-fixtures.sh)\"` first (.ci/run does)";
-
-fn env_path(var: &str) -> PathBuf {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| panic!("{var} is not set: {HOW}"));
-    assert!(
-        path.exists(),
-        "{var}={} does not exist: {HOW}",
-        path.display()
-    );
-    path
-}
-
-fn gguf() -> PathBuf {
-    env_path("RUSTBOT_TEST_GGUF")
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::{env_path, gguf};
 
 /// What llama-server said for one multi-turn history (tests/fixtures/local/README.md).
 #[derive(Deserialize)]

@@ -18,14 +18,9 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_qwen2, quantized_qwen3};
 use rustbot::local::model::LoadedModel;
 
-fn gguf() -> PathBuf {
-    match std::env::var_os("RUSTBOT_TEST_GGUF") {
-        Some(p) => PathBuf::from(p),
-        None => panic!(
-            "RUSTBOT_TEST_GGUF is not set: run `eval \"$(../shared/tools/model-fixtures.sh)\"` first (the README's test command does)"
-        ),
-    }
-}
+#[path = "common/fixtures.rs"]
+mod fixtures;
+use fixtures::gguf;
 
 /// A small tensor of deterministic values around `center`.
 fn varied(n: usize, seed: usize, center: f32, spread: f32) -> QTensor {
