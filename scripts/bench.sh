@@ -36,7 +36,11 @@ if ! command -v Xvfb >/dev/null || ! command -v xdotool >/dev/null || [ ! -x /us
 fi
 
 echo "building release binaries..." >&2
-cargo build --release --quiet --bin rustbot --example sse_server
+# The binary on its own, as `cargo build --release` makes it: built with an example, the
+# dev-dependencies' features would be unified into its dependencies, which changes its
+# function names and so what link/hot-text.ld finds (build.rs).
+cargo build --release --quiet --bin rustbot
+cargo build --release --quiet --example sse_server
 have_gui=0
 if [ "${SKIP_GUI:-0}" != 1 ]; then
   cargo build --release --quiet --example seed_store

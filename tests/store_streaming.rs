@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use rustbot::store::{
-    MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, Role, Store,
+    MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, NulText, Role, Store,
 };
 
 fn streaming_answer(store: &Store) -> MessageId {
@@ -95,6 +95,76 @@ fn finishing_folds_the_chunks_into_the_message() {
         store.append_streaming(a, "more"),
         Err(rustbot::store::StoreError::Invalid(_))
     ));
+}
+
+/// The engine's path: the final text handed over NUL-terminated and bound in place. Every
+/// column, the search index and the folded chunks must come out as with `finish_message`.
+#[test]
+fn a_text_read_in_place_is_stored_and_indexed_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = streaming_answer(&store);
+    store.append_streaming(a, "Hel").unwrap();
+    let long = format!("Hello wanderer. {}", "a long answer, ".repeat(20_000));
+    let finish = MessageFinish {
+        status: Some(MessageStatus::Stopped),
+        error: Some("stopped by the user".into()),
+        completion_tokens: Some(7),
+        cost_usd: Some(0.25),
+        reasoning: Some("thought".into()),
+        ..Default::default()
+    };
+    let text = NulText::new(long.clone());
+    store.finish_message_text(a, &text, &finish).unwrap();
+    assert_eq!(text.as_str(), long, "the caller keeps its text");
+    assert_eq!(text.into_string(), long);
+
+    let m = store.message(a).unwrap().unwrap();
+    assert_eq!(m.content, long);
+    assert_eq!(m.status, MessageStatus::Stopped);
+    assert_eq!(m.error.as_deref(), Some("stopped by the user"));
+    assert_eq!(m.completion_tokens, Some(7));
+    assert_eq!(m.cost_usd, Some(0.25));
+    assert_eq!(m.reasoning.as_deref(), Some("thought"));
+    assert_eq!(chunk_rows(&store), 0);
+    assert_eq!(store.search("wanderer", 5).unwrap().len(), 1);
+    // Read back through a second connection: the text was written, not a pointer to it.
+    let reader = Store::open(dir.path()).unwrap();
+    assert_eq!(reader.message(a).unwrap().unwrap().content, long);
+}
+
+/// A NUL inside the text (a server may send `\u0000`) would end a C string early: such a text
+/// is bound the ordinary way and kept whole.
+#[test]
+fn a_text_with_a_nul_inside_is_kept_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let a = streaming_answer(&store);
+    let text = NulText::new("before\0after".to_string());
+    store
+        .finish_message_text(a, &text, &MessageFinish::default())
+        .unwrap();
+    assert_eq!(store.message(a).unwrap().unwrap().content, "before\0after");
+    assert_eq!(store.search("after", 5).unwrap().len(), 1);
+}
+
+/// The in-place path reports SQLite's errors as the ordinary one does.
+#[test]
+fn finishing_an_unknown_message_in_place_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    streaming_answer(&store);
+    let err = store
+        .finish_message_text(
+            MessageId(9_999),
+            &NulText::new("x".into()),
+            &MessageFinish::default(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, rustbot::store::StoreError::NotFound { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ use crate::engine::spending::{MemorySpend, load_models_cache, refresh_models};
 use crate::engine::state::AgentState;
 use crate::engine::step::{self, Effect, StepInput};
 use crate::llm::{ChatMessage, ChatRequest, LlmError, ModelInfo, StreamEvent};
+use crate::store::NulText;
 use crate::tools::ToolResult;
 
 /// How many stream events of one run may wait in the engine's queue before the stream task
@@ -482,13 +483,16 @@ impl Engine {
             self.memory_spend.add(id, cost);
         }
         self.record_ephemeral_usage(id, &metrics);
-        // Stored before the history copy is made, so a long answer is held twice at most
-        // while SQLite writes it (peak memory of `ask`).
-        let text = Arc::new(run.take_text());
+        // Stored before the history copy is made, and NUL-terminated so that SQLite reads it
+        // in place: a long answer is held twice at most while it is written (peak memory of
+        // `ask`).
+        let text = Arc::new(NulText::new(run.take_text()));
         self.persist_finish(id, &run, Arc::clone(&text), status, error.clone(), &metrics)
             .await;
         // The store job has dropped its handle by now: no copy here.
-        let text = Arc::try_unwrap(text).unwrap_or_else(|shared| (*shared).clone());
+        let text = Arc::try_unwrap(text)
+            .map(NulText::into_string)
+            .unwrap_or_else(|shared| shared.as_str().to_string());
         let conv = self.conversation(id);
         if !text.is_empty() || !calls.is_empty() {
             let mut msg = ChatMessage::assistant(text.clone());

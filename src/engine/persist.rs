@@ -9,8 +9,9 @@ use crate::engine::events::{ConversationId, EngineEvent, RunMetrics, RunStatus, 
 use crate::engine::run::Run;
 use crate::llm::{ChatMessage, ImagePart, Role, ToolCall};
 use crate::store::{
-    self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, StoreHandle,
-    StoredAttachment, StoredMessage, ToolApproval, ToolCallRecord, ToolCallStatus, UsageRecord,
+    self, MessageFinish, MessageId, MessageStatus, NewConversation, NewMessage, NulText,
+    StoreHandle, StoredAttachment, StoredMessage, ToolApproval, ToolCallRecord, ToolCallStatus,
+    UsageRecord,
 };
 use crate::tools::{ApprovedBy, Decision, ToolResult};
 
@@ -353,7 +354,7 @@ impl Engine {
         &mut self,
         id: &ConversationId,
         run: &Run,
-        text: Arc<String>,
+        text: Arc<NulText>,
         status: RunStatus,
         error: Option<String>,
         metrics: &RunMetrics,

@@ -3,10 +3,11 @@
 //! Nothing here overwrites a finished message: an edit or a regenerated answer is a new sibling,
 //! and the conversation remembers which leaf is selected.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::conversations::not_found;
 use super::error::{Result, StoreError};
+use super::in_place_text::{self, NulText};
 use super::{
     MessageFinish, MessageId, MessageStatus, NewMessage, Role, Store, StoredMessage, now_ms,
 };
@@ -20,6 +21,14 @@ pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, 
      m.status, m.error, m.model, m.tool_call_id, m.tool_calls, m.prompt_tokens, \
      m.completion_tokens, m.cost_usd, m.ttft_ms, m.duration_ms, m.created_at, m.updated_at, \
      m.reasoning, m.kind";
+
+/// The final text of an answer, as the caller has it.
+enum FinalText<'a> {
+    /// Read in place by SQLite (NUL-terminated, no NUL inside).
+    InPlace(&'a std::ffi::CStr),
+    /// Bound the ordinary way (copied).
+    Str(&'a str),
+}
 
 pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -188,15 +197,29 @@ impl Store {
 
     /// Writes the final text, status and metrics of an answer.
     pub fn finish_message(&self, id: MessageId, finish: &MessageFinish) -> Result<()> {
-        self.finish_message_text(id, &finish.content, finish)
+        self.finish_with(id, FinalText::Str(&finish.content), finish)
     }
 
-    /// `finish_message` with the text given apart (`finish.content` is not read), so that a
-    /// caller sharing one long answer need not copy it into a `MessageFinish`.
+    /// `finish_message` with the text given apart (`finish.content` is not read) and read in
+    /// place: a long answer is neither copied into a `MessageFinish` nor by SQLite (see
+    /// `in_place_text`), the peak memory of `ask`.
     pub fn finish_message_text(
         &self,
         id: MessageId,
-        text: &str,
+        text: &NulText,
+        finish: &MessageFinish,
+    ) -> Result<()> {
+        let text = match text.as_c_str() {
+            Some(c) => FinalText::InPlace(c),
+            None => FinalText::Str(text.as_str()),
+        };
+        self.finish_with(id, text, finish)
+    }
+
+    fn finish_with(
+        &self,
+        id: MessageId,
+        text: FinalText<'_>,
         finish: &MessageFinish,
     ) -> Result<()> {
         let status = finish.status.unwrap_or(MessageStatus::Complete);
@@ -206,26 +229,33 @@ impl Store {
             ));
         }
         let tx = self.write_tx()?;
-        let changed = tx
-            .prepare_cached(
-                "UPDATE messages SET content = ?2, status = ?3, error = ?4, prompt_tokens = ?5,
-                    completion_tokens = ?6, cost_usd = ?7, ttft_ms = ?8, duration_ms = ?9,
-                    updated_at = ?10, reasoning = COALESCE(?11, reasoning)
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                text,
-                status,
-                finish.error,
-                finish.prompt_tokens,
-                finish.completion_tokens,
-                finish.cost_usd,
-                finish.ttft_ms,
-                finish.duration_ms,
-                now_ms(),
-                finish.reasoning,
-            ])?;
+        let now = now_ms();
+        let params: [(usize, &dyn ToSql); 10] = [
+            (1, &id),
+            (3, &status),
+            (4, &finish.error),
+            (5, &finish.prompt_tokens),
+            (6, &finish.completion_tokens),
+            (7, &finish.cost_usd),
+            (8, &finish.ttft_ms),
+            (9, &finish.duration_ms),
+            (10, &now),
+            (11, &finish.reasoning),
+        ];
+        const SQL: &str = "UPDATE messages SET content = ?2, status = ?3, error = ?4, \
+            prompt_tokens = ?5, completion_tokens = ?6, cost_usd = ?7, ttft_ms = ?8, \
+            duration_ms = ?9, updated_at = ?10, reasoning = COALESCE(?11, reasoning) WHERE id = ?1";
+        let changed = match text {
+            FinalText::InPlace(c) => in_place_text::execute(&tx, SQL, 2, c, &params)?,
+            FinalText::Str(t) => {
+                let mut stmt = tx.prepare_cached(SQL)?;
+                for (at, value) in params {
+                    stmt.raw_bind_parameter(at, value)?;
+                }
+                stmt.raw_bind_parameter(2, t)?;
+                stmt.raw_execute()?
+            }
+        };
         if changed == 0 {
             return Err(message_not_found(id));
         }
