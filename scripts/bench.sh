@@ -143,6 +143,8 @@ if [ "${SKIP_GUI:-0}" = 1 ]; then
 elif [ "$have_gui" = 1 ] && command -v Xvfb >/dev/null; then
   Xvfb :97 -screen 0 1280x800x24 >/dev/null 2>&1 &
   export DISPLAY=:97 LIBGL_ALWAYS_SOFTWARE=1
+  # Wait for the server's socket: a window started before it exits at once.
+  for _ in $(seq 50); do [ -S /tmp/.X11-unix/X97 ] && break; sleep 0.1; done
   sleep 1
   cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system, in clock ticks
   gui_run() { # $@ = command, prints "first_frame_ms idle_rss_kb frames_in_10s idle_cpu_ms"
@@ -151,6 +153,9 @@ elif [ "$have_gui" = 1 ] && command -v Xvfb >/dev/null; then
     local pid=$!
     sleep 3
     local f0; f0=$(grep -c "^frame " "$log" || true)
+    if ! kill -0 $pid 2>/dev/null; then # it exited: say why, and leave this run out
+      echo "bench: $* exited within 3 s:" >&2; tail -5 "$log" >&2; return 0
+    fi
     local rss; rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
     local t0; t0=$(cpu_ticks $pid)
     sleep 10

@@ -263,6 +263,7 @@ impl RustbotApp {
         let deadline = Instant::now() + DRAIN_BUDGET;
         let mut more_waiting = false;
         let now = now_ms();
+        self.engine.frame_started();
         while let Some(event) = self.engine.try_recv() {
             // The store's tree changed under the view: read the branch shown again. (After an
             // answer, `RunStored` brings the ids and branches instead.)
