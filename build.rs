@@ -1,9 +1,10 @@
-//! Link options of the release binary; each function below says why.
+//! Link options; each function below says why.
 //!
-//! Packs the binary's relative relocations (`-z pack-relative-relocs`, DT_RELR, as Fedora and
-//! Chrome OS build everything): `.rela.dyn` goes from 1.2 MB of 24-byte entries to a few KB of
-//! bitmaps, and the loader has less to read at start. Only where the C toolchain links and runs
-//! such a program (GNU ld ≥ 2.38 and glibc ≥ 2.36); elsewhere the binary is built as before.
+//! All builds: packs the binary's relative relocations (`-z pack-relative-relocs`, DT_RELR, as
+//! Fedora and Chrome OS build everything): `.rela.dyn` goes from 1.2 MB of 24-byte entries to a
+//! few KB of bitmaps, and the loader has less to read at start. Only where the C toolchain links
+//! and runs such a program (GNU ld ≥ 2.38 and glibc ≥ 2.36); elsewhere the binary is built as
+//! before. Release: identical code folding, and the hot code first (`hot_text_first`).
 
 use std::path::PathBuf;
 use std::process::Command;
